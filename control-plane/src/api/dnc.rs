@@ -1,0 +1,13 @@
+//! Placeholder being written.
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+}
+
+pub fn upload_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+}

@@ -1,0 +1,165 @@
+//! Building and running the service: pool, migrations, router, listener, graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::{middleware, Router};
+use secrecy::ExposeSecret;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_scalar::Servable;
+
+use crate::api;
+use crate::config::{Settings, DEV_SECRET};
+use crate::http::layers;
+use crate::state::AppState;
+
+/// The migrations in `database/migrations`, embedded at compile time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../database/migrations");
+
+/// A bound, ready-to-serve control plane.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    grace: Duration,
+}
+
+impl Application {
+    /// Connects to the database, migrates it if configured, and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        if settings.auth.jwt_secret.expose_secret() == DEV_SECRET {
+            tracing::warn!("using the built-in development JWT secret; set CP__AUTH__JWT_SECRET");
+        }
+        let db = PgPoolOptions::new()
+            .max_connections(settings.database.max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(settings.database.url.expose_secret())
+            .await
+            .context("connecting to PostgreSQL")?;
+        if settings.database.migrate {
+            MIGRATOR.run(&db).await.context("running migrations")?;
+        }
+        Self::build_with_pool(settings, db).await
+    }
+
+    /// Like [`Application::build`] with an existing pool (tests hand in a fresh database).
+    pub async fn build_with_pool(settings: Settings, db: PgPool) -> anyhow::Result<Self> {
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("binding {address}"))?;
+        let grace = Duration::from_secs(settings.server.shutdown_grace_sec);
+        let router = router(AppState::new(db, settings));
+        Ok(Self {
+            listener,
+            router,
+            grace,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` resolves, then gives in-flight requests the grace period.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let grace = self.grace;
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        });
+        let server = tokio::spawn(async move { serve.await });
+        tokio::pin!(server);
+        tokio::select! {
+            result = &mut server => return result?.context("serving HTTP"),
+            _ = stopping_rx => tracing::info!("shutting down; draining in-flight requests"),
+        }
+        match tokio::time::timeout(grace, &mut server).await {
+            Ok(result) => result?.context("serving HTTP"),
+            Err(_) => {
+                tracing::warn!(
+                    grace_sec = grace.as_secs(),
+                    "requests still running after the grace period"
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The whole HTTP surface: API (documented), docs, health and metrics.
+pub fn router(state: AppState) -> Router {
+    let settings = state.settings.clone();
+    let (api_router, openapi) = api_router(&state).split_for_parts();
+    let openapi_json = openapi.clone();
+
+    api_router
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || async move { axum::Json(openapi_json) }),
+        )
+        .merge(utoipa_scalar::Scalar::with_url("/api/v1/docs", openapi))
+        .fallback(layers::route_not_found)
+        .method_not_allowed_fallback(layers::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.metrics.http.clone(),
+            layers::record_metrics,
+        ))
+        .layer(layers::trace_layer())
+        .layer(DefaultBodyLimit::max(settings.server.body_limit_bytes))
+        .with_state(state)
+}
+
+/// Every documented route, with the ordinary timeout; uploads get their own.
+fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
+    let settings = &state.settings;
+    let ordinary = api::router().layer(middleware::from_fn_with_state(
+        settings.request_timeout(),
+        layers::timeout,
+    ));
+    let uploads = api::upload_router()
+        .layer(DefaultBodyLimit::max(settings.server.upload_limit_bytes))
+        .layer(middleware::from_fn_with_state(
+            settings.upload_timeout(),
+            layers::timeout,
+        ));
+    OpenApiRouter::with_openapi(api::ApiDoc::openapi())
+        .merge(ordinary)
+        .merge(uploads)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,100 @@
+//! Typed settings: built-in defaults, then an optional TOML file, then the environment.
+//!
+//! The file is `CONTROL_PLANE_CONFIG` (default `control-plane.toml` if present); environment
+//! variables are `CP__SECTION__KEY` (for example `CP__SERVER__PORT=8080`), and the usual
+//! `DATABASE_URL` is honoured as well. Secrets are `SecretString` so they never reach a log.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Everything the control plane needs to start.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    /// The URL others use to reach this service (webhooks, workers).
+    pub public_url: String,
+    /// Ordinary requests are cut off after this many seconds.
+    pub request_timeout_sec: u64,
+    /// Largest ordinary request body (JSON).
+    pub body_limit_bytes: usize,
+    /// CSV uploads stream and may be large: their own limit and timeout.
+    pub upload_limit_bytes: usize,
+    pub upload_timeout_sec: u64,
+    /// How long in-flight requests get to finish after a shutdown signal.
+    pub shutdown_grace_sec: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+    /// Apply the migrations in `database/migrations` at start-up.
+    pub migrate: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    /// Signs the session JWTs handed out by login and register.
+    pub jwt_secret: SecretString,
+    pub jwt_ttl_hours: i64,
+    /// Encrypts trunk secrets at rest (any string; a 256-bit key is derived from it).
+    pub encryption_key: SecretString,
+}
+
+/// A key that is fine for a laptop and must be overridden in production; start-up warns.
+pub const DEV_SECRET: &str = "dev-only-secret-change-me";
+
+impl Settings {
+    /// Defaults, then the file, then the environment.
+    pub fn load() -> anyhow::Result<Self> {
+        let file = std::env::var("CONTROL_PLANE_CONFIG")
+            .unwrap_or_else(|_| "control-plane.toml".to_string());
+        let mut builder = config::Config::builder()
+            .set_default("server.host", "127.0.0.1")?
+            .set_default("server.port", 8080)?
+            .set_default("server.public_url", "http://127.0.0.1:8080")?
+            .set_default("server.request_timeout_sec", 30)?
+            .set_default("server.body_limit_bytes", 1024 * 1024)?
+            .set_default("server.upload_limit_bytes", 1024_i64 * 1024 * 1024)?
+            .set_default("server.upload_timeout_sec", 1800)?
+            .set_default("server.shutdown_grace_sec", 30)?
+            .set_default("database.max_connections", 20)?
+            .set_default("database.migrate", true)?
+            .set_default("auth.jwt_secret", DEV_SECRET)?
+            .set_default("auth.jwt_ttl_hours", 24)?
+            .set_default("auth.encryption_key", DEV_SECRET)?
+            .add_source(config::File::with_name(&file).required(false))
+            .add_source(
+                config::Environment::with_prefix("CP")
+                    .prefix_separator("__")
+                    .separator("__"),
+            );
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            builder = builder.set_override("database.url", url)?;
+        }
+        builder
+            .build()?
+            .try_deserialize()
+            .context("invalid settings (is DATABASE_URL set?)")
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.request_timeout_sec)
+    }
+
+    pub fn upload_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.upload_timeout_sec)
+    }
+}

@@ -1,0 +1,4 @@
+//! Domain types parsed and validated at the edge, so handlers and the engine only see
+//! valid values.
+
+pub mod assistant;

@@ -1,0 +1,20 @@
+//! The control plane of the outbound calling platform.
+//!
+//! - [`api`]: the REST API, one module per resource, each with its own `router()`.
+//! - [`db`]: SQL, one module per table group; every customer query filters by `org_id`.
+//! - [`imports`]: streaming CSV import of contacts and Do-Not-Call numbers.
+//! - [`auth`], [`http`], [`error`]: who is calling, request plumbing, the error shape.
+//! - [`app`], [`config`], [`state`], [`telemetry`]: wiring.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod imports;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,108 @@
+//! The error contract: status codes and the JSON shape for bad input of every kind.
+
+use reqwest::header::CONTENT_TYPE;
+use reqwest::Method;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::{assert_error, TestApp, TEST_BODY_LIMIT};
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn malformed_json_is_400(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    let response = app
+        .req(Method::POST, "/api/v1/assistants", &token)
+        .header(CONTENT_TYPE, "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 400, "malformed_json").await;
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_missing_field_is_422(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    let response = app
+        .post("/api/v1/assistants", &token, &json!({"name": "No prompt"}))
+        .await;
+    let body = assert_error(response, 422, "validation_failed").await;
+    assert!(body["error"]["details"]
+        .to_string()
+        .contains("systemPrompt"));
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_wrong_content_type_is_415(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    let response = app
+        .req(Method::POST, "/api/v1/assistants", &token)
+        .header(CONTENT_TYPE, "text/plain")
+        .body("name=x")
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 415, "unsupported_media_type").await;
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn an_oversized_body_is_413(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    let huge = "x".repeat(TEST_BODY_LIMIT + 1);
+    let response = app
+        .post(
+            "/api/v1/assistants",
+            &token,
+            &json!({"name": "big", "systemPrompt": huge}),
+        )
+        .await;
+    assert_error(response, 413, "payload_too_large").await;
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn an_unknown_route_is_a_json_404_and_a_wrong_method_a_405(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    assert_error(
+        app.get("/api/v1/nothing-here", &token).await,
+        404,
+        "route_not_found",
+    )
+    .await;
+    let response = app
+        .req(Method::PATCH, "/api/v1/assistants", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 405, "method_not_allowed").await;
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_malformed_id_is_400(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    assert_error(
+        app.get("/api/v1/assistants/not-a-uuid", &token).await,
+        400,
+        "bad_request",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn health_ready_and_metrics_answer(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let health = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = app.client.get(app.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains("control_plane_http_requests_total"), "{text}");
+    assert!(text.contains("route=\"/ready\""), "{text}");
+}

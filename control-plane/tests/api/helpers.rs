@@ -1,0 +1,147 @@
+//! `TestApp`: the control plane on a free port with its own database, and a client.
+
+use control_plane::app::Application;
+use control_plane::config::{AuthSettings, DatabaseSettings, ServerSettings, Settings};
+use reqwest::{Method, RequestBuilder, Response};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+pub struct TestApp {
+    pub address: String,
+    pub db: PgPool,
+    pub client: reqwest::Client,
+}
+
+/// Small limits so the 413 paths are cheap to reach.
+pub const TEST_BODY_LIMIT: usize = 64 * 1024;
+pub const TEST_UPLOAD_LIMIT: usize = 4 * 1024 * 1024;
+
+pub fn test_settings() -> Settings {
+    Settings {
+        server: ServerSettings {
+            host: "127.0.0.1".into(),
+            port: 0,
+            public_url: "http://127.0.0.1".into(),
+            request_timeout_sec: 10,
+            body_limit_bytes: TEST_BODY_LIMIT,
+            upload_limit_bytes: TEST_UPLOAD_LIMIT,
+            upload_timeout_sec: 60,
+            shutdown_grace_sec: 1,
+        },
+        database: DatabaseSettings {
+            url: SecretString::from("unused: the test hands in its pool"),
+            max_connections: 5,
+            migrate: false,
+        },
+        auth: AuthSettings {
+            jwt_secret: SecretString::from("test-jwt-secret"),
+            jwt_ttl_hours: 1,
+            encryption_key: SecretString::from("test-encryption-key"),
+        },
+    }
+}
+
+impl TestApp {
+    /// Starts the app on the (already migrated) test database.
+    pub async fn spawn(db: PgPool) -> Self {
+        let app = Application::build_with_pool(test_settings(), db.clone())
+            .await
+            .expect("app builds");
+        let address = format!("http://{}", app.address());
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        Self {
+            address,
+            db,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A request with `token` as the bearer credential.
+    pub fn req(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.req(Method::GET, path, token).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.req(Method::POST, path, token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.req(Method::PUT, path, token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.req(Method::DELETE, path, token).send().await.unwrap()
+    }
+
+    /// Registers a new organization and returns its session token.
+    pub async fn register(&self, org: &str) -> String {
+        let body = self.register_full(org).await;
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    /// Registers and returns the whole answer.
+    pub async fn register_full(&self, org: &str) -> Value {
+        let email = format!("owner@{}.example.com", org.to_lowercase().replace(' ', "-"));
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/register"))
+            .json(&json!({"email": email, "password": "s3cret-password", "organizationName": org}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "register {org}");
+        response.json().await.unwrap()
+    }
+
+    /// Creates a minimal valid assistant and returns its id.
+    pub async fn create_assistant(&self, token: &str) -> String {
+        let response = self
+            .post(
+                "/api/v1/assistants",
+                token,
+                &json!({"name": "Sales", "systemPrompt": "You call {{name}} about {{product}}.",
+                        "firstMessage": "Hi {{name}}!"}),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        id_of(response).await
+    }
+}
+
+/// The `id` of a JSON answer.
+pub async fn id_of(response: Response) -> String {
+    let body: Value = response.json().await.unwrap();
+    body["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {body}"))
+        .to_string()
+}
+
+/// Asserts the status and the error code of an error answer; returns the body.
+pub async fn assert_error(response: Response, status: u16, code: &str) -> Value {
+    let actual = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(actual, status, "unexpected status, body: {body}");
+    assert_eq!(body["error"]["code"], code, "unexpected error body: {body}");
+    assert!(body["error"]["message"].is_string());
+    body
+}

@@ -1,0 +1,12 @@
+//! Integration tests of the REST API: the real app on port 0 against a fresh PostgreSQL
+//! database per test (`#[sqlx::test]`).
+
+// Test helpers are `pub` for the sibling modules; the crate itself exports nothing.
+#![allow(unreachable_pub)]
+
+mod helpers;
+
+mod assistants;
+mod auth;
+mod errors;
+mod openapi;

@@ -1,0 +1,12 @@
+//! Contracts between the control plane and the agent workers.
+//!
+//! Everything both sides must spell the same way lives here: E.164 phone numbers, the
+//! call status and attempt result enums, call outcomes, and the one telemetry setup.
+
+pub mod phone;
+pub mod status;
+pub mod telemetry;
+pub mod template;
+
+pub use phone::{PhoneError, PhoneNumber};
+pub use status::{AttemptResult, CallOutcome, CallStatus};

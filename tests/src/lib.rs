@@ -1,0 +1,1 @@
+//! End-to-end harness, simulators (Twilio, providers) and benchmark tools.
