@@ -2,3 +2,6 @@
 //! valid values.
 
 pub mod assistant;
+pub mod campaign;
+pub mod contact;
+pub mod trunk;

@@ -8,5 +8,13 @@ mod helpers;
 
 mod assistants;
 mod auth;
+mod calls;
+mod campaigns;
+mod contacts;
+mod dnc;
 mod errors;
+mod imports;
+mod metrics;
 mod openapi;
+mod tenancy;
+mod trunks;
