@@ -18,3 +18,4 @@ pub mod http;
 pub mod imports;
 pub mod state;
 pub mod telemetry;
+pub mod webhooks;

@@ -1,0 +1,3 @@
+//! Inbound webhooks from the telephony providers, each validated before it is believed.
+
+pub mod twilio;

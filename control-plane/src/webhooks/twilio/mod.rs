@@ -1,0 +1,3 @@
+//! Twilio webhooks: status, async AMD and recording callbacks, all signed.
+
+pub mod signature;
