@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -11,12 +12,14 @@ use secrecy::ExposeSecret;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_scalar::Servable;
 
 use crate::api;
 use crate::config::{Settings, DEV_SECRET};
+use crate::engine::{Clock, Engine, SystemClock};
 use crate::http::layers;
 use crate::state::AppState;
 
@@ -28,6 +31,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     grace: Duration,
+    /// The engine loop to run beside the server, when this replica runs one.
+    engine: Option<Engine>,
 }
 
 impl Application {
@@ -50,16 +55,29 @@ impl Application {
 
     /// Like [`Application::build`] with an existing pool (tests hand in a fresh database).
     pub async fn build_with_pool(settings: Settings, db: PgPool) -> anyhow::Result<Self> {
+        Self::build_with(settings, db, Arc::new(SystemClock)).await
+    }
+
+    /// With an existing pool and an injected clock.
+    pub async fn build_with(
+        settings: Settings,
+        db: PgPool,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address)
             .await
             .with_context(|| format!("binding {address}"))?;
         let grace = Duration::from_secs(settings.server.shutdown_grace_sec);
-        let router = router(AppState::new(db, settings));
+        let run_engine = settings.engine.enabled;
+        let state = AppState::with_clock(db, settings, clock);
+        let engine = run_engine.then(|| state.engine.clone());
+        let router = router(state);
         Ok(Self {
             listener,
             router,
             grace,
+            engine,
         })
     }
 
@@ -75,6 +93,11 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let grace = self.grace;
+        let stop_engine = CancellationToken::new();
+        let engine_task = self
+            .engine
+            .map(|engine| tokio::spawn(engine.run(stop_engine.clone())));
+        let _stop_engine_on_exit = stop_engine.clone().drop_guard();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
             shutdown.await;
@@ -85,6 +108,12 @@ impl Application {
         tokio::select! {
             result = &mut server => return result?.context("serving HTTP"),
             _ = stopping_rx => tracing::info!("shutting down; draining in-flight requests"),
+        }
+        // No new dials once shutting down; calls already placed are followed by callbacks
+        // to whichever replica is still up.
+        stop_engine.cancel();
+        if let Some(task) = engine_task {
+            let _ = task.await;
         }
         match tokio::time::timeout(grace, &mut server).await {
             Ok(result) => result?.context("serving HTTP"),
@@ -135,9 +164,14 @@ fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
             settings.upload_timeout(),
             layers::timeout,
         ));
+    let webhooks = crate::webhooks::router().layer(middleware::from_fn_with_state(
+        settings.request_timeout(),
+        layers::timeout,
+    ));
     OpenApiRouter::with_openapi(api::ApiDoc::openapi())
         .merge(ordinary)
         .merge(uploads)
+        .merge(webhooks)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

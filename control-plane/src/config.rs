@@ -16,6 +16,52 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub twilio: TwilioSettings,
+    pub engine: EngineSettings,
+    pub workers: WorkerSettings,
+}
+
+/// The deployment's Twilio account (a `twilio_stream` trunk may carry its own).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TwilioSettings {
+    /// `https://api.twilio.com`, or the emulator's URL in tests and the demo.
+    pub base_url: String,
+    pub account_sid: Option<String>,
+    pub auth_token: Option<SecretString>,
+    /// The agent workers' Media Streams WebSocket URL Twilio connects to.
+    pub media_stream_url: String,
+    /// How long a REST request to Twilio may take.
+    pub request_timeout_sec: u64,
+}
+
+/// The campaign engine running inside this replica.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EngineSettings {
+    /// Run the engine in this replica (every replica may; leases keep them apart).
+    pub enabled: bool,
+    /// How often the engine looks for due attempts.
+    pub tick_ms: u64,
+    /// How long a leased attempt stays ours before the reaper may re-queue it.
+    pub lease_sec: i64,
+    /// Most attempts leased per campaign per tick.
+    pub batch: i64,
+    /// How long a call may ring.
+    pub ring_timeout_sec: u32,
+    /// A `dialing` attempt with no word from the provider after this long is reconciled.
+    pub reconcile_after_sec: i64,
+    /// How long after the provider ends a call the worker has to report its end.
+    pub worker_grace_sec: i64,
+}
+
+/// How agent workers authenticate to the internal API.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerSettings {
+    /// Signs the per-call tokens workers present.
+    pub token_secret: SecretString,
+    /// A call token lives for the call's maximum duration plus this.
+    pub token_grace_sec: i64,
+    /// A worker whose last heartbeat is older than this has no free slots.
+    pub heartbeat_ttl_sec: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,6 +121,22 @@ impl Settings {
             .set_default("auth.jwt_secret", DEV_SECRET)?
             .set_default("auth.jwt_ttl_hours", 24)?
             .set_default("auth.encryption_key", DEV_SECRET)?
+            .set_default("twilio.base_url", "https://api.twilio.com")?
+            .set_default(
+                "twilio.media_stream_url",
+                "ws://127.0.0.1:8081/twilio/media",
+            )?
+            .set_default("twilio.request_timeout_sec", 15)?
+            .set_default("engine.enabled", true)?
+            .set_default("engine.tick_ms", 500)?
+            .set_default("engine.lease_sec", 60)?
+            .set_default("engine.batch", 50)?
+            .set_default("engine.ring_timeout_sec", 30)?
+            .set_default("engine.reconcile_after_sec", 120)?
+            .set_default("engine.worker_grace_sec", 15)?
+            .set_default("workers.token_secret", DEV_SECRET)?
+            .set_default("workers.token_grace_sec", 600)?
+            .set_default("workers.heartbeat_ttl_sec", 15)?
             .add_source(config::File::with_name(&file).required(false))
             .add_source(
                 config::Environment::with_prefix("CP")

@@ -1,12 +1,15 @@
 //! What every handler can reach: the pool, the settings and the keys derived from them.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::PgPool;
 
 use crate::auth::SessionKeys;
 use crate::config::Settings;
 use crate::crypto::SecretBox;
+use crate::dialer::twilio::{TwilioClient, TwilioStreamDialer, TwilioUrls};
+use crate::engine::{Clock, Dialers, Engine, SystemClock};
 use crate::telemetry::Metrics;
 
 /// Cheap to clone: everything inside is shared.
@@ -19,18 +22,52 @@ pub struct AppState {
     /// Encrypts trunk secrets at rest.
     pub secrets: Arc<SecretBox>,
     pub metrics: Metrics,
+    /// The campaign engine (its loop runs only where `engine.enabled`), its dialers and
+    /// call tokens: webhooks and the workers' API use them too.
+    pub engine: Engine,
 }
 
 impl AppState {
     pub fn new(db: PgPool, settings: Settings) -> Self {
+        Self::with_clock(db, settings, Arc::new(SystemClock))
+    }
+
+    /// With an injected clock (tests run simulated days).
+    pub fn with_clock(db: PgPool, settings: Settings, clock: Arc<dyn Clock>) -> Self {
         let sessions = SessionKeys::new(&settings.auth);
-        let secrets = SecretBox::new(&settings.auth.encryption_key);
+        let secrets = Arc::new(SecretBox::new(&settings.auth.encryption_key));
+        let engine = Engine::new(
+            db.clone(),
+            clock,
+            dialers(&settings),
+            secrets.clone(),
+            settings.engine.clone(),
+            &settings.workers,
+            &settings.twilio,
+        );
         Self {
             db,
             settings: Arc::new(settings),
             sessions: Arc::new(sessions),
-            secrets: Arc::new(secrets),
+            secrets,
             metrics: Metrics::new(),
+            engine,
         }
     }
+}
+
+fn dialers(settings: &Settings) -> Dialers {
+    let twilio = TwilioStreamDialer::new(
+        TwilioClient::new(
+            &settings.twilio.base_url,
+            Duration::from_secs(settings.twilio.request_timeout_sec),
+        ),
+        TwilioUrls {
+            public_url: settings.server.public_url.clone(),
+            media_stream_url: settings.twilio.media_stream_url.clone(),
+        },
+    );
+    let mut dialers = Dialers::new();
+    dialers.insert("twilio_stream", Arc::new(twilio));
+    dialers
 }

@@ -7,6 +7,7 @@ pub mod phone;
 pub mod status;
 pub mod telemetry;
 pub mod template;
+pub mod token;
 
 pub use phone::{PhoneError, PhoneNumber};
 pub use status::{AttemptResult, CallOutcome, CallStatus};

@@ -1,7 +1,10 @@
 //! `TestApp`: the control plane on a free port with its own database, and a client.
 
 use control_plane::app::Application;
-use control_plane::config::{AuthSettings, DatabaseSettings, ServerSettings, Settings};
+use control_plane::config::{
+    AuthSettings, DatabaseSettings, EngineSettings, ServerSettings, Settings, TwilioSettings,
+    WorkerSettings,
+};
 use reqwest::{Method, RequestBuilder, Response};
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -38,6 +41,29 @@ pub fn test_settings() -> Settings {
             jwt_secret: SecretString::from("test-jwt-secret"),
             jwt_ttl_hours: 1,
             encryption_key: SecretString::from("test-encryption-key"),
+        },
+        twilio: TwilioSettings {
+            // Nothing listens here: tests that dial point it at the Twilio emulator.
+            base_url: "http://127.0.0.1:9".into(),
+            account_sid: None,
+            auth_token: None,
+            media_stream_url: "ws://127.0.0.1:9/twilio/media".into(),
+            request_timeout_sec: 5,
+        },
+        // The engine loop is off unless a test drives it.
+        engine: EngineSettings {
+            enabled: false,
+            tick_ms: 100,
+            lease_sec: 60,
+            batch: 50,
+            ring_timeout_sec: 30,
+            reconcile_after_sec: 120,
+            worker_grace_sec: 15,
+        },
+        workers: WorkerSettings {
+            token_secret: SecretString::from("test-worker-token-secret"),
+            token_grace_sec: 600,
+            heartbeat_ttl_sec: 15,
         },
     }
 }

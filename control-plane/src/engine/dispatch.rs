@@ -1,0 +1,406 @@
+//! One engine tick: for each running campaign, lease what may be dialed now and dial it,
+//! checking every rule at dial time.
+
+use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde_json::{Map, Value};
+use shared::PhoneNumber;
+use uuid::Uuid;
+
+use super::queue::{self, LeasedAttempt, RunningCampaign};
+use super::window::CallingWindow;
+use super::{outcome, rate, zones, Inner};
+use crate::dialer::{DialError, DialRequest};
+
+/// Dials what every running campaign may dial now; returns the number of dials.
+pub(super) async fn tick(engine: &Inner) -> anyhow::Result<usize> {
+    let mut dialed = 0;
+    for campaign in queue::running_campaigns(&engine.db).await? {
+        match dispatch_campaign(engine, &campaign).await {
+            Ok(n) => dialed += n,
+            Err(err) => {
+                tracing::error!(campaign_id = %campaign.id, error = ?err, "dispatch failed")
+            }
+        }
+    }
+    Ok(dialed)
+}
+
+/// The trunk and assistant facts a dial needs.
+struct DialContext {
+    numbers: Vec<String>,
+    calls_per_second: f64,
+    account_sid: Option<String>,
+    auth_token_enc: Option<Vec<u8>>,
+    assistant_version: i32,
+    max_duration_sec: i32,
+}
+
+#[tracing::instrument(skip_all, fields(campaign_id = %campaign.id, org_id = %campaign.org_id))]
+async fn dispatch_campaign(engine: &Inner, campaign: &RunningCampaign) -> anyhow::Result<usize> {
+    let now = engine.clock.now();
+    let zone: Tz = campaign.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let mut room = i64::from(campaign.max_concurrent_calls)
+        - queue::in_flight(&engine.db, campaign.id).await?;
+    if let Some(cap) = campaign.daily_cap {
+        let today = queue::calls_since(&engine.db, campaign.id, start_of_day(now, zone)).await?;
+        room = room.min(i64::from(cap) - today);
+    }
+    if let Some(monthly) = campaign.budget_monthly_cents {
+        let spent = queue::spent_since(&engine.db, campaign.id, start_of_month(now, zone)).await?;
+        if spent >= f64::from(monthly) {
+            queue::pause_campaign(&engine.db, campaign.id, "monthly budget reached").await?;
+            tracing::warn!("monthly budget reached; campaign paused");
+            return Ok(0);
+        }
+    }
+    if campaign.mode == "twilio_stream" {
+        let free = queue::free_stream_slots(&engine.db, now, engine.heartbeat_ttl_sec).await?;
+        room = room.min(free);
+    }
+    if room <= 0 {
+        return Ok(0);
+    }
+    let Some(context) = dial_context(engine, campaign).await? else {
+        return Ok(0);
+    };
+    let lease = Duration::seconds(engine.settings.lease_sec);
+    let leased = queue::lease(
+        &engine.db,
+        campaign.id,
+        &engine.owner,
+        now,
+        lease,
+        room.min(engine.settings.batch),
+    )
+    .await?;
+    let window = CallingWindow::new(
+        &campaign.calling_days,
+        campaign.start_hour as u32,
+        campaign.end_hour as u32,
+        campaign.allow_outside_legal_hours,
+    );
+    let mut dialed = 0;
+    for attempt in leased {
+        if decide_and_dial(engine, campaign, &context, &window, zone, &attempt, now).await? {
+            dialed += 1;
+        }
+    }
+    Ok(dialed)
+}
+
+async fn dial_context(
+    engine: &Inner,
+    campaign: &RunningCampaign,
+) -> anyhow::Result<Option<DialContext>> {
+    let row = sqlx::query!(
+        r#"select t.numbers, t.calls_per_second, t.account_sid, t.auth_token_enc,
+                  a.current_version, (a.definition->>'maxDurationSec')::int as max_duration_sec
+           from trunks t, assistants a
+           where t.id = $1 and a.id = $2 and t.org_id = $3 and a.org_id = $3"#,
+        campaign.trunk_id,
+        campaign.assistant_id,
+        campaign.org_id
+    )
+    .fetch_optional(&engine.db)
+    .await?;
+    Ok(row.map(|r| DialContext {
+        numbers: r.numbers,
+        calls_per_second: r.calls_per_second,
+        account_sid: r.account_sid,
+        auth_token_enc: r.auth_token_enc,
+        assistant_version: r.current_version,
+        max_duration_sec: r.max_duration_sec.unwrap_or(600),
+    }))
+}
+
+/// Applies the dial-time rules to one leased attempt; dials it if they all pass.
+async fn decide_and_dial(
+    engine: &Inner,
+    campaign: &RunningCampaign,
+    context: &DialContext,
+    window: &CallingWindow,
+    zone: Tz,
+    attempt: &LeasedAttempt,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let db = &engine.db;
+    let owner = engine.owner.as_str();
+    let decide = |decision: &'static str, detail: Option<String>| async move {
+        queue::record_decision(db, campaign, attempt.id, now, decision, detail.as_deref()).await
+    };
+    if attempt.attempts >= campaign.max_attempts {
+        queue::close_leased(db, attempt.id, owner, "exhausted", None).await?;
+        decide("exhausted", None).await?;
+        return Ok(false);
+    }
+    let Ok(phone) = PhoneNumber::parse(&attempt.phone, None) else {
+        queue::close_leased(db, attempt.id, owner, "skipped", Some("invalid_number")).await?;
+        decide("skipped_invalid_number", None).await?;
+        return Ok(false);
+    };
+    if queue::is_dnc(db, campaign.org_id, phone.as_str()).await? {
+        queue::close_leased(db, attempt.id, owner, "skipped", Some("dnc")).await?;
+        decide("skipped_dnc", None).await?;
+        return Ok(false);
+    }
+    let zones = zones::callee_zones(attempt.timezone.as_deref(), &phone, zone);
+    if !window.is_open(now, &zones) {
+        let names: Vec<&str> = zones.iter().map(|z| z.name()).collect();
+        match window.next_open(now, &zones) {
+            Some(at) => {
+                queue::release(db, attempt.id, owner, at, Some("window")).await?;
+                decide(
+                    "deferred_window",
+                    Some(format!("opens {at} in {}", names.join(", "))),
+                )
+                .await?;
+            }
+            None => {
+                queue::close_leased(db, attempt.id, owner, "skipped", Some("window")).await?;
+                decide(
+                    "skipped_window",
+                    Some(format!("never open in {}", names.join(", "))),
+                )
+                .await?;
+            }
+        }
+        return Ok(false);
+    }
+    if let Some(cpm) = campaign.calls_per_minute {
+        let key = format!("campaign:{}", campaign.id);
+        if let Err(at) = rate::try_acquire(db, &key, rate::per_minute(cpm), now).await? {
+            queue::release(db, attempt.id, owner, at, None).await?;
+            return Ok(false);
+        }
+    }
+    let key = format!("trunk:{}", campaign.trunk_id);
+    if let Err(at) =
+        rate::try_acquire(db, &key, rate::per_second(context.calls_per_second), now).await?
+    {
+        queue::release(db, attempt.id, owner, at, None).await?;
+        return Ok(false);
+    }
+    let Some(call_id) = commit_dialing(engine, campaign, context, attempt, &phone, now).await?
+    else {
+        return Ok(false);
+    };
+    dial(engine, campaign, context, attempt, phone, call_id, now).await?;
+    Ok(true)
+}
+
+/// In one transaction: the campaign is still running, the call row exists, the attempt
+/// is `dialing`. Only then is the provider asked.
+async fn commit_dialing(
+    engine: &Inner,
+    campaign: &RunningCampaign,
+    context: &DialContext,
+    attempt: &LeasedAttempt,
+    phone: &PhoneNumber,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<Uuid>> {
+    let mut tx = engine.db.begin().await?;
+    let status = sqlx::query_scalar!(
+        "select status from campaigns where id = $1 for share",
+        campaign.id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if status != "running" {
+        tx.rollback().await?;
+        let owner = engine.owner.as_str();
+        if status == "paused" {
+            queue::release(&engine.db, attempt.id, owner, now, None).await?;
+        } else {
+            queue::close_leased(
+                &engine.db,
+                attempt.id,
+                owner,
+                "canceled",
+                Some("campaign_stopped"),
+            )
+            .await?;
+        }
+        return Ok(None);
+    }
+    let call_id = Uuid::now_v7();
+    let from = caller_id(context, attempt);
+    let variables = merged_variables(&campaign.variables, attempt);
+    sqlx::query!(
+        "insert into calls (id, org_id, campaign_id, contact_id, attempt_id, assistant_id,
+                            assistant_version, trunk_id, mode, to_phone, from_phone, status,
+                            variables, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, $13)",
+        call_id,
+        campaign.org_id,
+        campaign.id,
+        attempt.contact_id,
+        attempt.id,
+        campaign.assistant_id,
+        context.assistant_version,
+        campaign.trunk_id,
+        campaign.mode,
+        phone.as_str(),
+        from,
+        variables,
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    let moved = sqlx::query!(
+        "update campaign_attempts
+         set state = 'dialing', attempts = attempts + 1, last_call_id = $3,
+             lease_expires_at = null, skip_reason = null
+         where id = $1 and lease_owner = $2 and state = 'leased'",
+        attempt.id,
+        engine.owner,
+        call_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    if moved.rows_affected() != 1 {
+        // The lease was lost (reaped): someone else owns this attempt now.
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    queue::record_decision(
+        &engine.db,
+        campaign,
+        attempt.id,
+        now,
+        "dialed",
+        Some(&call_id.to_string()),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(call_id))
+}
+
+/// The trunk number to call from. Spread over the trunk's numbers by contact, so one
+/// number is not worn out and a contact always sees the same caller id.
+fn caller_id(context: &DialContext, attempt: &LeasedAttempt) -> Option<String> {
+    let n = context.numbers.len();
+    (n > 0).then(|| context.numbers[(attempt.contact_id.as_u128() % n as u128) as usize].clone())
+}
+
+/// Contact variables over campaign variables, plus the contact's name and phone.
+fn merged_variables(campaign: &Value, attempt: &LeasedAttempt) -> Value {
+    let mut merged = Map::new();
+    for source in [campaign, &attempt.contact_variables] {
+        if let Some(map) = source.as_object() {
+            merged.extend(map.clone());
+        }
+    }
+    if let Some(name) = &attempt.name {
+        merged.insert("name".into(), Value::String(name.clone()));
+    }
+    merged.insert("phone".into(), Value::String(attempt.phone.clone()));
+    Value::Object(merged)
+}
+
+async fn dial(
+    engine: &Inner,
+    campaign: &RunningCampaign,
+    context: &DialContext,
+    attempt: &LeasedAttempt,
+    phone: PhoneNumber,
+    call_id: Uuid,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let db = &engine.db;
+    let dialer = engine.dialers.get(campaign.mode.as_str()).cloned();
+    let account = engine.account_for(
+        context.account_sid.as_deref(),
+        context.auth_token_enc.as_deref(),
+    );
+    let (Some(dialer), Some(account)) = (dialer, account) else {
+        let reason = format!("no {} account configured for this trunk", campaign.mode);
+        outcome::abandon_dial(db, call_id, "not_configured", now).await?;
+        queue::fail_campaign(db, campaign.id, &reason).await?;
+        return Ok(());
+    };
+    let expires = now.timestamp()
+        + i64::from(engine.settings.ring_timeout_sec)
+        + i64::from(context.max_duration_sec)
+        + engine.token_grace_sec;
+    let request = DialRequest {
+        call_id,
+        to: phone,
+        from: caller_id(context, attempt).unwrap_or_default(),
+        token: engine.tokens.mint(call_id, campaign.org_id, expires),
+        account,
+        amd_timeout_sec: campaign
+            .amd_enabled
+            .then_some(campaign.amd_timeout_sec as u32),
+        ring_timeout_sec: engine.settings.ring_timeout_sec,
+        time_limit_sec: context.max_duration_sec as u32,
+    };
+    match dialer.dial(&request).await {
+        Ok(placed) => {
+            sqlx::query!(
+                "update calls set provider_call_id = $2
+                 where id = $1 and provider_call_id is null",
+                call_id,
+                placed.provider_call_id
+            )
+            .execute(db)
+            .await?;
+        }
+        Err(err) => handle_dial_error(engine, campaign, attempt, call_id, err, now).await?,
+    }
+    Ok(())
+}
+
+async fn handle_dial_error(
+    engine: &Inner,
+    campaign: &RunningCampaign,
+    attempt: &LeasedAttempt,
+    call_id: Uuid,
+    err: DialError,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let db = &engine.db;
+    tracing::warn!(call_id = %call_id, error = %err, "dial failed");
+    match err {
+        DialError::InvalidNumber(_) | DialError::Refused(_) => {
+            outcome::fail_call(db, call_id, &err.to_string(), now).await?;
+            outcome::finish_attempt_for_call(db, call_id, err.attempt_result(), now).await?;
+        }
+        DialError::RateLimited | DialError::NotSent(_) => {
+            // Nothing was placed: give the attempt back without counting it.
+            outcome::abandon_dial(db, call_id, "not_sent", now).await?;
+            let backoff = Duration::seconds(5 * i64::from(attempt.attempts + 1));
+            outcome::requeue_uncounted(db, call_id, now + backoff).await?;
+        }
+        DialError::BadCredentials(message) => {
+            outcome::abandon_dial(db, call_id, "bad_credentials", now).await?;
+            outcome::requeue_uncounted(db, call_id, now).await?;
+            let reason = format!("the provider refused the credentials: {message}");
+            queue::fail_campaign(db, campaign.id, &reason).await?;
+        }
+        DialError::Unknown(_) => {
+            // The call may exist: leave it `dialing` for reconciliation, never redial.
+        }
+    }
+    Ok(())
+}
+
+fn start_of_day(now: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
+    let local = now
+        .with_timezone(&zone)
+        .date_naive()
+        .and_time(NaiveTime::MIN);
+    zone.from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now - Duration::days(1))
+}
+
+fn start_of_month(now: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
+    let local = now.with_timezone(&zone).date_naive();
+    let first = local.with_day(1).unwrap_or(local).and_time(NaiveTime::MIN);
+    zone.from_local_datetime(&first)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now - Duration::days(31))
+}

@@ -1,0 +1,162 @@
+//! Periodic upkeep: the reaper (leases that never reached `dialing`), reconciliation of
+//! dials whose outcome we never heard, calls the worker never ended, and campaign
+//! completion.
+
+use chrono::{DateTime, Duration, Utc};
+use shared::{CallStatus, PhoneNumber};
+use uuid::Uuid;
+
+use super::outcome::{self, StatusUpdate};
+use super::Inner;
+use crate::dialer::DialRequest;
+
+pub(super) async fn run(engine: &Inner) -> anyhow::Result<()> {
+    let now = engine.clock.now();
+    reap_leases(engine, now).await?;
+    reconcile_dials(engine, now).await?;
+    close_worker_lost(engine, now).await?;
+    complete_campaigns(engine, now).await?;
+    Ok(())
+}
+
+/// Leases whose owner died before committing the dial: back to the queue. Attempts in
+/// `dialing` are never touched here: their call may exist.
+async fn reap_leases(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let reaped = sqlx::query!(
+        "update campaign_attempts
+         set state = 'pending', lease_owner = null, lease_expires_at = null
+         where state = 'leased' and lease_expires_at < $1",
+        now
+    )
+    .execute(&engine.db)
+    .await?;
+    if reaped.rows_affected() > 0 {
+        tracing::warn!(count = reaped.rows_affected(), "re-queued expired leases");
+    }
+    Ok(())
+}
+
+/// Dials we have not heard about: ask the provider. A call the provider never created
+/// goes back to the queue uncounted; one it did create takes the provider's status.
+async fn reconcile_dials(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let quiet_since = now - Duration::seconds(engine.settings.reconcile_after_sec);
+    let stale = sqlx::query!(
+        r#"select c.id, c.org_id, c.mode, c.to_phone, c.from_phone, c.provider_call_id,
+                  c.created_at, t.account_sid, t.auth_token_enc,
+                  coalesce((a.definition->>'maxDurationSec')::int, 600) as "max_duration_sec!"
+           from calls c
+           left join trunks t on t.id = c.trunk_id
+           left join assistants a on a.id = c.assistant_id
+           where c.status in ('queued', 'initiated', 'ringing', 'in_progress')
+             and c.created_at < $1
+           order by c.created_at
+           limit 100"#,
+        quiet_since
+    )
+    .fetch_all(&engine.db)
+    .await?;
+    for call in stale {
+        let lifetime = Duration::seconds(
+            i64::from(engine.settings.ring_timeout_sec)
+                + i64::from(call.max_duration_sec)
+                + engine.settings.reconcile_after_sec,
+        );
+        // A known call is only checked once it has outlived its maximum length: its
+        // callbacks normally tell us everything, and polling live calls would cost a
+        // request per call per pass.
+        if call.provider_call_id.is_some() && call.created_at + lifetime > now {
+            continue;
+        }
+        let Some(dialer) = engine.dialers.get(call.mode.as_str()) else {
+            continue;
+        };
+        let Some(account) =
+            engine.account_for(call.account_sid.as_deref(), call.auth_token_enc.as_deref())
+        else {
+            continue;
+        };
+        let found = match &call.provider_call_id {
+            Some(sid) => dialer.fetch(&account, sid).await,
+            None => {
+                let Ok(to) = PhoneNumber::parse(&call.to_phone, None) else {
+                    continue;
+                };
+                let request = DialRequest {
+                    call_id: call.id,
+                    to,
+                    from: call.from_phone.clone().unwrap_or_default(),
+                    token: String::new(),
+                    account: account.clone(),
+                    amd_timeout_sec: None,
+                    ring_timeout_sec: 0,
+                    time_limit_sec: 0,
+                };
+                dialer.find_by_call_id(&account, &request).await
+            }
+        };
+        match found {
+            Ok(Some(provider)) => {
+                let update = StatusUpdate {
+                    status: provider.status,
+                    at: now,
+                    provider_call_id: Some(provider.provider_call_id),
+                    duration_sec: provider.duration_sec,
+                    answered_by: None,
+                    sequence: None,
+                };
+                outcome::apply_call_status(&engine.db, call.id, &update).await?;
+            }
+            Ok(None) if call.provider_call_id.is_none() => {
+                tracing::warn!(call_id = %call.id, "dial never reached the provider; re-queued");
+                outcome::abandon_dial(&engine.db, call.id, "not_sent", now).await?;
+                outcome::requeue_uncounted(&engine.db, call.id, now).await?;
+            }
+            Ok(None) => {
+                let update = StatusUpdate {
+                    status: CallStatus::Failed,
+                    at: now,
+                    provider_call_id: None,
+                    duration_sec: None,
+                    answered_by: None,
+                    sequence: None,
+                };
+                outcome::apply_call_status(&engine.db, call.id, &update).await?;
+            }
+            Err(err) => {
+                tracing::warn!(call_id = %call.id, error = %err, "reconciliation failed; will retry")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A Media Streams call the provider says was answered and has ended, but that no worker
+/// ever reported ending, lost its worker: it is failed with reason `worker_lost` rather
+/// than left looking like a finished conversation.
+async fn close_worker_lost(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let grace = now - Duration::seconds(engine.settings.worker_grace_sec);
+    let lost: Vec<Uuid> = sqlx::query_scalar!(
+        "update calls set status = 'failed', end_reason = 'worker_lost'
+         where mode = 'twilio_stream' and status = 'completed' and answered_at is not null
+           and end_reason is null and outcome is null and ended_at < $1
+         returning id",
+        grace
+    )
+    .fetch_all(&engine.db)
+    .await?;
+    for id in &lost {
+        tracing::warn!(call_id = %id, "call ended without its worker: worker_lost");
+    }
+    Ok(())
+}
+
+async fn complete_campaigns(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let running: Vec<Uuid> =
+        sqlx::query_scalar!("select id from campaigns where status = 'running'")
+            .fetch_all(&engine.db)
+            .await?;
+    for campaign in running {
+        outcome::complete_if_done(&engine.db, campaign, now).await?;
+    }
+    Ok(())
+}

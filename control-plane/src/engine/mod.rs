@@ -1,0 +1,179 @@
+//! The campaign engine: turns pending attempts into calls, within each campaign's rules.
+//!
+//! The queue is `campaign_attempts` in PostgreSQL. Every replica may run an engine: due
+//! attempts are leased with `FOR UPDATE SKIP LOCKED`, and an attempt is committed as
+//! `dialing` (with its call row, whose id the provider's callbacks carry) before the
+//! provider is asked to place the call. After a crash, `dialing` attempts are reconciled
+//! from callbacks or by asking the provider; only leases that never reached `dialing` are
+//! re-queued by the reaper. All rule checks happen at dial time.
+
+pub mod clock;
+mod dispatch;
+mod maintenance;
+mod outcome;
+mod queue;
+pub mod rate;
+pub mod retry;
+pub mod window;
+pub mod zones;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use shared::token::CallTokens;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::config::{EngineSettings, TwilioSettings, WorkerSettings};
+use crate::crypto::SecretBox;
+use crate::dialer::{Dialer, ProviderAccount};
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use outcome::{apply_call_status, finish_attempt_for_call, StatusUpdate};
+
+/// Dialers by trunk mode (`twilio_stream`, `livekit_sip`).
+pub type Dialers = HashMap<&'static str, Arc<dyn Dialer>>;
+
+/// One replica's engine.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: PgPool,
+    clock: Arc<dyn Clock>,
+    dialers: Dialers,
+    tokens: CallTokens,
+    secrets: Arc<SecretBox>,
+    settings: EngineSettings,
+    token_grace_sec: i64,
+    heartbeat_ttl_sec: i64,
+    /// The deployment's Twilio account, used by trunks without their own.
+    default_account: Option<ProviderAccount>,
+    /// Names this replica's leases, so the reaper and logs can tell replicas apart.
+    owner: String,
+}
+
+impl Engine {
+    pub fn new(
+        db: PgPool,
+        clock: Arc<dyn Clock>,
+        dialers: Dialers,
+        secrets: Arc<SecretBox>,
+        settings: EngineSettings,
+        workers: &WorkerSettings,
+        twilio: &TwilioSettings,
+    ) -> Self {
+        let default_account = match (&twilio.account_sid, &twilio.auth_token) {
+            (Some(sid), Some(token)) => Some(ProviderAccount {
+                account_sid: sid.clone(),
+                auth_token: token.clone(),
+            }),
+            _ => None,
+        };
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                clock,
+                dialers,
+                tokens: CallTokens::new(workers.token_secret.expose_secret().as_bytes()),
+                secrets,
+                settings,
+                token_grace_sec: workers.token_grace_sec,
+                heartbeat_ttl_sec: workers.heartbeat_ttl_sec,
+                default_account,
+                owner: format!("engine-{}", Uuid::new_v4()),
+            }),
+        }
+    }
+
+    /// One pass over every running campaign: lease due attempts and dial them. Returns
+    /// how many calls were handed to a dialer.
+    pub async fn tick(&self) -> anyhow::Result<usize> {
+        dispatch::tick(&self.inner).await
+    }
+
+    /// Periodic upkeep: re-queue expired leases, reconcile stuck dials, close calls the
+    /// worker never ended, complete campaigns with nothing left.
+    pub async fn maintain(&self) -> anyhow::Result<()> {
+        maintenance::run(&self.inner).await
+    }
+
+    /// Runs ticks and upkeep until `stop` fires.
+    pub async fn run(self, stop: CancellationToken) {
+        let tick = Duration::from_millis(self.inner.settings.tick_ms.max(10));
+        let mut ticks = tokio::time::interval(tick);
+        let mut upkeep = tokio::time::interval(Duration::from_secs(5));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        upkeep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tracing::info!(owner = %self.inner.owner, "campaign engine started");
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = ticks.tick() => {
+                    if let Err(err) = self.tick().await {
+                        tracing::error!(error = ?err, "engine tick failed");
+                    }
+                }
+                _ = upkeep.tick() => {
+                    if let Err(err) = self.maintain().await {
+                        tracing::error!(error = ?err, "engine upkeep failed");
+                    }
+                }
+            }
+        }
+        tracing::info!("campaign engine stopped");
+    }
+
+    /// The provider account for a trunk: its own credentials, else the deployment's.
+    pub fn account_for(
+        &self,
+        account_sid: Option<&str>,
+        auth_token_enc: Option<&[u8]>,
+    ) -> Option<ProviderAccount> {
+        self.inner.account_for(account_sid, auth_token_enc)
+    }
+
+    pub fn dialer(&self, mode: &str) -> Option<Arc<dyn Dialer>> {
+        self.inner.dialers.get(mode).cloned()
+    }
+
+    pub fn db(&self) -> &PgPool {
+        &self.inner.db
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    pub fn tokens(&self) -> &CallTokens {
+        &self.inner.tokens
+    }
+}
+
+impl Inner {
+    fn account_for(
+        &self,
+        account_sid: Option<&str>,
+        auth_token_enc: Option<&[u8]>,
+    ) -> Option<ProviderAccount> {
+        match (account_sid, auth_token_enc) {
+            (Some(sid), Some(sealed)) => match self.secrets.open(sealed) {
+                Ok(token) => Some(ProviderAccount {
+                    account_sid: sid.to_string(),
+                    auth_token: SecretString::from(token.expose_secret().to_string()),
+                }),
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot decrypt a trunk's auth token");
+                    None
+                }
+            },
+            _ => self.default_account.clone(),
+        }
+    }
+}

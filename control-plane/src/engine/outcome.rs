@@ -1,0 +1,223 @@
+//! Where calls end up: the call state machine (forward only, idempotent) and the attempt
+//! that follows from a call's end (done, retry later, exhausted).
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use shared::{AttemptResult, CallStatus};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::retry::{NextStep, RetryPolicy};
+
+/// A provider's word on a call's status.
+#[derive(Debug, Clone)]
+pub struct StatusUpdate {
+    pub status: CallStatus,
+    pub at: DateTime<Utc>,
+    pub provider_call_id: Option<String>,
+    pub duration_sec: Option<i32>,
+    pub answered_by: Option<String>,
+    /// The provider's own ordering of its callbacks, when it sends one.
+    pub sequence: Option<i32>,
+}
+
+/// Moves the call forward to `update.status` (never backwards; a repeat is a no-op) and,
+/// when the call ended, settles its attempt. Returns whether anything changed.
+pub async fn apply_call_status(
+    db: &PgPool,
+    call_id: Uuid,
+    update: &StatusUpdate,
+) -> sqlx::Result<bool> {
+    let terminal = update.status.is_terminal();
+    let row = sqlx::query!(
+        r#"update calls set
+               status = $2,
+               provider_call_id = coalesce(provider_call_id, $3),
+               started_at = coalesce(started_at, $4),
+               answered_at = case when $2 = 'in_progress' then coalesce(answered_at, $4) else answered_at end,
+               ended_at = case when $5 then coalesce(ended_at, $4) else ended_at end,
+               duration_sec = coalesce($6, duration_sec),
+               answered_by = coalesce($7, answered_by),
+               sequence_seen = greatest(sequence_seen, coalesce($8, -1))
+           where id = $1 and call_status_rank(status) < call_status_rank($2)
+           returning answered_by, answered_at"#,
+        call_id,
+        update.status.as_str(),
+        update.provider_call_id,
+        update.at,
+        terminal,
+        update.duration_sec,
+        update.answered_by,
+        update.sequence
+    )
+    .fetch_optional(db)
+    .await?;
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    if update.status == CallStatus::InProgress {
+        sqlx::query!(
+            "update campaign_attempts set state = 'in_call'
+             where last_call_id = $1 and state = 'dialing'",
+            call_id
+        )
+        .execute(db)
+        .await?;
+    }
+    if terminal {
+        let machine = row
+            .answered_by
+            .as_deref()
+            .is_some_and(|by| by.starts_with("machine") || by == "fax");
+        let result = match update.status {
+            CallStatus::Completed if machine => AttemptResult::Voicemail,
+            CallStatus::Completed => AttemptResult::Answered,
+            CallStatus::Busy => AttemptResult::Busy,
+            CallStatus::NoAnswer => AttemptResult::NoAnswer,
+            CallStatus::Canceled => AttemptResult::Canceled,
+            _ => AttemptResult::Failed,
+        };
+        finish_attempt_for_call(db, call_id, result, update.at).await?;
+    }
+    Ok(true)
+}
+
+/// Settles the attempt whose last call is `call_id` by the campaign's retry policy.
+/// Does nothing if the attempt was already settled (callbacks repeat).
+pub async fn finish_attempt_for_call(
+    db: &PgPool,
+    call_id: Uuid,
+    result: AttemptResult,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let mut tx = db.begin().await?;
+    let row = sqlx::query!(
+        "select a.id, a.attempts, a.campaign_id, c.status as campaign_status, c.max_attempts,
+                c.retry_busy_min, c.retry_no_answer_min, c.retry_failed_min, c.retry_voicemail_min
+         from campaign_attempts a join campaigns c on c.id = a.campaign_id
+         where a.last_call_id = $1 and a.state in ('dialing', 'in_call')
+         for update of a",
+        call_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(());
+    };
+    let policy = RetryPolicy {
+        max_attempts: row.max_attempts,
+        busy_min: row.retry_busy_min,
+        no_answer_min: row.retry_no_answer_min,
+        failed_min: row.retry_failed_min,
+        voicemail_min: row.retry_voicemail_min,
+    };
+    let mut step = policy.next_step(result, row.attempts, now);
+    if row.campaign_status == "stopped" && matches!(step, NextStep::Retry(_) | NextStep::Requeue(_))
+    {
+        step = NextStep::Canceled;
+    }
+    let (state, next_at, uncount) = match step {
+        NextStep::Done => ("done", None, false),
+        NextStep::Exhausted => ("exhausted", None, false),
+        NextStep::Canceled => ("canceled", None, false),
+        NextStep::Retry(at) => ("pending", Some(at), false),
+        NextStep::Requeue(at) => ("pending", Some(at), true),
+    };
+    let entry = json!({"callId": call_id, "result": result.as_str(), "at": now});
+    sqlx::query!(
+        "update campaign_attempts
+         set state = $2, last_result = $3,
+             next_attempt_at = coalesce($4, next_attempt_at),
+             attempts = attempts - (case when $5 then 1 else 0 end),
+             lease_owner = null, lease_expires_at = null,
+             result_history = result_history || $6::jsonb
+         where id = $1",
+        row.id,
+        state,
+        result.as_str(),
+        next_at,
+        uncount,
+        entry
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    complete_if_done(db, row.campaign_id, now).await
+}
+
+/// A running campaign with nothing left to dial or finish is completed.
+pub(super) async fn complete_if_done(
+    db: &PgPool,
+    campaign: Uuid,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update campaigns set status = 'completed', finished_at = $2
+         where id = $1 and status = 'running'
+           and not exists (select 1 from campaign_attempts
+                           where campaign_id = $1
+                             and state in ('pending', 'leased', 'dialing', 'in_call'))",
+        campaign,
+        now
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Marks a call failed with a reason (the provider refused it).
+pub(super) async fn fail_call(
+    db: &PgPool,
+    call_id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update calls set status = 'failed', end_reason = $2, ended_at = coalesce(ended_at, $3)
+         where id = $1 and call_status_rank(status) < 4",
+        call_id,
+        reason,
+        now
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Marks a call that was never placed as canceled, with the reason.
+pub(super) async fn abandon_dial(
+    db: &PgPool,
+    call_id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update calls set status = 'canceled', end_reason = $2, ended_at = coalesce(ended_at, $3)
+         where id = $1 and call_status_rank(status) < 4",
+        call_id,
+        reason,
+        now
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Puts the attempt of a never-placed call back in the queue without counting it.
+pub(super) async fn requeue_uncounted(
+    db: &PgPool,
+    call_id: Uuid,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update campaign_attempts
+         set state = 'pending', attempts = greatest(attempts - 1, 0), next_attempt_at = $2,
+             lease_owner = null, lease_expires_at = null
+         where last_call_id = $1 and state = 'dialing'",
+        call_id,
+        at
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! `POST /webhooks/twilio/amd`: answering-machine detection. A machine applies the
+//! campaign's voicemail policy: hang up, or play the assistant's voicemail message (by
+//! replacing the call's TwiML) and hang up; the outcome becomes `voicemail`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::status::ensure_call_matches;
+use super::SignedForm;
+use crate::dialer::twilio::twiml;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+/// Twilio async AMD callback (form-encoded, signed).
+#[utoipa::path(post, path = "/webhooks/twilio/amd", tag = "webhooks", security(()),
+    params(("callId" = uuid::Uuid, Query, description = "Our call id")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn amd_callback(
+    State(state): State<AppState>,
+    form: SignedForm,
+) -> Result<StatusCode, ApiError> {
+    let answered_by = form
+        .get("AnsweredBy")
+        .ok_or_else(|| ApiError::invalid("AnsweredBy", "missing"))?
+        .to_string();
+    ensure_call_matches(&state, &form, form.get("CallSid")).await?;
+    let machine = answered_by.starts_with("machine") || answered_by == "fax";
+    let call = sqlx::query!(
+        r#"update calls set answered_by = $2,
+               outcome = case when $3 then coalesce(outcome, 'voicemail') else outcome end
+           where id = $1
+           returning provider_call_id, mode, status,
+                     (select voicemail_action from campaigns where id = calls.campaign_id) as voicemail_action,
+                     (select definition->>'voicemailMessage' from assistants where id = calls.assistant_id) as voicemail_message,
+                     (select account_sid from trunks where id = calls.trunk_id) as account_sid,
+                     (select auth_token_enc from trunks where id = calls.trunk_id) as auth_token_enc"#,
+        form.call_id,
+        answered_by,
+        machine
+    )
+    .fetch_one(&state.db)
+    .await?;
+    if !machine {
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    let (Some(sid), Some(dialer)) = (call.provider_call_id, state.engine.dialer(&call.mode)) else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    let Some(account) = state
+        .engine
+        .account_for(call.account_sid.as_deref(), call.auth_token_enc.as_deref())
+    else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    let leave = call.voicemail_action.as_deref() == Some("leave_message");
+    let message_ended = answered_by.starts_with("machine_end");
+    let result = match call.voicemail_message.filter(|m| !m.trim().is_empty()) {
+        Some(message) if leave && message_ended => {
+            tracing::info!(call_id = %form.call_id, "voicemail: leaving the message");
+            dialer
+                .redirect(&account, &sid, &twiml::say_and_hang_up(&message))
+                .await
+        }
+        // Wait for the beep (machine_end_*) before speaking, or there is nothing to say.
+        Some(_) if leave => return Ok(StatusCode::NO_CONTENT),
+        _ => {
+            tracing::info!(call_id = %form.call_id, "voicemail: hanging up");
+            dialer.hang_up(&account, &sid).await
+        }
+    };
+    if let Err(err) = result {
+        tracing::warn!(call_id = %form.call_id, error = %err, "voicemail policy failed");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,59 @@
+//! `POST /webhooks/twilio/status`: the call moves through its states. Callbacks may come
+//! twice or out of order; the state machine only moves forward, so both are harmless.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::SignedForm;
+use crate::dialer::twilio::parse_status;
+use crate::engine::{apply_call_status, StatusUpdate};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+/// Twilio call status callback (form-encoded, signed).
+#[utoipa::path(post, path = "/webhooks/twilio/status", tag = "webhooks", security(()),
+    params(("callId" = uuid::Uuid, Query, description = "Our call id, set when the call was created")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn status_callback(
+    State(state): State<AppState>,
+    form: SignedForm,
+) -> Result<StatusCode, ApiError> {
+    let status = form
+        .get("CallStatus")
+        .and_then(parse_status)
+        .ok_or_else(|| ApiError::invalid("CallStatus", "missing or unknown"))?;
+    let sid = form.get("CallSid").map(str::to_string);
+    ensure_call_matches(&state, &form, sid.as_deref()).await?;
+    let update = StatusUpdate {
+        status,
+        at: state.engine.clock().now(),
+        provider_call_id: sid,
+        duration_sec: form.get("CallDuration").and_then(|d| d.parse().ok()),
+        answered_by: form.get("AnsweredBy").map(str::to_string),
+        sequence: form.get("SequenceNumber").and_then(|s| s.parse().ok()),
+    };
+    apply_call_status(&state.db, form.call_id, &update).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The call exists, and if we already know its Twilio sid, the callback is for that sid.
+pub(super) async fn ensure_call_matches(
+    state: &AppState,
+    form: &SignedForm,
+    sid: Option<&str>,
+) -> Result<(), ApiError> {
+    let known = sqlx::query_scalar!(
+        "select provider_call_id from calls where id = $1",
+        form.call_id
+    )
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or(ApiError::NotFound("call"))?;
+    match (known, sid) {
+        (Some(known), Some(sid)) if known != sid => Err(ApiError::Conflict(
+            "callback is for another Twilio call".into(),
+        )),
+        _ => Ok(()),
+    }
+}
