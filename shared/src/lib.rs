@@ -3,6 +3,9 @@
 //! Everything both sides must spell the same way lives here: E.164 phone numbers, the
 //! call status and attempt result enums, call outcomes, and the one telemetry setup.
 
+pub mod assistant;
+pub mod events;
+pub mod job;
 pub mod phone;
 pub mod status;
 pub mod telemetry;

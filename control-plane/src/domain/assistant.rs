@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, Validator};
+use shared::assistant::default_temperature;
+pub use shared::assistant::{LlmConfig, SttConfig, TtsConfig, ToolsConfig};
 use shared::PhoneNumber;
 
 /// What an API client sends to create or update an assistant.
@@ -25,43 +27,6 @@ pub struct AssistantInput {
     pub tools: Option<ToolsConfig>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct LlmConfig {
-    /// `openai`, or any OpenAI-compatible provider name (`groq`, `xai`, `vllm`, `ollama`).
-    pub provider: String,
-    pub model: String,
-    #[serde(default = "default_temperature")]
-    pub temperature: f32,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct SttConfig {
-    /// `deepgram` or `openai`.
-    pub provider: String,
-    pub model: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct TtsConfig {
-    /// `elevenlabs`, `openai` or `deepgram`.
-    pub provider: String,
-    pub voice: String,
-    pub model: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ToolsConfig {
-    /// The agent may hang up by itself (default true).
-    #[serde(default = "default_true")]
-    pub end_call: bool,
-    /// E.164 number the agent may transfer the callee to.
-    pub transfer_to: Option<String>,
-}
-
 /// The stored, complete definition (defaults applied); the API shows it as is.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -77,14 +42,6 @@ pub struct AssistantDefinition {
     pub tools: ToolsConfig,
     /// The placeholders the prompt and first message use.
     pub variables: Vec<String>,
-}
-
-fn default_temperature() -> f32 {
-    0.7
-}
-
-fn default_true() -> bool {
-    true
 }
 
 const LLM_PROVIDERS: &[&str] = &[
