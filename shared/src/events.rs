@@ -41,9 +41,15 @@ pub enum EventKind {
         confidence: Option<f64>,
     },
     /// The LLM called a tool (recorded for the audit).
-    ToolCall { name: String, arguments: serde_json::Value },
+    ToolCall {
+        name: String,
+        arguments: serde_json::Value,
+    },
     /// The conversation's result.
-    Outcome { outcome: CallOutcome, notes: Option<String> },
+    Outcome {
+        outcome: CallOutcome,
+        notes: Option<String>,
+    },
     /// Per-call latency summary (milliseconds).
     Metrics { latency: serde_json::Value },
     /// Provider usage and the cost it adds up to.

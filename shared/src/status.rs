@@ -3,19 +3,16 @@
 //! Twilio says `no-answer`, LiveKit says `resource_exhausted`; inside the product and on
 //! the wire of our own API it is always `no_answer`, `busy`, and so on.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-/// Declares a string-backed enum with `as_str`, `FromStr`, `Display` and a list of all values.
+/// Declares a string-backed enum with `as_str`, `FromStr`, `Display` and `ALL`, serialized
+/// in snake_case. Exported so every crate spells its status-like enums the same way (the
+/// using crate needs `serde` and `utoipa` as dependencies).
+#[macro_export]
 macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize, ::utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
 
         impl $name {
             /// Every value, in declaration order.
@@ -27,18 +24,18 @@ macro_rules! text_enum {
             }
         }
 
-        impl FromStr for $name {
-            type Err = UnknownValue;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::status::UnknownValue;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    other => Err(UnknownValue { kind: stringify!($name), value: other.to_string() }),
+                    other => Err($crate::status::UnknownValue { kind: stringify!($name), value: other.to_string() }),
                 }
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
@@ -53,7 +50,7 @@ pub struct UnknownValue {
     pub value: String,
 }
 
-text_enum!(
+crate::text_enum!(
     /// Where a call is in its life. Moves forward only (see [`CallStatus::rank`]).
     CallStatus {
         Queued => "queued",
@@ -87,7 +84,7 @@ impl CallStatus {
     }
 }
 
-text_enum!(
+crate::text_enum!(
     /// How one dial attempt of a campaign ended; drives the retry policy.
     AttemptResult {
         Answered => "answered",
@@ -102,7 +99,7 @@ text_enum!(
     }
 );
 
-text_enum!(
+crate::text_enum!(
     /// What the conversation achieved, set by the agent or by an operator.
     CallOutcome {
         Interested => "interested",

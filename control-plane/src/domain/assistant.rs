@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, Validator};
 use shared::assistant::default_temperature;
-pub use shared::assistant::{LlmConfig, SttConfig, TtsConfig, ToolsConfig};
+pub use shared::assistant::{LlmConfig, SttConfig, ToolsConfig, TtsConfig};
 use shared::PhoneNumber;
 
 /// What an API client sends to create or update an assistant.

@@ -4,50 +4,7 @@
 //!
 //! The dial queue's attempt states are here too: the lifecycle actions move them.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-use shared::status::UnknownValue;
-use utoipa::ToSchema;
-
-/// Declares a string-backed enum with `as_str`, `FromStr`, `Display` and `ALL`.
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The wire and database spelling.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = UnknownValue;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(UnknownValue { kind: stringify!($name), value: other.to_string() }),
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-text_enum!(
+shared::text_enum!(
     /// Where a campaign is in its life.
     CampaignStatus {
         /// Being set up; nothing is dialed.
@@ -65,7 +22,7 @@ text_enum!(
     }
 );
 
-text_enum!(
+shared::text_enum!(
     /// What an operator can do to a campaign.
     CampaignAction {
         Start => "start",
@@ -75,7 +32,7 @@ text_enum!(
     }
 );
 
-text_enum!(
+shared::text_enum!(
     /// Where one (campaign, contact) pair is in the dial queue.
     AttemptState {
         Pending => "pending",
