@@ -168,8 +168,13 @@ fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
         settings.request_timeout(),
         layers::timeout,
     ));
+    let internal = crate::internal::router().layer(middleware::from_fn_with_state(
+        settings.request_timeout(),
+        layers::timeout,
+    ));
     OpenApiRouter::with_openapi(api::ApiDoc::openapi())
         .merge(ordinary)
+        .merge(internal)
         .merge(uploads)
         .merge(webhooks)
 }

@@ -56,6 +56,8 @@ pub struct EngineSettings {
 /// How agent workers authenticate to the internal API.
 #[derive(Debug, Clone, Deserialize)]
 pub struct WorkerSettings {
+    /// Workers present this to register and heartbeat.
+    pub api_key: SecretString,
     /// Signs the per-call tokens workers present.
     pub token_secret: SecretString,
     /// A call token lives for the call's maximum duration plus this.
@@ -134,6 +136,7 @@ impl Settings {
             .set_default("engine.ring_timeout_sec", 30)?
             .set_default("engine.reconcile_after_sec", 120)?
             .set_default("engine.worker_grace_sec", 15)?
+            .set_default("workers.api_key", DEV_SECRET)?
             .set_default("workers.token_secret", DEV_SECRET)?
             .set_default("workers.token_grace_sec", 600)?
             .set_default("workers.heartbeat_ttl_sec", 15)?

@@ -18,6 +18,7 @@ pub mod health;
 pub mod imports;
 pub mod metrics;
 pub mod trunks;
+pub mod workers;
 
 /// The document's fixed parts; paths are added by the routers.
 #[derive(OpenApi)]
@@ -65,6 +66,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(campaigns::router())
         .merge(calls::router())
         .merge(metrics::router())
+        .merge(workers::router())
 }
 
 /// Routes that take large streamed uploads (CSV): their own body limit and timeout.

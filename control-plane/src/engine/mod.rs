@@ -14,6 +14,7 @@ mod outcome;
 mod queue;
 pub mod rate;
 pub mod retry;
+mod single;
 pub mod window;
 pub mod zones;
 
@@ -33,6 +34,7 @@ use crate::dialer::{Dialer, ProviderAccount};
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use outcome::{apply_call_status, finish_attempt_for_call, StatusUpdate};
+pub use queue::free_stream_slots;
 
 /// Dialers by trunk mode (`twilio_stream`, `livekit_sip`).
 pub type Dialers = HashMap<&'static str, Arc<dyn Dialer>>;

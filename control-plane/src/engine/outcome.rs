@@ -92,7 +92,7 @@ pub async fn finish_attempt_for_call(
 ) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
     let row = sqlx::query!(
-        "select a.id, a.attempts, a.campaign_id, c.status as campaign_status, c.max_attempts,
+        "select a.id, a.attempts, a.campaign_id, a.callback_at, c.status as campaign_status, c.max_attempts,
                 c.retry_busy_min, c.retry_no_answer_min, c.retry_failed_min, c.retry_voicemail_min
          from campaign_attempts a join campaigns c on c.id = a.campaign_id
          where a.last_call_id = $1 and a.state in ('dialing', 'in_call')
@@ -112,6 +112,12 @@ pub async fn finish_attempt_for_call(
         voicemail_min: row.retry_voicemail_min,
     };
     let mut step = policy.next_step(result, row.attempts, now);
+    // A callback the callee asked for is a new appointment, not a failed try.
+    if let (Some(at), AttemptResult::Answered | AttemptResult::Voicemail) =
+        (row.callback_at, result)
+    {
+        step = NextStep::Requeue(at);
+    }
     if row.campaign_status == "stopped" && matches!(step, NextStep::Retry(_) | NextStep::Requeue(_))
     {
         step = NextStep::Canceled;
@@ -129,7 +135,7 @@ pub async fn finish_attempt_for_call(
          set state = $2, last_result = $3,
              next_attempt_at = coalesce($4, next_attempt_at),
              attempts = attempts - (case when $5 then 1 else 0 end),
-             lease_owner = null, lease_expires_at = null,
+             lease_owner = null, lease_expires_at = null, callback_at = null,
              result_history = result_history || $6::jsonb
          where id = $1",
         row.id,

@@ -98,7 +98,7 @@ pub(super) async fn spent_since(
 /// Free Media Streams slots: live workers' capacity minus calls that hold or will soon
 /// hold a worker. Counting calls (not the workers' reports) avoids double-booking a slot
 /// between a call connecting and the worker's next heartbeat.
-pub(super) async fn free_stream_slots(
+pub async fn free_stream_slots(
     db: &PgPool,
     now: DateTime<Utc>,
     heartbeat_ttl_sec: i64,

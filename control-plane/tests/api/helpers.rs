@@ -18,6 +18,7 @@ pub struct TestApp {
 
 /// Small limits so the 413 paths are cheap to reach.
 pub const TEST_BODY_LIMIT: usize = 64 * 1024;
+pub const TEST_WORKER_KEY: &str = "test-worker-key";
 pub const TEST_UPLOAD_LIMIT: usize = 4 * 1024 * 1024;
 
 pub fn test_settings() -> Settings {
@@ -61,6 +62,7 @@ pub fn test_settings() -> Settings {
             worker_grace_sec: 15,
         },
         workers: WorkerSettings {
+            api_key: SecretString::from(TEST_WORKER_KEY),
             token_secret: SecretString::from("test-worker-token-secret"),
             token_grace_sec: 600,
             heartbeat_ttl_sec: 15,

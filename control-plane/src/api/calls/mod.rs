@@ -1,5 +1,5 @@
 //! `/api/v1/calls`: calls, and the outcome an operator may set; their transcript and
-//! recordings in [`artifacts`]. Calls themselves are created by the campaign engine.
+//! recordings in [`artifacts`]; placing and ending calls in [`actions`].
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -18,11 +18,13 @@ use crate::http::{ApiJson, ApiPath, ApiQuery, Page, PageQuery};
 use crate::state::AppState;
 use shared::{CallOutcome, CallStatus};
 
+pub mod actions;
 pub mod artifacts;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_calls))
+        .routes(routes!(list_calls, actions::create_call))
+        .routes(routes!(actions::end_call))
         .routes(routes!(get_call))
         .routes(routes!(set_outcome))
         .merge(artifacts::router())

@@ -22,6 +22,7 @@ use crate::error::{ApiError, ErrorBody, Validator};
 use crate::http::{ApiJson, ApiPath, ApiQuery, Page, PageQuery};
 use crate::state::AppState;
 
+pub mod attempts;
 pub mod lifecycle;
 pub mod reports;
 
@@ -29,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_campaign, list_campaigns))
         .routes(routes!(get_campaign, update_campaign, delete_campaign))
+        .merge(attempts::router())
         .merge(lifecycle::router())
         .merge(reports::router())
 }

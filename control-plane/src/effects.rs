@@ -1,0 +1,223 @@
+//! What a worker's event does to the call's records, and the actions the control plane
+//! carries out for it (hang up, transfer). Record changes happen inside the caller's
+//! transaction; actions run after it commits.
+
+use chrono::{DateTime, Utc};
+use shared::events::{EventKind, Speaker};
+use shared::{CallOutcome, PhoneNumber};
+use uuid::Uuid;
+
+use crate::db::Tx;
+use crate::dialer::twilio::twiml;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Something to do on the live call once the events are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    HangUp,
+    Transfer(String),
+}
+
+/// Applies one event's effect on the records; returns an action to carry out, if any.
+pub async fn apply(
+    tx: &mut Tx<'_>,
+    call: Uuid,
+    org: Uuid,
+    kind: &EventKind,
+    now: DateTime<Utc>,
+) -> Result<Option<Action>, ApiError> {
+    match kind {
+        EventKind::Connected { worker_id } => {
+            sqlx::query!(
+                "update calls set worker_id = $2 where id = $1",
+                call,
+                worker_id
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+        EventKind::Transcript {
+            speaker,
+            text,
+            start_ms,
+            end_ms,
+            confidence,
+        } => {
+            let speaker = match speaker {
+                Speaker::Agent => "agent",
+                Speaker::Callee => "callee",
+            };
+            sqlx::query!(
+                "insert into transcript_entries (call_id, org_id, start_ms, end_ms, speaker, text, confidence)
+                 values ($1, $2, $3, $4, $5, $6, $7)",
+                call, org, start_ms, end_ms, speaker, text, *confidence
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+        EventKind::ToolCall { .. } => {}
+        EventKind::Outcome { outcome, notes } => {
+            sqlx::query!(
+                "update calls set outcome = $2, outcome_notes = coalesce($3, outcome_notes) where id = $1",
+                call, outcome.as_str(), notes.as_deref()
+            )
+            .execute(&mut **tx)
+            .await?;
+            if *outcome == CallOutcome::DoNotCall {
+                add_to_dnc(tx, call, org, "callee asked not to be called").await?;
+            }
+        }
+        EventKind::Metrics { latency } => {
+            sqlx::query!("update calls set latency = $2 where id = $1", call, latency)
+                .execute(&mut **tx)
+                .await?;
+        }
+        EventKind::Usage {
+            stt_requests,
+            stt_errors,
+            llm_requests,
+            llm_errors,
+            tts_requests,
+            tts_errors,
+            cost_cents,
+            cost_breakdown,
+        } => {
+            // Workers report running totals, so the latest report replaces the last.
+            for (kind, requests, errors) in [
+                ("stt", stt_requests, stt_errors),
+                ("llm", llm_requests, llm_errors),
+                ("tts", tts_requests, tts_errors),
+            ] {
+                sqlx::query!(
+                    "insert into provider_usage (call_id, org_id, kind, requests, errors)
+                     values ($1, $2, $3, $4, $5)
+                     on conflict (call_id, kind) do update set requests = $4, errors = $5",
+                    call,
+                    org,
+                    kind,
+                    requests,
+                    errors
+                )
+                .execute(&mut **tx)
+                .await?;
+            }
+            sqlx::query!(
+                "update calls set cost_cents = $2, cost_breakdown = $3 where id = $1",
+                call,
+                cost_cents,
+                cost_breakdown
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+        EventKind::RecordingStored {
+            location,
+            format,
+            channels,
+            duration_sec,
+            size_bytes,
+        } => {
+            sqlx::query!(
+                "insert into recordings (id, call_id, org_id, location, format, channels, duration_sec, size_bytes)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8)",
+                Uuid::now_v7(), call, org, location, format, channels, duration_sec, size_bytes
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+        EventKind::HangUp { .. } => return Ok(Some(Action::HangUp)),
+        EventKind::Transfer { to } => {
+            let number = PhoneNumber::parse(to, None)
+                .map_err(|err| ApiError::invalid("to", err.to_string()))?;
+            return Ok(Some(Action::Transfer(number.to_string())));
+        }
+        EventKind::ScheduleCallback { at } => {
+            let at = DateTime::parse_from_rfc3339(at)
+                .map_err(|err| ApiError::invalid("at", format!("not an RFC 3339 time: {err}")))?
+                .with_timezone(&Utc);
+            sqlx::query!(
+                "update campaign_attempts set callback_at = $2 where last_call_id = $1",
+                call,
+                at
+            )
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query!(
+                "update calls set outcome = coalesce(outcome, 'callback') where id = $1",
+                call
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+        EventKind::AddToDnc { reason } => {
+            add_to_dnc(
+                tx,
+                call,
+                org,
+                reason.as_deref().unwrap_or("added by the agent"),
+            )
+            .await?;
+        }
+        EventKind::Ended { reason } => {
+            sqlx::query!(
+                "update calls set end_reason = coalesce(end_reason, $2),
+                                  ended_at = coalesce(ended_at, $3) where id = $1",
+                call,
+                reason,
+                now
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(None)
+}
+
+async fn add_to_dnc(tx: &mut Tx<'_>, call: Uuid, org: Uuid, reason: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into dnc (org_id, phone, reason)
+         select org_id, to_phone, $3 from calls where id = $1 and org_id = $2
+         on conflict (org_id, phone) do nothing",
+        call,
+        org,
+        reason
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Carries out an action on the live call through its dialer. Failures are logged: the
+/// events are stored either way, and a worker ends its side of the call itself.
+pub async fn carry_out(state: &AppState, call: Uuid, action: Action) {
+    if let Err(err) = try_carry_out(state, call, &action).await {
+        tracing::warn!(call_id = %call, ?action, error = %err, "call action failed");
+    }
+}
+
+async fn try_carry_out(state: &AppState, call: Uuid, action: &Action) -> anyhow::Result<()> {
+    let row = sqlx::query!(
+        "select c.provider_call_id, c.mode, t.account_sid, t.auth_token_enc
+         from calls c left join trunks t on t.id = c.trunk_id where c.id = $1",
+        call
+    )
+    .fetch_one(&state.db)
+    .await?;
+    let sid = row
+        .provider_call_id
+        .ok_or_else(|| anyhow::anyhow!("the call has no provider id yet"))?;
+    let dialer = state
+        .engine
+        .dialer(&row.mode)
+        .ok_or_else(|| anyhow::anyhow!("no dialer for {}", row.mode))?;
+    let account = state
+        .engine
+        .account_for(row.account_sid.as_deref(), row.auth_token_enc.as_deref())
+        .ok_or_else(|| anyhow::anyhow!("no provider account"))?;
+    match action {
+        Action::HangUp => dialer.hang_up(&account, &sid).await?,
+        Action::Transfer(to) => dialer.redirect(&account, &sid, &twiml::dial(to)).await?,
+    }
+    Ok(())
+}

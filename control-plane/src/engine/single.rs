@@ -1,0 +1,104 @@
+//! Placing one call outside a campaign (`POST /api/v1/calls`): the call row exists, the
+//! trunk's rate limit is respected, then the dialer is asked. Failures end the call with
+//! a reason; nothing is retried behind the operator's back.
+
+use std::time::Duration as StdDuration;
+
+use shared::PhoneNumber;
+use uuid::Uuid;
+
+use super::{outcome, rate, Engine};
+use crate::dialer::{DialError, DialRequest};
+
+impl Engine {
+    /// Dials the queued call `call_id`. Meant to run in its own task.
+    pub async fn place_single_call(&self, call_id: Uuid) {
+        if let Err(err) = self.try_place_single_call(call_id).await {
+            tracing::error!(call_id = %call_id, error = ?err, "single call failed");
+        }
+    }
+
+    async fn try_place_single_call(&self, call_id: Uuid) -> anyhow::Result<()> {
+        let engine = &self.inner;
+        let row = sqlx::query!(
+            r#"select c.org_id, c.to_phone, c.from_phone, c.mode, c.trunk_id as "trunk_id!",
+                      t.calls_per_second, t.account_sid, t.auth_token_enc,
+                      coalesce((a.definition->>'maxDurationSec')::int, 600) as "max_duration_sec!",
+                      camp.amd_enabled as "amd_enabled?", camp.amd_timeout_sec as "amd_timeout_sec?"
+               from calls c
+               join trunks t on t.id = c.trunk_id
+               left join assistants a on a.id = c.assistant_id
+               left join campaigns camp on camp.id = c.campaign_id
+               where c.id = $1 and c.status = 'queued'"#,
+            call_id
+        )
+        .fetch_optional(&engine.db)
+        .await?;
+        let Some(row) = row else {
+            return Ok(());
+        };
+        // Wait for the trunk's next free slot rather than refusing the operator's call.
+        let key = format!("trunk:{}", row.trunk_id);
+        loop {
+            let now = engine.clock.now();
+            match rate::try_acquire(
+                &engine.db,
+                &key,
+                rate::per_second(row.calls_per_second),
+                now,
+            )
+            .await?
+            {
+                Ok(()) => break,
+                Err(at) => {
+                    let wait = (at - now).to_std().unwrap_or(StdDuration::from_millis(50));
+                    tokio::time::sleep(wait.min(StdDuration::from_secs(5))).await;
+                }
+            }
+        }
+        let now = engine.clock.now();
+        let (Some(dialer), Some(account)) = (
+            engine.dialers.get(row.mode.as_str()).cloned(),
+            engine.account_for(row.account_sid.as_deref(), row.auth_token_enc.as_deref()),
+        ) else {
+            outcome::fail_call(&engine.db, call_id, "not_configured", now).await?;
+            return Ok(());
+        };
+        let to = PhoneNumber::parse(&row.to_phone, None)?;
+        let expires = now.timestamp()
+            + i64::from(engine.settings.ring_timeout_sec)
+            + i64::from(row.max_duration_sec)
+            + engine.token_grace_sec;
+        let request = DialRequest {
+            call_id,
+            to,
+            from: row.from_phone.unwrap_or_default(),
+            token: engine.tokens.mint(call_id, row.org_id, expires),
+            account,
+            amd_timeout_sec: row
+                .amd_enabled
+                .unwrap_or(false)
+                .then(|| row.amd_timeout_sec.unwrap_or(30) as u32),
+            ring_timeout_sec: engine.settings.ring_timeout_sec,
+            time_limit_sec: row.max_duration_sec as u32,
+        };
+        match dialer.dial(&request).await {
+            Ok(placed) => {
+                sqlx::query!(
+                    "update calls set provider_call_id = $2 where id = $1 and provider_call_id is null",
+                    call_id,
+                    placed.provider_call_id
+                )
+                .execute(&engine.db)
+                .await?;
+            }
+            Err(DialError::Unknown(reason)) => {
+                tracing::warn!(call_id = %call_id, %reason, "dial outcome unknown; left for reconciliation");
+            }
+            Err(err) => {
+                outcome::fail_call(&engine.db, call_id, &err.to_string(), now).await?;
+            }
+        }
+        Ok(())
+    }
+}
