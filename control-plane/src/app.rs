@@ -33,6 +33,8 @@ pub struct Application {
     grace: Duration,
     /// The engine loop to run beside the server, when this replica runs one.
     engine: Option<Engine>,
+    /// The engine itself, also for callers that drive it by hand (tests, tools).
+    engine_handle: Engine,
 }
 
 impl Application {
@@ -72,13 +74,20 @@ impl Application {
         let run_engine = settings.engine.enabled;
         let state = AppState::with_clock(db, settings, clock);
         let engine = run_engine.then(|| state.engine.clone());
+        let engine_handle = state.engine.clone();
         let router = router(state);
         Ok(Self {
             listener,
             router,
             grace,
             engine,
+            engine_handle,
         })
+    }
+
+    /// The campaign engine (to tick it by hand when its loop is disabled).
+    pub fn engine(&self) -> Engine {
+        self.engine_handle.clone()
     }
 
     pub fn address(&self) -> SocketAddr {

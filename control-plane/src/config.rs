@@ -109,7 +109,44 @@ impl Settings {
     pub fn load() -> anyhow::Result<Self> {
         let file = std::env::var("CONTROL_PLANE_CONFIG")
             .unwrap_or_else(|_| "control-plane.toml".to_string());
-        let mut builder = config::Config::builder()
+        let mut builder = defaults()?
+            .add_source(config::File::with_name(&file).required(false))
+            .add_source(
+                config::Environment::with_prefix("CP")
+                    .prefix_separator("__")
+                    .separator("__"),
+            );
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            builder = builder.set_override("database.url", url)?;
+        }
+        builder
+            .build()?
+            .try_deserialize()
+            .context("invalid settings (is DATABASE_URL set?)")
+    }
+
+    /// The built-in defaults alone, with `database_url`: the base tests and tools start
+    /// from before changing what they need.
+    pub fn defaults(database_url: &str) -> anyhow::Result<Self> {
+        defaults()?
+            .set_override("database.url", database_url)?
+            .build()?
+            .try_deserialize()
+            .context("invalid default settings")
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.request_timeout_sec)
+    }
+
+    pub fn upload_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.upload_timeout_sec)
+    }
+}
+
+/// The built-in defaults: fine on a laptop, overridden by file and environment.
+fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, config::ConfigError> {
+        Ok(config::Config::builder()
             .set_default("server.host", "127.0.0.1")?
             .set_default("server.port", 8080)?
             .set_default("server.public_url", "http://127.0.0.1:8080")?
@@ -139,27 +176,5 @@ impl Settings {
             .set_default("workers.api_key", DEV_SECRET)?
             .set_default("workers.token_secret", DEV_SECRET)?
             .set_default("workers.token_grace_sec", 600)?
-            .set_default("workers.heartbeat_ttl_sec", 15)?
-            .add_source(config::File::with_name(&file).required(false))
-            .add_source(
-                config::Environment::with_prefix("CP")
-                    .prefix_separator("__")
-                    .separator("__"),
-            );
-        if let Ok(url) = std::env::var("DATABASE_URL") {
-            builder = builder.set_override("database.url", url)?;
-        }
-        builder
-            .build()?
-            .try_deserialize()
-            .context("invalid settings (is DATABASE_URL set?)")
-    }
-
-    pub fn request_timeout(&self) -> Duration {
-        Duration::from_secs(self.server.request_timeout_sec)
-    }
-
-    pub fn upload_timeout(&self) -> Duration {
-        Duration::from_secs(self.server.upload_timeout_sec)
-    }
+            .set_default("workers.heartbeat_ttl_sec", 15)?)
 }

@@ -1,10 +1,7 @@
 //! `TestApp`: the control plane on a free port with its own database, and a client.
 
 use control_plane::app::Application;
-use control_plane::config::{
-    AuthSettings, DatabaseSettings, EngineSettings, ServerSettings, Settings, TwilioSettings,
-    WorkerSettings,
-};
+use control_plane::config::Settings;
 use reqwest::{Method, RequestBuilder, Response};
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -22,52 +19,28 @@ pub const TEST_WORKER_KEY: &str = "test-worker-key";
 pub const TEST_UPLOAD_LIMIT: usize = 4 * 1024 * 1024;
 
 pub fn test_settings() -> Settings {
-    Settings {
-        server: ServerSettings {
-            host: "127.0.0.1".into(),
-            port: 0,
-            public_url: "http://127.0.0.1".into(),
-            request_timeout_sec: 10,
-            body_limit_bytes: TEST_BODY_LIMIT,
-            upload_limit_bytes: TEST_UPLOAD_LIMIT,
-            upload_timeout_sec: 60,
-            shutdown_grace_sec: 1,
-        },
-        database: DatabaseSettings {
-            url: SecretString::from("unused: the test hands in its pool"),
-            max_connections: 5,
-            migrate: false,
-        },
-        auth: AuthSettings {
-            jwt_secret: SecretString::from("test-jwt-secret"),
-            jwt_ttl_hours: 1,
-            encryption_key: SecretString::from("test-encryption-key"),
-        },
-        twilio: TwilioSettings {
-            // Nothing listens here: tests that dial point it at the Twilio emulator.
-            base_url: "http://127.0.0.1:9".into(),
-            account_sid: None,
-            auth_token: None,
-            media_stream_url: "ws://127.0.0.1:9/twilio/media".into(),
-            request_timeout_sec: 5,
-        },
-        // The engine loop is off unless a test drives it.
-        engine: EngineSettings {
-            enabled: false,
-            tick_ms: 100,
-            lease_sec: 60,
-            batch: 50,
-            ring_timeout_sec: 30,
-            reconcile_after_sec: 120,
-            worker_grace_sec: 15,
-        },
-        workers: WorkerSettings {
-            api_key: SecretString::from(TEST_WORKER_KEY),
-            token_secret: SecretString::from("test-worker-token-secret"),
-            token_grace_sec: 600,
-            heartbeat_ttl_sec: 15,
-        },
-    }
+    let mut s = Settings::defaults("postgres://unused: the test hands in its pool")
+        .expect("default settings");
+    s.server.port = 0;
+    s.server.public_url = "http://127.0.0.1".into();
+    s.server.request_timeout_sec = 10;
+    s.server.body_limit_bytes = TEST_BODY_LIMIT;
+    s.server.upload_limit_bytes = TEST_UPLOAD_LIMIT;
+    s.server.upload_timeout_sec = 60;
+    s.server.shutdown_grace_sec = 1;
+    s.database.max_connections = 5;
+    s.database.migrate = false;
+    s.auth.jwt_secret = SecretString::from("test-jwt-secret");
+    s.auth.jwt_ttl_hours = 1;
+    s.auth.encryption_key = SecretString::from("test-encryption-key");
+    // Nothing listens here: tests that dial point it at the Twilio emulator.
+    s.twilio.base_url = "http://127.0.0.1:9".into();
+    s.twilio.request_timeout_sec = 5;
+    // The engine loop is off unless a test drives it.
+    s.engine.enabled = false;
+    s.workers.api_key = SecretString::from(TEST_WORKER_KEY);
+    s.workers.token_secret = SecretString::from("test-worker-token-secret");
+    s
 }
 
 impl TestApp {
