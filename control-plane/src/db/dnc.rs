@@ -1,1 +1,149 @@
-//! Placeholder being written.
+//! The Do-Not-Call list: one row per (organization, E.164 number).
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::imports::Duplicate;
+use super::Tx;
+use shared::PhoneNumber;
+
+#[derive(Debug, Clone)]
+pub struct DncRow {
+    pub phone: String,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Adds a number; the `bool` is true when it was new, false when it was already listed
+/// (then the stored entry is returned unchanged).
+pub async fn add(
+    db: &PgPool,
+    org_id: Uuid,
+    phone: &PhoneNumber,
+    reason: Option<&str>,
+) -> sqlx::Result<(DncRow, bool)> {
+    let inserted = sqlx::query_as!(
+        DncRow,
+        "insert into dnc (org_id, phone, reason) values ($1, $2, $3)
+         on conflict (org_id, phone) do nothing
+         returning phone, reason, created_at",
+        org_id,
+        phone.as_str(),
+        reason
+    )
+    .fetch_optional(db)
+    .await?;
+    if let Some(row) = inserted {
+        return Ok((row, true));
+    }
+    let existing = sqlx::query_as!(
+        DncRow,
+        "select phone, reason, created_at from dnc where org_id = $1 and phone = $2",
+        org_id,
+        phone.as_str()
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((existing, false))
+}
+
+/// A page of the list, newest first, optionally only `phone`.
+pub async fn list(
+    db: &PgPool,
+    org_id: Uuid,
+    phone: Option<&PhoneNumber>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<DncRow>, i64)> {
+    let phone = phone.map(PhoneNumber::as_str);
+    let rows = sqlx::query_as!(
+        DncRow,
+        "select phone, reason, created_at from dnc
+         where org_id = $1 and ($2::text is null or phone = $2)
+         order by created_at desc, phone limit $3 offset $4",
+        org_id,
+        phone,
+        limit,
+        offset
+    )
+    .fetch_all(db)
+    .await?;
+    let total = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from dnc where org_id = $1 and ($2::text is null or phone = $2)"#,
+        org_id,
+        phone
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((rows, total))
+}
+
+pub async fn delete(db: &PgPool, org_id: Uuid, phone: &PhoneNumber) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        "delete from dnc where org_id = $1 and phone = $2",
+        org_id,
+        phone.as_str()
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Valid Do-Not-Call rows waiting to be inserted, column by column.
+#[derive(Debug, Default)]
+pub struct DncBatch {
+    rows: Vec<i64>,
+    phones: Vec<String>,
+    reasons: Vec<Option<String>>,
+}
+
+impl DncBatch {
+    pub fn push(&mut self, row: i64, phone: PhoneNumber, reason: Option<String>) {
+        self.rows.push(row);
+        self.phones.push(phone.into());
+        self.reasons.push(reason);
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Inserts the batch in one statement; returns the rows not inserted (see
+    /// [`super::contacts::ContactBatch::insert`], which works the same way).
+    pub async fn insert(&self, tx: &mut Tx<'_>, org_id: Uuid) -> sqlx::Result<Vec<Duplicate>> {
+        sqlx::query_as!(
+            Duplicate,
+            r#"with input as (
+                   select * from unnest($2::bigint[], $3::text[], $4::text[])
+                       as t(row_no, phone, reason)
+               ), firsts as (
+                   select distinct on (phone) * from input order by phone, row_no
+               ), inserted as (
+                   insert into dnc (org_id, phone, reason)
+                   select $1, phone, reason from firsts
+                   on conflict (org_id, phone) do nothing
+                   returning phone
+               )
+               select i.row_no as "row!", i.phone as "phone!",
+                      nullif(f.row_no, i.row_no) as "first_row?",
+                      d.created_at as "existing_since?"
+               from input i
+               join firsts f on f.phone = i.phone
+               left join dnc d on d.org_id = $1 and d.phone = i.phone
+               where i.row_no <> f.row_no
+                  or not exists (select 1 from inserted n where n.phone = i.phone)
+               order by i.row_no"#,
+            org_id,
+            &self.rows,
+            &self.phones,
+            &self.reasons as &[Option<String>]
+        )
+        .fetch_all(&mut **tx)
+        .await
+    }
+}

@@ -1,0 +1,247 @@
+//! The batching engine: collects validated rows, writes each batch in its own transaction
+//! (rows, their rejections, the import's counters), and keeps one batch being written
+//! while the next one is parsed, so the database and the parser work at the same time.
+
+use std::mem;
+
+use anyhow::anyhow;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::report::Tally;
+use super::{ImportError, ImportReport, Kind, RowError, BATCH_ROWS};
+use crate::db;
+use crate::db::imports::Duplicate;
+use crate::domain::contact::RowRejection;
+
+/// One running import.
+pub(super) struct Engine<K: Kind> {
+    job: Job<K>,
+    default_country: Option<String>,
+    batch: K::Batch,
+    /// Rows of the current batch that failed validation.
+    rejected: Vec<RowError>,
+    /// The previous batch, being written.
+    writing: Option<JoinHandle<Result<Written, ImportError>>>,
+    tally: Tally,
+    guard: RunningGuard,
+}
+
+/// What a writer task needs; cloned into each one.
+#[derive(Clone)]
+struct Job<K> {
+    db: PgPool,
+    kind: K,
+    import_id: Uuid,
+    org_id: Uuid,
+    started_at: DateTime<Utc>,
+}
+
+/// A committed batch.
+struct Written {
+    accepted: i64,
+    /// Sorted by row.
+    errors: Vec<RowError>,
+}
+
+impl<K: Kind> Engine<K> {
+    /// Records the import as running.
+    pub(super) async fn start(
+        db: &PgPool,
+        kind: K,
+        org_id: Uuid,
+        default_country: Option<String>,
+    ) -> Result<Self, ImportError> {
+        let import_id = Uuid::now_v7();
+        let started_at = db::imports::create(
+            db,
+            org_id,
+            import_id,
+            K::NAME,
+            kind.list_id(),
+            default_country.as_deref(),
+        )
+        .await?;
+        Ok(Self {
+            job: Job {
+                db: db.clone(),
+                kind,
+                import_id,
+                org_id,
+                started_at,
+            },
+            default_country,
+            batch: K::Batch::default(),
+            rejected: Vec::new(),
+            writing: None,
+            tally: Tally::new(import_id),
+            guard: RunningGuard {
+                db: db.clone(),
+                import_id,
+                armed: true,
+            },
+        })
+    }
+
+    pub(super) fn default_country(&self) -> Option<&str> {
+        self.default_country.as_deref()
+    }
+
+    /// Adds one row, writing the batch when it is full.
+    pub(super) async fn push(
+        &mut self,
+        row: i64,
+        parsed: Result<K::Record, RowRejection>,
+    ) -> Result<(), ImportError> {
+        match parsed {
+            Ok(record) => K::push(&mut self.batch, row, record),
+            Err(rejection) => self.rejected.push(RowError {
+                row,
+                phone: rejection.phone,
+                reason: rejection.reason,
+            }),
+        }
+        // Rejected rows count too: a file of nothing but bad rows must not pile up.
+        if K::len(&self.batch) + self.rejected.len() >= BATCH_ROWS {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the previous batch to commit, then hands the current one to a writer.
+    async fn flush(&mut self) -> Result<(), ImportError> {
+        self.wait_for_writer().await?;
+        if K::len(&self.batch) == 0 && self.rejected.is_empty() {
+            return Ok(());
+        }
+        let batch = mem::take(&mut self.batch);
+        let rejected = mem::take(&mut self.rejected);
+        self.writing = Some(tokio::spawn(self.job.clone().write(batch, rejected)));
+        Ok(())
+    }
+
+    async fn wait_for_writer(&mut self) -> Result<(), ImportError> {
+        if let Some(writing) = self.writing.take() {
+            let written = writing
+                .await
+                .map_err(|err| anyhow!(err).context("a batch writer died"))??;
+            self.tally.add(written.accepted, &written.errors);
+        }
+        Ok(())
+    }
+
+    /// Writes what is left and marks the import completed.
+    pub(super) async fn finish(mut self) -> Result<ImportReport, ImportError> {
+        let flushed = match self.flush().await {
+            Ok(()) => self.wait_for_writer().await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = flushed {
+            return Err(self.fail(err).await);
+        }
+        db::imports::finish(&self.job.db, self.job.import_id, None).await?;
+        self.guard.armed = false;
+        Ok(self.tally.report())
+    }
+
+    /// Marks the import failed because of `err` and hands `err` back. Rows read completely
+    /// before a broken stream are still written; after a database error nothing more is.
+    pub(super) async fn fail(mut self, err: ImportError) -> ImportError {
+        let database_works = !matches!(err, ImportError::Database(_) | ImportError::Internal(_));
+        let outcome = if database_works {
+            match self.flush().await {
+                Ok(()) => self.wait_for_writer().await,
+                Err(err) => Err(err),
+            }
+        } else {
+            self.wait_for_writer().await
+        };
+        if let Err(write_err) = outcome {
+            tracing::error!(error = ?write_err, import_id = %self.job.import_id, "writing the last batch of a failed import");
+        }
+        let failure = match &err {
+            ImportError::Database(_) | ImportError::Internal(_) => {
+                "internal error while writing rows".to_string()
+            }
+            other => other.to_string(),
+        };
+        match db::imports::finish(&self.job.db, self.job.import_id, Some(&failure)).await {
+            Ok(()) => self.guard.armed = false,
+            Err(db_err) => {
+                tracing::error!(error = ?db_err, import_id = %self.job.import_id, "marking an import failed");
+            }
+        }
+        err
+    }
+}
+
+impl<K: Kind> Job<K> {
+    /// One transaction: the valid rows, every rejected row, the counters.
+    async fn write(
+        self,
+        batch: K::Batch,
+        mut errors: Vec<RowError>,
+    ) -> Result<Written, ImportError> {
+        let mut tx = self.db.begin().await?;
+        let mut accepted = 0;
+        if K::len(&batch) > 0 {
+            let duplicates = self.kind.insert(&batch, &mut tx, self.org_id).await?;
+            accepted = (K::len(&batch) - duplicates.len()) as i64;
+            errors.extend(
+                duplicates
+                    .into_iter()
+                    .map(|duplicate| self.duplicate_error(duplicate)),
+            );
+        }
+        errors.sort_unstable_by_key(|error| error.row);
+        db::imports::insert_errors(&mut tx, self.import_id, &errors).await?;
+        db::imports::add_progress(&mut tx, self.import_id, accepted, errors.len() as i64).await?;
+        tx.commit().await?;
+        Ok(Written { accepted, errors })
+    }
+
+    fn duplicate_error(&self, duplicate: Duplicate) -> RowError {
+        let reason = match (duplicate.first_row, duplicate.existing_since) {
+            (Some(first), _) => format!("duplicate phone: same number as row {first}"),
+            // Stored after this import began: by one of its own earlier batches.
+            (None, Some(since)) if since >= self.started_at => {
+                "duplicate phone: same number as an earlier row".to_string()
+            }
+            _ => K::ALREADY_STORED.to_string(),
+        };
+        RowError {
+            row: duplicate.row,
+            phone: Some(duplicate.phone),
+            reason,
+        }
+    }
+}
+
+/// Marks the import failed when the request goes away mid-way (client gone, timeout), so
+/// no import stays `running` forever. Disarmed once the import is properly finished.
+struct RunningGuard {
+    db: PgPool,
+    import_id: Uuid,
+    armed: bool,
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let db = self.db.clone();
+        let import_id = self.import_id;
+        runtime.spawn(async move {
+            let failure = "the upload was interrupted before it finished";
+            if let Err(err) = db::imports::finish(&db, import_id, Some(failure)).await {
+                tracing::error!(error = ?err, %import_id, "marking an interrupted import failed");
+            }
+        });
+    }
+}
