@@ -146,35 +146,35 @@ impl Settings {
 
 /// The built-in defaults: fine on a laptop, overridden by file and environment.
 fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, config::ConfigError> {
-        Ok(config::Config::builder()
-            .set_default("server.host", "127.0.0.1")?
-            .set_default("server.port", 8080)?
-            .set_default("server.public_url", "http://127.0.0.1:8080")?
-            .set_default("server.request_timeout_sec", 30)?
-            .set_default("server.body_limit_bytes", 1024 * 1024)?
-            .set_default("server.upload_limit_bytes", 1024_i64 * 1024 * 1024)?
-            .set_default("server.upload_timeout_sec", 1800)?
-            .set_default("server.shutdown_grace_sec", 30)?
-            .set_default("database.max_connections", 20)?
-            .set_default("database.migrate", true)?
-            .set_default("auth.jwt_secret", DEV_SECRET)?
-            .set_default("auth.jwt_ttl_hours", 24)?
-            .set_default("auth.encryption_key", DEV_SECRET)?
-            .set_default("twilio.base_url", "https://api.twilio.com")?
-            .set_default(
-                "twilio.media_stream_url",
-                "ws://127.0.0.1:8081/twilio/media",
-            )?
-            .set_default("twilio.request_timeout_sec", 15)?
-            .set_default("engine.enabled", true)?
-            .set_default("engine.tick_ms", 500)?
-            .set_default("engine.lease_sec", 60)?
-            .set_default("engine.batch", 50)?
-            .set_default("engine.ring_timeout_sec", 30)?
-            .set_default("engine.reconcile_after_sec", 120)?
-            .set_default("engine.worker_grace_sec", 15)?
-            .set_default("workers.api_key", DEV_SECRET)?
-            .set_default("workers.token_secret", DEV_SECRET)?
-            .set_default("workers.token_grace_sec", 600)?
-            .set_default("workers.heartbeat_ttl_sec", 15)?)
+    Ok(config::Config::builder()
+        .set_default("server.host", "127.0.0.1")?
+        .set_default("server.port", 8080)?
+        .set_default("server.public_url", "http://127.0.0.1:8080")?
+        .set_default("server.request_timeout_sec", 30)?
+        .set_default("server.body_limit_bytes", 1024 * 1024)?
+        .set_default("server.upload_limit_bytes", 1024_i64 * 1024 * 1024)?
+        .set_default("server.upload_timeout_sec", 1800)?
+        .set_default("server.shutdown_grace_sec", 30)?
+        .set_default("database.max_connections", 20)?
+        .set_default("database.migrate", true)?
+        .set_default("auth.jwt_secret", DEV_SECRET)?
+        .set_default("auth.jwt_ttl_hours", 24)?
+        .set_default("auth.encryption_key", DEV_SECRET)?
+        .set_default("twilio.base_url", "https://api.twilio.com")?
+        .set_default(
+            "twilio.media_stream_url",
+            "ws://127.0.0.1:8081/twilio/media",
+        )?
+        .set_default("twilio.request_timeout_sec", 15)?
+        .set_default("engine.enabled", true)?
+        .set_default("engine.tick_ms", 500)?
+        .set_default("engine.lease_sec", 60)?
+        .set_default("engine.batch", 50)?
+        .set_default("engine.ring_timeout_sec", 30)?
+        .set_default("engine.reconcile_after_sec", 120)?
+        .set_default("engine.worker_grace_sec", 15)?
+        .set_default("workers.api_key", DEV_SECRET)?
+        .set_default("workers.token_secret", DEV_SECRET)?
+        .set_default("workers.token_grace_sec", 600)?
+        .set_default("workers.heartbeat_ttl_sec", 15)?)
 }

@@ -29,10 +29,24 @@ pub struct Memory {
 impl ControlPlane {
     /// Starts `binary` with `DATABASE_URL` and a free port; its output goes to `log`.
     pub async fn start(binary: &Path, database_url: &str, log: &Path) -> anyhow::Result<Self> {
-        let port = free_port()?;
-        let log_file =
-            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        Self::start_on(binary, database_url, log, free_port()?, &[]).await
+    }
+
+    /// Starts `binary` on `port` with extra `CP__...` settings in its environment.
+    pub async fn start_on(
+        binary: &Path,
+        database_url: &str,
+        log: &Path,
+        port: u16,
+        settings: &[(&str, String)],
+    ) -> anyhow::Result<Self> {
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("opening {}", log.display()))?;
         let child = Command::new(binary)
+            .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
             .env("DATABASE_URL", database_url)
             .env("CP__SERVER__PORT", port.to_string())
             .env("CP__SERVER__HOST", "127.0.0.1")
@@ -81,6 +95,7 @@ impl ControlPlane {
         })
     }
 
+    /// Ends the process with SIGKILL: no shutdown handler runs, as in a crash.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.child.kill().await.context("killing the control plane")
     }

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
+use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::{Map, Value};
 use shared::PhoneNumber;
 use uuid::Uuid;
@@ -11,6 +12,9 @@ use super::queue::{self, LeasedAttempt, RunningCampaign};
 use super::window::CallingWindow;
 use super::{outcome, rate, zones, Inner};
 use crate::dialer::{DialError, DialRequest};
+
+/// How many dials of one campaign are in flight at once within a tick.
+const DIALS_IN_PARALLEL: usize = 16;
 
 /// Dials what every running campaign may dial now; returns the number of dials.
 pub(super) async fn tick(engine: &Inner) -> anyhow::Result<usize> {
@@ -80,10 +84,21 @@ async fn dispatch_campaign(engine: &Inner, campaign: &RunningCampaign) -> anyhow
         campaign.end_hour as u32,
         campaign.allow_outside_legal_hours,
     );
+    // Dials of one tick go out side by side: each waits on Twilio's answer, and the
+    // shared state they touch (rate limits, attempt rows) is updated atomically in SQL.
+    let mut waiting = leased.iter();
+    let mut in_flight = FuturesUnordered::new();
     let mut dialed = 0;
-    for attempt in leased {
-        if decide_and_dial(engine, campaign, &context, &window, zone, &attempt, now).await? {
-            dialed += 1;
+    loop {
+        while in_flight.len() < DIALS_IN_PARALLEL {
+            let Some(attempt) = waiting.next() else { break };
+            in_flight.push(decide_and_dial(
+                engine, campaign, &context, &window, zone, attempt, now,
+            ));
+        }
+        match in_flight.next().await {
+            Some(result) => dialed += usize::from(result?),
+            None => break,
         }
     }
     Ok(dialed)

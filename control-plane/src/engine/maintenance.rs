@@ -42,31 +42,21 @@ async fn reconcile_dials(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<(
     let quiet_since = now - Duration::seconds(engine.settings.reconcile_after_sec);
     let stale = sqlx::query!(
         r#"select c.id, c.org_id, c.mode, c.to_phone, c.from_phone, c.provider_call_id,
-                  c.created_at, t.account_sid, t.auth_token_enc,
-                  coalesce((a.definition->>'maxDurationSec')::int, 600) as "max_duration_sec!"
+                  t.account_sid, t.auth_token_enc
            from calls c
            left join trunks t on t.id = c.trunk_id
-           left join assistants a on a.id = c.assistant_id
            where c.status in ('queued', 'initiated', 'ringing', 'in_progress')
-             and c.created_at < $1
-           order by c.created_at
+             and c.updated_at < $1
+           order by c.updated_at
            limit 100"#,
         quiet_since
     )
     .fetch_all(&engine.db)
     .await?;
+    // A call is only asked about after a quiet spell with no callback: one request per
+    // live call per `reconcile_after_sec`, cheap next to the call itself, and enough to
+    // recover callbacks lost while this replica (or every replica) was down.
     for call in stale {
-        let lifetime = Duration::seconds(
-            i64::from(engine.settings.ring_timeout_sec)
-                + i64::from(call.max_duration_sec)
-                + engine.settings.reconcile_after_sec,
-        );
-        // A known call is only checked once it has outlived its maximum length: its
-        // callbacks normally tell us everything, and polling live calls would cost a
-        // request per call per pass.
-        if call.provider_call_id.is_some() && call.created_at + lifetime > now {
-            continue;
-        }
         let Some(dialer) = engine.dialers.get(call.mode.as_str()) else {
             continue;
         };
@@ -75,6 +65,10 @@ async fn reconcile_dials(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<(
         else {
             continue;
         };
+        // Whatever the answer, this call is not asked about again for another quiet spell.
+        sqlx::query!("update calls set updated_at = now() where id = $1", call.id)
+            .execute(&engine.db)
+            .await?;
         let found = match &call.provider_call_id {
             Some(sid) => dialer.fetch(&account, sid).await,
             None => {
