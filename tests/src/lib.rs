@@ -1,1 +1,4 @@
 //! End-to-end harness, simulators (Twilio, providers) and benchmark tools.
+
+pub mod audio;
+pub mod speech_code;
