@@ -2,3 +2,4 @@
 
 pub mod audio;
 pub mod speech_code;
+pub mod twilio;
