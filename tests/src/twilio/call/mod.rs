@@ -143,7 +143,7 @@ impl CallCtx {
         }
         self.shared.with_call(&self.sid, |e| {
             e.control = None;
-            let _ = e.ended.send(true);
+            e.ended.send_replace(true);
         });
     }
 }

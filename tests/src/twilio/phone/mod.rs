@@ -74,7 +74,7 @@ impl Phone {
                 clock.tick().await;
                 let hung_up = tick(&shared, &sid, &ticker);
                 if hung_up {
-                    let _ = gone_tx.send(true);
+                    gone_tx.send_replace(true);
                     break;
                 }
             }
