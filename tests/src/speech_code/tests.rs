@@ -278,3 +278,34 @@ fn webrtc_vad_hears_the_code_as_speech_and_silence_as_silence() {
     assert!(share >= 0.8, "only {:.0}% of frames voiced", share * 100.0);
     assert_eq!(voiced(&vec![0i16; 16000]), 0.0);
 }
+
+/// Needs libopus: `apt-get install libopus-dev pkg-config`, then `--features opus`.
+#[cfg(feature = "opus")]
+#[test]
+fn opus_at_48k_in_20ms_frames_does_not_change_what_is_decoded() {
+    use opus::{Application, Channels, Decoder as OpusDecoder, Encoder as OpusEncoder};
+    let audio = padded(TEXT, 8000, 200);
+    let wide = resample(&audio, 8000, 48000);
+    for bitrate in [12_000, 16_000, 32_000] {
+        let mut encoder =
+            OpusEncoder::new(48000, Channels::Mono, Application::Voip).expect("encoder");
+        encoder
+            .set_bitrate(opus::Bitrate::Bits(bitrate))
+            .expect("bitrate");
+        let mut decoder = OpusDecoder::new(48000, Channels::Mono).expect("decoder");
+        let mut out = Vec::with_capacity(wide.len());
+        for frame in wide.chunks_exact(960) {
+            let packet = encoder.encode_vec(frame, 4000).expect("encode");
+            let mut pcm = vec![0i16; 960];
+            let n = decoder.decode(&packet, &mut pcm, false).expect("decode");
+            out.extend_from_slice(&pcm[..n]);
+        }
+        let narrow = mulaw::decode(&mulaw::encode(&resample(&out, 48000, 8000)));
+        let events = decode_all(&narrow, 8000);
+        assert_eq!(
+            texts(&events),
+            vec![TEXT.to_string()],
+            "{bitrate} bit/s: {events:?}"
+        );
+    }
+}
