@@ -7,6 +7,7 @@
 //! utterance with an error at once; so does a bad CRC at the end.
 
 use super::alphabet::{Symbol, Timing, HIGH_TONES, LOW_TONES, PREAMBLE, SYMBOL_MS};
+use super::events::{DecodeError, DecodeEvent, DecodeFault, Utterance};
 use super::frame::{self, FrameFault};
 use super::goertzel::{fraction, mean_square};
 
@@ -23,52 +24,6 @@ const LOST_SIGNAL_RATIO: f64 = 0.0316;
 const SYMBOL_MIN_SHARE: f64 = 0.6;
 /// The runner-up tone of a group must be below this share of the winner.
 const RUNNER_UP_MAX: f64 = 0.5;
-
-/// A decoded utterance. Sample positions count from the first sample fed to the decoder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Utterance {
-    /// The text, exactly as encoded.
-    pub text: String,
-    /// First sample of the preamble (to within a millisecond or two).
-    pub start_sample: u64,
-    /// One past the last sample of the last symbol.
-    pub end_sample: u64,
-}
-
-/// Why an utterance that started could not be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecodeFault {
-    /// All symbols were read but the checksum or length does not match.
-    BadCrc,
-    /// The checksum matched a frame that is not ASCII text.
-    NotAscii,
-    /// Symbol `n` (counting data symbols from 0) was far quieter than the preamble.
-    LostSignal(usize),
-    /// Symbol `n` was not a clean pair of our tones.
-    Garbled(usize),
-    /// The input ended (see [`Decoder::finish`]) in the middle of an utterance.
-    Truncated,
-}
-
-/// An utterance that started but could not be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DecodeError {
-    /// What went wrong.
-    pub fault: DecodeFault,
-    /// Where its preamble started.
-    pub start_sample: u64,
-    /// Where reading stopped.
-    pub end_sample: u64,
-}
-
-/// What the decoder found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DecodeEvent {
-    /// A complete, checked utterance.
-    Utterance(Utterance),
-    /// An utterance that started and could not be read.
-    Error(DecodeError),
-}
 
 #[derive(Debug)]
 enum State {

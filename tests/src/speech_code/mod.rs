@@ -14,11 +14,13 @@
 pub mod alphabet;
 mod decoder;
 mod encoder;
+mod events;
 mod frame;
 mod goertzel;
 
-pub use decoder::{DecodeError, DecodeEvent, DecodeFault, Decoder, Utterance};
+pub use decoder::Decoder;
 pub use encoder::{encode, utterance_samples, EncodeError};
+pub use events::{DecodeError, DecodeEvent, DecodeFault, Utterance};
 
 #[cfg(test)]
 mod tests;

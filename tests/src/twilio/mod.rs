@@ -2,13 +2,17 @@
 //! uses (REST Calls API, status and AMD callbacks, TwiML, Media Streams), with scripted
 //! callees that speak and hear the test speech code.
 //!
-//! ```ignore
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use outbound_tests::twilio::{CalleeScript, Emulator, EmulatorConfig};
+//! use std::time::Duration;
 //! let twilio = Emulator::start(EmulatorConfig::unlimited()).await?;
 //! twilio.register_callee("+15550001111", CalleeScript::answer_after(500).reply(300, "yes"));
-//! // point the product at twilio.base_url(), with twilio.account_sid() / auth_token()
-//! let call = twilio.wait_for_dial("+15550001111", secs(10)).await?;
-//! let done = twilio.wait_for_call_end(&call.sid, secs(30)).await?;
+//! // Point the product at twilio.base_url() with twilio.account_sid() / auth_token().
+//! let call = twilio.wait_for_dial("+15550001111", Duration::from_secs(10)).await?;
+//! let done = twilio.wait_for_call_end(&call.sid, Duration::from_secs(30)).await?;
 //! assert_eq!(done.heard_texts(), ["hello from the agent"]);
+//! # Ok(()) }
 //! ```
 
 mod call;

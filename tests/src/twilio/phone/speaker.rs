@@ -154,4 +154,34 @@ mod tests {
         assert_eq!(heard[0].text.as_deref(), Some("heard me"));
         assert!((heard[0].start_ms as i64 - 100).abs() <= 2);
     }
+
+    #[test]
+    fn audio_arriving_late_mid_utterance_is_an_underrun_and_not_heard_as_text() {
+        let mut speaker = Speaker::new();
+        let pcm = crate::speech_code::encode("late audio", 8000).expect("ascii");
+        let bytes = mulaw::encode(&pcm);
+        let (first, rest) = bytes.split_at(bytes.len() / 2);
+        speaker.enqueue(first);
+        let mut playouts = Vec::new();
+        for _ in 0..(first.len() / FRAME + 3) {
+            playouts.push(speaker.tick());
+        }
+        speaker.enqueue(rest);
+        for _ in 0..(rest.len() / FRAME + 20) {
+            playouts.push(speaker.tick());
+        }
+        assert!(playouts.iter().any(|p| p.underrun), "no underrun flagged");
+        let heard: Vec<_> = playouts.iter().flat_map(|p| p.heard.clone()).collect();
+        assert!(heard.iter().all(|h| h.text.is_none()), "{heard:?}");
+    }
+
+    #[test]
+    fn the_natural_end_of_an_utterance_is_not_an_underrun() {
+        let mut speaker = Speaker::new();
+        let pcm = crate::speech_code::encode("ends mid frame", 8000).expect("ascii");
+        speaker.enqueue(&mulaw::encode(&pcm));
+        let playouts: Vec<Playout> = (0..200).map(|_| speaker.tick()).collect();
+        assert!(playouts.iter().all(|p| !p.underrun));
+        assert_eq!(playouts.iter().flat_map(|p| p.heard.clone()).count(), 1);
+    }
 }

@@ -2,8 +2,6 @@
 //! the signatures of) what the emulator sends, a TwiML endpoint, and an agent WebSocket
 //! that the test drives command by command.
 
-#![allow(dead_code, unreachable_pub)]
-
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -22,14 +20,14 @@ use tokio::time::{sleep, Duration, Instant};
 
 /// A webhook the product received.
 #[derive(Debug, Clone)]
-pub struct Hook {
-    pub path: String,
-    pub params: Vec<(String, String)>,
-    pub signature_ok: bool,
+pub(crate) struct Hook {
+    pub(crate) path: String,
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) signature_ok: bool,
 }
 
 impl Hook {
-    pub fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(k, _)| k == name)
@@ -39,22 +37,22 @@ impl Hook {
 
 /// What the agent side saw on its WebSocket.
 #[derive(Debug, Default)]
-pub struct AgentLog {
+pub(crate) struct AgentLog {
     /// Every text message from the emulator, `media` included.
-    pub messages: Vec<Value>,
+    pub(crate) messages: Vec<Value>,
     /// Whether the upgrade's X-Twilio-Signature checked out.
-    pub signature_ok: Option<bool>,
+    pub(crate) signature_ok: Option<bool>,
     /// Callee speech decoded from inbound media.
-    pub heard: Vec<String>,
+    pub(crate) heard: Vec<String>,
     /// When the first audible inbound frame arrived.
-    pub first_callee_audio: Option<Instant>,
+    pub(crate) first_callee_audio: Option<Instant>,
     /// Mark echoes with their arrival times.
-    pub mark_echoes: Vec<(String, Instant)>,
+    pub(crate) mark_echoes: Vec<(String, Instant)>,
 }
 
 /// What the test tells the agent to do.
 #[derive(Debug)]
-pub enum Command {
+pub(crate) enum Command {
     Speak(String),
     Mark(String),
     Clear,
@@ -73,15 +71,15 @@ struct AppState {
     clear_on_callee_audio: Arc<Mutex<bool>>,
 }
 
-pub struct Product {
-    pub addr: SocketAddr,
+pub(crate) struct Product {
+    pub(crate) addr: SocketAddr,
     state: AppState,
     commands: mpsc::Sender<Command>,
 }
 
 impl Product {
     /// Starts the stand-in; `token` is the Twilio auth token it validates with.
-    pub async fn start(token: &str) -> Product {
+    pub(crate) async fn start(token: &str) -> Product {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -111,7 +109,7 @@ impl Product {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
@@ -124,28 +122,28 @@ impl Product {
     }
 
     /// `<Connect><Stream>` to this stand-in's agent socket.
-    pub fn stream_twiml(&self) -> String {
+    pub(crate) fn stream_twiml(&self) -> String {
         Self::stream_twiml_for(self.addr)
     }
 
-    pub fn clear_on_callee_audio(&self) {
+    pub(crate) fn clear_on_callee_audio(&self) {
         *self.state.clear_on_callee_audio.lock().unwrap() = true;
     }
 
-    pub async fn send(&self, command: Command) {
+    pub(crate) async fn send(&self, command: Command) {
         self.commands.send(command).await.expect("agent command");
     }
 
-    pub fn hooks(&self, path: &str) -> Vec<Hook> {
+    pub(crate) fn hooks(&self, path: &str) -> Vec<Hook> {
         let hooks = self.state.hooks.lock().unwrap();
         hooks.iter().filter(|h| h.path == path).cloned().collect()
     }
 
-    pub fn agent<R>(&self, f: impl FnOnce(&AgentLog) -> R) -> R {
+    pub(crate) fn agent<R>(&self, f: impl FnOnce(&AgentLog) -> R) -> R {
         f(&self.state.log.lock().unwrap())
     }
 
-    pub fn events(&self) -> Vec<String> {
+    pub(crate) fn events(&self) -> Vec<String> {
         self.agent(|log| {
             log.messages
                 .iter()
@@ -155,7 +153,7 @@ impl Product {
     }
 
     /// Waits until `check` holds on the agent log.
-    pub async fn wait_agent(&self, what: &str, check: impl Fn(&AgentLog) -> bool) {
+    pub(crate) async fn wait_agent(&self, what: &str, check: impl Fn(&AgentLog) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(15);
         while !self.agent(&check) {
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
