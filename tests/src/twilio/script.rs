@@ -37,9 +37,9 @@ fn default_record_ms() -> u64 {
     30_000
 }
 
-/// One step of the answered callee's script. Steps run in order once the callee is
-/// listening: from the first media stream's start (a person says "hello?" when they hear
-/// the line come alive), or from the answer when no stream is ever connected.
+/// One step of the answered callee's script. Steps run in order from the first media
+/// stream's start (a person says "hello?" when they hear the line come alive); a call that
+/// never connects a stream never runs them, though `hang_up_after_ms` still applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "do", rename_all = "snake_case")]
 pub enum Action {

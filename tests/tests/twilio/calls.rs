@@ -1,11 +1,11 @@
-//! The call life cycle over REST and status callbacks: ordering, signatures, pickups, AMD,
-//! CPS queueing, errors and delivery faults.
+//! The REST API and status callbacks: ordering, signatures, CPS queueing, errors, hang-ups
+//! and delivery faults.
 
 use crate::support::Command;
 use crate::{create, setup, statuses, streamed_call, update, SECS};
 use outbound_tests::twilio::{signature, CallbackDelivery, CalleeScript, Emulator, EmulatorConfig};
 use serde_json::Value;
-use tokio::time::{sleep, Duration, Instant};
+use tokio::time::{sleep, Duration};
 
 #[tokio::test]
 async fn callbacks_and_the_twiml_fetch_arrive_signed_in_order_with_sequence_numbers() {
@@ -69,121 +69,6 @@ async fn callbacks_and_the_twiml_fetch_arrive_signed_in_order_with_sequence_numb
         .callbacks
         .iter()
         .all(|c| c.response_status == Some(200)));
-}
-
-#[tokio::test]
-async fn busy_no_answer_and_failed_callees_produce_their_final_callbacks() {
-    let (emulator, product) = setup().await;
-    emulator.register_callee("+15551000002", CalleeScript::busy());
-    emulator.register_callee("+15551000003", CalleeScript::no_answer());
-    emulator.register_callee("+15551000004", CalleeScript::failed());
-    let mut sids = Vec::new();
-    for to in ["+15551000002", "+15551000003", "+15551000004"] {
-        let status_url = product.url("/status");
-        let (status, body) = create(
-            &emulator,
-            &[
-                ("To", to),
-                ("From", "+15550000000"),
-                ("Twiml", "<Response><Hangup/></Response>"),
-                ("Timeout", "1"),
-                ("StatusCallback", &status_url),
-                (
-                    "StatusCallbackEvent",
-                    "initiated ringing answered completed",
-                ),
-            ],
-        )
-        .await;
-        assert_eq!(status, 201);
-        sids.push(body["sid"].as_str().expect("sid").to_string());
-    }
-    let mut finals = Vec::new();
-    for sid in &sids {
-        let report = emulator
-            .wait_for_call_end(sid, SECS(10))
-            .await
-            .unwrap_or_else(|e| panic!("{e}: {:#?}", emulator.call(sid)));
-        finals.push((report.callback_statuses(), report.answered_at.is_none()));
-    }
-    assert_eq!(finals[0], (vec!["initiated".into(), "busy".into()], true));
-    assert_eq!(
-        finals[1],
-        (
-            vec!["initiated".into(), "ringing".into(), "no-answer".into()],
-            true
-        )
-    );
-    assert_eq!(finals[2], (vec!["initiated".into(), "failed".into()], true));
-    let busy = product
-        .hooks("/status")
-        .into_iter()
-        .find(|h| h.param("CallStatus") == Some("busy"));
-    assert_eq!(
-        busy.and_then(|h| h.param("SipResponseCode").map(str::to_string))
-            .as_deref(),
-        Some("486")
-    );
-}
-
-#[tokio::test]
-async fn voicemail_greets_beeps_and_async_amd_reports_the_message_end() {
-    let (emulator, product) = setup().await;
-    emulator.register_callee(
-        "+15551000005",
-        CalleeScript::voicemail("please leave a message"),
-    );
-    let (twiml, amd_url) = (product.stream_twiml(), product.url("/amd"));
-    let (_, body) = create(
-        &emulator,
-        &[
-            ("To", "+15551000005"),
-            ("From", "+15550000000"),
-            ("Twiml", &twiml),
-            ("MachineDetection", "DetectMessageEnd"),
-            ("AsyncAmd", "true"),
-            ("AsyncAmdStatusCallback", &amd_url),
-        ],
-    )
-    .await;
-    let sid = body["sid"].as_str().expect("sid").to_string();
-    let deadline = Instant::now() + SECS(10);
-    while product.hooks("/amd").is_empty() {
-        assert!(Instant::now() < deadline, "no AMD callback");
-        sleep(Duration::from_millis(20)).await;
-    }
-    let amd = &product.hooks("/amd")[0];
-    assert!(amd.signature_ok);
-    assert_eq!(amd.param("AnsweredBy"), Some("machine_end_beep"));
-    let detection_ms: u64 = amd
-        .param("MachineDetectionDuration")
-        .and_then(|d| d.parse().ok())
-        .expect("duration");
-    assert!(
-        detection_ms > 1500,
-        "the beep comes after the greeting: {detection_ms} ms"
-    );
-    // The agent heard the greeting through the stream, then leaves its message.
-    product
-        .wait_agent("the greeting", |log| {
-            log.heard == ["please leave a message"]
-        })
-        .await;
-    product
-        .send(Command::Speak("call us back on 4821".into()))
-        .await;
-    product.send(Command::Mark("message-done".into())).await;
-    product
-        .wait_agent("the message to play", |log| !log.mark_echoes.is_empty())
-        .await;
-    product.send(Command::Close).await;
-    let report = emulator
-        .wait_for_call_end(&sid, SECS(10))
-        .await
-        .expect("ends");
-    assert_eq!(report.answered_by.as_deref(), Some("machine_end_beep"));
-    assert_eq!(report.heard_texts(), ["call us back on 4821"]);
-    assert!(report.timeline.iter().any(|e| e.what == "callee beep"));
 }
 
 #[tokio::test]
@@ -329,4 +214,38 @@ fn the_emulator_signer_is_independent_and_matches_twilios_vector() {
         signature::sign("12345", url, &params),
         "RSOYDt4T1cUTdK1PDd93/VVr8B8="
     );
+}
+
+#[tokio::test]
+async fn a_queued_call_hung_up_over_rest_ends_canceled_without_dialling() {
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("start");
+    let product = crate::support::Product::start(emulator.auth_token()).await;
+    let status_url = product.url("/status");
+    let mut sids = Vec::new();
+    for to in ["+15551000017", "+15551000018"] {
+        let (_, body) = create(
+            &emulator,
+            &[
+                ("To", to),
+                ("From", "+15550000000"),
+                ("Twiml", "<Response><Pause length=\"1\"/></Response>"),
+                ("StatusCallback", &status_url),
+            ],
+        )
+        .await;
+        sids.push(body["sid"].as_str().expect("sid").to_string());
+    }
+    // With one call per second the second one is still queued.
+    let (status, body) = update(&emulator, &sids[1], &[("Status", "canceled")]).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("canceled")));
+    let report = emulator
+        .wait_for_call_end(&sids[1], SECS(5))
+        .await
+        .expect("ends");
+    assert!(report.dialed_at.is_none());
+    assert_eq!(report.callback_statuses(), ["canceled"]);
+    let (status, body) = update(&emulator, &sids[1], &[("Status", "canceled")]).await;
+    assert_eq!((status, body["code"].as_u64()), (404, Some(20404)));
 }

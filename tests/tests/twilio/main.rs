@@ -4,6 +4,7 @@
 mod binary;
 mod calls;
 mod media;
+mod pickups;
 mod support;
 
 use outbound_tests::twilio::{Emulator, EmulatorConfig, EmulatorHandle};
