@@ -80,6 +80,7 @@ pub(crate) struct Queue {
 impl Queue {
     /// Starts delivering call `sid`'s callbacks in the background.
     pub(crate) fn start(shared: Arc<Shared>, sid: String, delivery: CallbackDelivery) -> Queue {
+        // Unbounded is safe here: a call produces at most a handful of callbacks.
         let (tx, mut rx) = mpsc::unbounded_channel::<Request>();
         let task = tokio::spawn(async move {
             let mut held: Option<Request> = None;

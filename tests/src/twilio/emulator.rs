@@ -62,6 +62,11 @@ pub struct EmulatorHandle {
 impl Drop for EmulatorHandle {
     fn drop(&mut self) {
         self.server.abort();
+        // Dropping a live call's control channel hangs it up, so no phone keeps ticking
+        // (and no callback keeps firing) after the test that owned the emulator is gone.
+        for entry in self.shared.lock().calls.values_mut() {
+            entry.control = None;
+        }
     }
 }
 

@@ -28,7 +28,7 @@ pub(super) async fn obey(
             }
         };
         ctx.with_report(|r| r.twiml.push(document.clone()));
-        let verbs = match twiml::parse(&document) {
+        let verbs = match twiml::parse(document.trim()) {
             Ok(verbs) => verbs,
             Err(e) => {
                 ctx.event(format!("application error: {e}"));
