@@ -15,7 +15,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
-use tokio::time::{timeout, Duration};
+use tokio::time::{sleep, Duration, Instant};
 
 type Reply = Result<(StatusCode, Json<Value>), TwilioError>;
 
@@ -171,14 +171,8 @@ async fn update(
     let sid = call_sid(&file)?.to_string();
     let form = form(&body)?;
     let get = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let (control, status, mut ended) = shared
-        .with_call(&sid, |e| {
-            (
-                e.control.clone(),
-                e.report.status.clone(),
-                e.ended.subscribe(),
-            )
-        })
+    let (control, status) = shared
+        .with_call(&sid, |e| (e.control.clone(), e.report.status.clone()))
         .ok_or_else(|| TwilioError::not_found(&sid))?;
     let live_call = |what: &str| {
         shared.event(&sid, format!("REST: {what}"));
@@ -197,7 +191,15 @@ async fn update(
         if !(requested == "canceled" && status == "in-progress") {
             live_call(&format!("Status={requested}"));
             let _ = control.send(Control::Hangup).await;
-            let _ = timeout(Duration::from_secs(5), ended.wait_for(|e| *e)).await;
+            // Answer with the final status, like Twilio, but without waiting for the
+            // `completed` callback: the product may be handling it with locks held by the
+            // very request that is waiting here.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline
+                && shared.with_call(&sid, |e| e.report.ended_at.is_none()) == Some(true)
+            {
+                sleep(Duration::from_millis(5)).await;
+            }
         }
     } else if let Some(source) = get("Twiml").map(Source::Inline).or_else(|| {
         get("Url").map(|url| Source::Url {
