@@ -249,3 +249,39 @@ async fn a_redirect_ends_the_stream_and_the_new_twiml_is_obeyed() {
     assert_eq!(report.streams[0].end.as_deref(), Some("redirected"));
     assert_eq!(report.twiml.len(), 2);
 }
+
+#[tokio::test]
+async fn twiml_after_connect_runs_once_the_agent_closes_the_stream() {
+    let (emulator, product) = setup().await;
+    let twiml = format!(
+        "<Response><Connect><Stream url=\"ws://{}/media\"/></Connect>\
+         <Say>after the stream</Say></Response>",
+        product.addr
+    );
+    let (status, body) = crate::create(
+        &emulator,
+        &[
+            ("To", "+15551000019"),
+            ("From", "+15550000000"),
+            ("Twiml", &twiml),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201);
+    let sid = body["sid"].as_str().expect("sid").to_string();
+    product
+        .wait_agent("start", |log| log.messages.len() >= 2)
+        .await;
+    product.send(Command::Close).await;
+    let report = emulator
+        .wait_for_call_end(&sid, SECS(5))
+        .await
+        .expect("ends");
+    assert_eq!(report.streams[0].end.as_deref(), Some("server_closed"));
+    assert_eq!(report.twiml_audio, ["say:after the stream"]);
+    assert_eq!(report.ended_by.as_deref(), Some("twiml"));
+    assert!(
+        !product.events().contains(&"stop".to_string()),
+        "no stop after the agent closed"
+    );
+}
