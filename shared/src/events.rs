@@ -28,7 +28,11 @@ pub enum Speaker {
 /// What happened. The control plane carries out the actions (hang up, transfer,
 /// callback, DNC).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
 pub enum EventKind {
     /// The worker took the call (its media connected).
     Connected { worker_id: String },
@@ -103,5 +107,14 @@ mod tests {
         assert_eq!(json["seq"], 3);
         let back: CallEvent = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
+        let connected: CallEvent =
+            serde_json::from_str(r#"{"seq":1,"atMs":0,"type":"connected","workerId":"w1"}"#)
+                .unwrap();
+        assert_eq!(
+            connected.kind,
+            EventKind::Connected {
+                worker_id: "w1".into()
+            }
+        );
     }
 }

@@ -108,11 +108,14 @@ pub trait Dialer: Send + Sync + std::fmt::Debug {
         provider_call_id: &str,
     ) -> Result<Option<ProviderCall>, DialError>;
 
-    /// Finds a call we may have created for `call_id` (when the process died before
-    /// storing the provider's id).
-    async fn find_by_call_id(
+    /// Finds a call to `to` from `from`, created at or after `since`, whose id is not in
+    /// `known`: the call a crashed dial may have placed before its provider id was stored.
+    async fn find_unrecorded(
         &self,
         account: &ProviderAccount,
-        request: &DialRequest,
+        to: &str,
+        from: &str,
+        known: &[String],
+        since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<ProviderCall>, DialError>;
 }

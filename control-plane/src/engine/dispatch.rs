@@ -278,13 +278,14 @@ async fn commit_dialing(
         tx.rollback().await?;
         return Ok(None);
     }
+    let detail = format!("call {call_id} by {}", engine.owner);
     queue::record_decision(
         &engine.db,
         campaign,
         attempt.id,
         now,
         "dialed",
-        Some(&call_id.to_string()),
+        Some(&detail),
     )
     .await?;
     tx.commit().await?;

@@ -3,12 +3,11 @@
 //! completion.
 
 use chrono::{DateTime, Duration, Utc};
-use shared::{CallStatus, PhoneNumber};
+use shared::CallStatus;
 use uuid::Uuid;
 
 use super::outcome::{self, StatusUpdate};
 use super::Inner;
-use crate::dialer::DialRequest;
 
 pub(super) async fn run(engine: &Inner) -> anyhow::Result<()> {
     let now = engine.clock.now();
@@ -39,17 +38,16 @@ async fn reap_leases(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<()> {
 /// Dials we have not heard about: ask the provider. A call the provider never created
 /// goes back to the queue uncounted; one it did create takes the provider's status.
 async fn reconcile_dials(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let quiet_since = now - Duration::seconds(engine.settings.reconcile_after_sec);
     let stale = sqlx::query!(
-        r#"select c.id, c.org_id, c.mode, c.to_phone, c.from_phone, c.provider_call_id,
+        r#"select c.id, c.org_id, c.mode, c.to_phone, c.from_phone, c.provider_call_id, c.created_at,
                   t.account_sid, t.auth_token_enc
            from calls c
            left join trunks t on t.id = c.trunk_id
            where c.status in ('queued', 'initiated', 'ringing', 'in_progress')
-             and c.updated_at < $1
+             and c.updated_at < now() - make_interval(secs => $1::bigint)
            order by c.updated_at
            limit 100"#,
-        quiet_since
+        engine.settings.reconcile_after_sec
     )
     .fetch_all(&engine.db)
     .await?;
@@ -72,20 +70,19 @@ async fn reconcile_dials(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<(
         let found = match &call.provider_call_id {
             Some(sid) => dialer.fetch(&account, sid).await,
             None => {
-                let Ok(to) = PhoneNumber::parse(&call.to_phone, None) else {
-                    continue;
-                };
-                let request = DialRequest {
-                    call_id: call.id,
-                    to,
-                    from: call.from_phone.clone().unwrap_or_default(),
-                    token: String::new(),
-                    account: account.clone(),
-                    amd_timeout_sec: None,
-                    ring_timeout_sec: 0,
-                    time_limit_sec: 0,
-                };
-                dialer.find_by_call_id(&account, &request).await
+                let known: Vec<String> = sqlx::query_scalar!(
+                    r#"select provider_call_id as "sid!" from calls
+                       where to_phone = $1 and provider_call_id is not null"#,
+                    call.to_phone
+                )
+                .fetch_all(&engine.db)
+                .await?;
+                // Ten minutes of slack for clocks that disagree.
+                let since = call.created_at - Duration::minutes(10);
+                let from = call.from_phone.clone().unwrap_or_default();
+                dialer
+                    .find_unrecorded(&account, &call.to_phone, &from, &known, since)
+                    .await
             }
         };
         match found {

@@ -22,10 +22,19 @@ pub struct CallResource {
     pub sid: String,
     pub status: String,
     pub duration: Option<String>,
-    pub status_callback: Option<String>,
+    /// RFC 2822, e.g. `Tue, 24 Nov 2026 15:00:00 +0000`.
+    pub date_created: Option<String>,
 }
 
 impl CallResource {
+    /// When Twilio created the call.
+    pub fn created_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let text = self.date_created.as_deref()?;
+        chrono::DateTime::parse_from_rfc2822(text)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    }
+
     pub(super) fn into_provider_call(self) -> Option<ProviderCall> {
         Some(ProviderCall {
             status: parse_status(&self.status)?,

@@ -150,22 +150,26 @@ impl Dialer for TwilioStreamDialer {
         }
     }
 
-    async fn find_by_call_id(
+    async fn find_unrecorded(
         &self,
         account: &ProviderAccount,
-        request: &DialRequest,
+        to: &str,
+        from: &str,
+        known: &[String],
+        since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<ProviderCall>, DialError> {
-        // Calls we created carry our call id in their status callback URL; listing by
-        // To and From narrows the search to this contact.
-        let wanted = self.callback("status", request.call_id);
+        // Twilio does not echo our callback URL, so the lost call is recognised as the
+        // one between these two numbers, made since the dial, that no call row records.
         let calls = self
             .client
-            .list_calls(account, request.to.as_str(), &request.from)
+            .list_calls(account, to, from)
             .await
             .map_err(TwilioError::into_dial_error)?;
         Ok(calls
             .into_iter()
-            .find(|call| call.status_callback.as_deref() == Some(wanted.as_str()))
+            .filter(|call| !known.contains(&call.sid))
+            .filter(|call| call.created_at().is_none_or(|at| at >= since))
+            .min_by_key(|call| call.created_at())
             .and_then(|call| call.into_provider_call()))
     }
 }

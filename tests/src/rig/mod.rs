@@ -1,0 +1,143 @@
+//! The end-to-end rig: a control plane on a free port (with its engine driven by the test
+//! on a manual clock), the Twilio emulator, and a stand-in worker, wired together the way
+//! a deployment is: through base URLs and webhooks.
+
+mod api;
+mod standin;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use control_plane::app::Application;
+use control_plane::config::Settings;
+use control_plane::engine::{Engine, ManualClock};
+use control_plane::state::AppState;
+use secrecy::SecretString;
+use sqlx::PgPool;
+
+use crate::twilio::{Emulator, EmulatorConfig, EmulatorHandle};
+
+pub use api::Api;
+pub use standin::{StandInCall, StandInWorker};
+
+/// The worker key the rig's control plane expects.
+pub const WORKER_KEY: &str = "rig-worker-key";
+
+/// Everything an engine test needs.
+pub struct Rig {
+    pub db: PgPool,
+    pub clock: Arc<ManualClock>,
+    pub engine: Engine,
+    pub twilio: EmulatorHandle,
+    pub worker: StandInWorker,
+    /// The control plane's API as the rig's organization.
+    pub api: Api,
+    /// The control plane's settings (to start more replicas like it).
+    pub settings: Settings,
+}
+
+impl Rig {
+    /// Starts everything with the manual clock at `start`.
+    pub async fn start(db: PgPool, start: DateTime<Utc>) -> anyhow::Result<Self> {
+        let twilio = Emulator::start(EmulatorConfig::unlimited()).await?;
+        let clock = Arc::new(ManualClock::new(start));
+        let port = free_port()?;
+        let api = format!("http://127.0.0.1:{port}");
+        // Calls stay up long enough for answering-machine detection to decide (about 1.5 s
+        // for a short greeting and its beep), as a real agent would stay on the line.
+        let worker =
+            StandInWorker::start(&api, WORKER_KEY, 1000, Duration::from_millis(2500)).await?;
+        let settings = settings(port, &twilio, &worker.media_url())?;
+        let app = Application::build_with(settings.clone(), db.clone(), clock.clone()).await?;
+        let engine = app.engine();
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        let api = Api::register(&api, "rig@example.com").await?;
+        let rig = Self {
+            db,
+            clock,
+            engine,
+            twilio,
+            worker,
+            api,
+            settings,
+        };
+        rig.wait_for_worker().await?;
+        Ok(rig)
+    }
+
+    /// Another replica's engine on the same database, clock and Twilio account.
+    pub fn another_engine(&self) -> Engine {
+        AppState::with_clock(self.db.clone(), self.settings.clone(), self.clock.clone()).engine
+    }
+
+    async fn wait_for_worker(&self) -> anyhow::Result<()> {
+        for _ in 0..100 {
+            let list = self.get("/api/v1/workers").await?;
+            if list["data"].as_array().is_some_and(|w| !w.is_empty()) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        anyhow::bail!("the stand-in worker never registered")
+    }
+
+    /// Ticks the engine, runs upkeep and moves the clock by `step` until `done` says so or
+    /// `max_rounds` pass. Real time passes too (`pause` per round) so calls can happen.
+    pub async fn drive<F>(
+        &self,
+        step: chrono::Duration,
+        max_rounds: usize,
+        mut done: F,
+    ) -> anyhow::Result<usize>
+    where
+        F: FnMut(&Self) -> futures::future::BoxFuture<'_, anyhow::Result<bool>>,
+    {
+        for round in 0..max_rounds {
+            self.engine.tick().await?;
+            self.engine.maintain().await?;
+            if done(self).await? {
+                return Ok(round);
+            }
+            self.clock.advance(step);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        anyhow::bail!("not done after {max_rounds} rounds")
+    }
+}
+
+impl std::ops::Deref for Rig {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+/// Settings for the rig's control plane.
+fn settings(port: u16, twilio: &EmulatorHandle, media_url: &str) -> anyhow::Result<Settings> {
+    let mut s = Settings::defaults("postgres://unused")?;
+    s.server.port = port;
+    s.server.public_url = format!("http://127.0.0.1:{port}");
+    s.server.shutdown_grace_sec = 1;
+    s.database.migrate = false;
+    s.database.max_connections = 10;
+    s.twilio.base_url = twilio.base_url().to_string();
+    s.twilio.account_sid = Some(twilio.account_sid().to_string());
+    s.twilio.auth_token = Some(SecretString::from(twilio.auth_token().to_string()));
+    s.twilio.media_stream_url = media_url.to_string();
+    // The test drives the engine on its manual clock.
+    s.engine.enabled = false;
+    s.engine.ring_timeout_sec = 2;
+    s.engine.reconcile_after_sec = 30;
+    s.workers.api_key = SecretString::from(WORKER_KEY);
+    // Heartbeats come in real time while the manual clock races ahead.
+    s.workers.heartbeat_ttl_sec = 10_000_000;
+    Ok(s)
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}

@@ -1,0 +1,265 @@
+//! The answered callee: one task ticking every 20 ms from the answer to the end of the
+//! call. Each tick the mouth produces a frame (sent into the media stream, if one is
+//! attached) and the ear plays a frame out of the playout buffer. Everything the ear and
+//! mouth do lands in the call's report.
+
+mod speaker;
+mod voice;
+
+use super::report::{BargeIn, ClearRecord, Heard, Said};
+use super::script::CalleeScript;
+use super::store::Shared;
+use speaker::Speaker;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{interval, Duration, MissedTickBehavior};
+pub(crate) use voice::voicemail_beep_end_ms;
+use voice::{Voice, VoiceEvent};
+
+/// A message for the attached media stream to send.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// 160 bytes of callee audio.
+    Media(Vec<u8>),
+    /// A pressed key.
+    Dtmf(char),
+    /// A mark whose audio has played (or was cleared).
+    Mark { name: String, cleared: bool },
+}
+
+struct PhoneState {
+    tick: u64,
+    voice: Voice,
+    speaker: Speaker,
+    stream: Option<mpsc::Sender<Outbound>>,
+    /// Everything that reached the ear, 160 bytes per tick.
+    ear: Vec<u8>,
+    last_agent_audio: Option<u64>,
+    hang_up_at: Option<u64>,
+    /// Index in the report's barge-ins of one still waiting for the agent to stop.
+    open_barge_in: Option<usize>,
+    hung_up: bool,
+}
+
+/// Handle to the answered callee.
+#[derive(Clone)]
+pub(crate) struct Phone {
+    state: Arc<Mutex<PhoneState>>,
+    gone: watch::Receiver<bool>,
+    task: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Phone {
+    /// Answers: starts the phone clock.
+    pub(crate) fn answer(shared: Arc<Shared>, sid: String, script: &CalleeScript) -> Phone {
+        let state = Arc::new(Mutex::new(PhoneState {
+            tick: 0,
+            voice: Voice::new(script),
+            speaker: Speaker::new(),
+            stream: None,
+            ear: Vec::new(),
+            last_agent_audio: None,
+            hang_up_at: script.hang_up_after_ms.map(|ms| ms / 20),
+            open_barge_in: None,
+            hung_up: false,
+        }));
+        let (gone_tx, gone) = watch::channel(false);
+        let ticker = state.clone();
+        let task = tokio::spawn(async move {
+            let mut clock = interval(Duration::from_millis(20));
+            // A late tick is caught up at once: the phone clock must not drift from 8 kHz.
+            clock.set_missed_tick_behavior(MissedTickBehavior::Burst);
+            loop {
+                clock.tick().await;
+                let hung_up = tick(&shared, &sid, &ticker);
+                if hung_up {
+                    gone_tx.send_replace(true);
+                    break;
+                }
+            }
+            // Keep `gone` readable after the loop: the sender lives as long as this task.
+            std::future::pending::<()>().await;
+        });
+        Phone {
+            state,
+            gone,
+            task: Arc::new(Mutex::new(Some(task))),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PhoneState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Resolves to true once the callee has hung up.
+    pub(crate) fn gone(&self) -> watch::Receiver<bool> {
+        self.gone.clone()
+    }
+
+    /// Phone clock in milliseconds.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.lock().tick * 20
+    }
+
+    /// A stream connects: callee audio goes to `tx` from now on, and a person starts their
+    /// script.
+    pub(crate) fn attach(&self, tx: mpsc::Sender<Outbound>) {
+        let mut state = self.lock();
+        state.stream = Some(tx);
+        state.voice.start();
+    }
+
+    /// The stream ended: audio still buffered is lost, as on a real call.
+    pub(crate) fn detach(&self) {
+        let mut state = self.lock();
+        state.stream = None;
+        state.speaker.clear();
+    }
+
+    /// Agent audio to play.
+    pub(crate) fn play(&self, bytes: &[u8]) {
+        self.lock().speaker.enqueue(bytes);
+    }
+
+    /// An agent mark.
+    pub(crate) fn mark(&self, name: String) {
+        self.lock().speaker.mark(name);
+    }
+
+    /// An agent clear: returns the pending marks to echo at once and what was dropped.
+    pub(crate) fn clear(&self) -> (Vec<String>, ClearRecord) {
+        let mut state = self.lock();
+        let (marks, dropped) = state.speaker.clear();
+        let record = ClearRecord {
+            at_ms: state.tick * 20,
+            dropped_ms: dropped as u64 / 8,
+        };
+        (marks, record)
+    }
+
+    /// Everything that reached the ear so far, as 8 kHz PCM.
+    pub(crate) fn ear_audio(&self) -> Vec<i16> {
+        crate::audio::mulaw::decode(&self.lock().ear)
+    }
+
+    /// Stops the clock (the call ended).
+    pub(crate) fn hang_up(&self) {
+        let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(task) = task {
+            task.abort();
+        }
+        self.lock().stream = None;
+    }
+}
+
+/// One 20 ms tick; returns true when the callee hung up.
+fn tick(shared: &Shared, sid: &str, phone: &Mutex<PhoneState>) -> bool {
+    let mut state = phone.lock().unwrap_or_else(|e| e.into_inner());
+    if state.hung_up {
+        return true;
+    }
+    let now = state.tick;
+    let now_ms = now * 20;
+    let agent_was_talking = now > 0 && state.last_agent_audio == Some(now - 1);
+
+    let last_agent = state.last_agent_audio;
+    let (frame, voice_events) = state.voice.frame(now, last_agent);
+    let playout = state.speaker.tick();
+    state.ear.extend_from_slice(&playout.frame);
+    if playout.audible {
+        state.last_agent_audio = Some(now);
+    }
+    let streamed = state.stream.is_some();
+    if let Some(stream) = &state.stream {
+        // A full queue means the stream task is stuck; dropping the frame is what a real
+        // network would do.
+        let _ = stream.try_send(Outbound::Media(frame.to_vec()));
+        for name in &playout.echoed {
+            let _ = stream.try_send(Outbound::Mark {
+                name: name.clone(),
+                cleared: false,
+            });
+        }
+        for event in &voice_events {
+            if let VoiceEvent::Digit(d) = event {
+                let _ = stream.try_send(Outbound::Dtmf(*d));
+            }
+        }
+    }
+
+    let mut hung_up = state.hang_up_at.is_some_and(|at| now >= at);
+    let mut said = Vec::new();
+    let mut timeline = Vec::new();
+    for event in voice_events {
+        match event {
+            VoiceEvent::StartedSaying(text) => said.push(text),
+            VoiceEvent::Beeped => timeline.push("callee beep".to_string()),
+            VoiceEvent::Digit(d) => timeline.push(format!("callee pressed {d}")),
+            VoiceEvent::HangUp => hung_up = true,
+        }
+    }
+    // A barge-in closes on the first tick the agent is no longer heard.
+    let closed_barge_in = state.open_barge_in.filter(|_| !playout.audible);
+    if closed_barge_in.is_some() {
+        state.open_barge_in = None;
+    }
+    let opens_barge_in = agent_was_talking && !said.is_empty() && state.open_barge_in.is_none();
+    state.tick += 1;
+    state.hung_up = hung_up;
+    drop(state);
+
+    let mut opened = None;
+    shared.update(sid, |report| {
+        report.heard.extend(playout.heard.iter().cloned());
+        if playout.underrun {
+            report.underruns_ms.push(now_ms);
+        }
+        if let Some(b) = closed_barge_in.and_then(|i| report.barge_ins.get_mut(i)) {
+            b.agent_stopped_ms = Some(now_ms);
+        }
+        for text in &said {
+            report.said.push(Said {
+                text: text.clone(),
+                start_ms: now_ms,
+                streamed,
+            });
+        }
+        if let Some(text) = said.first().filter(|_| opens_barge_in) {
+            opened = Some(report.barge_ins.len());
+            report.barge_ins.push(BargeIn {
+                text: text.clone(),
+                callee_started_ms: now_ms,
+                // Not heard this very tick: the agent had already stopped.
+                agent_stopped_ms: (!playout.audible).then_some(now_ms),
+            });
+        }
+    });
+    if opened.is_some() && playout.audible {
+        phone
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .open_barge_in = opened;
+    }
+    for text in said {
+        shared.event(sid, format!("callee says {text:?}"));
+    }
+    for what in timeline {
+        shared.event(sid, what);
+    }
+    for heard in &playout.heard {
+        log_heard(shared, sid, heard);
+    }
+    if hung_up {
+        shared.event(sid, "callee hung up");
+    }
+    hung_up
+}
+
+fn log_heard(shared: &Shared, sid: &str, heard: &Heard) {
+    match (&heard.text, &heard.error) {
+        (Some(text), _) => shared.event(sid, format!("callee heard {text:?}")),
+        (None, Some(error)) => shared.event(sid, format!("callee heard garbled audio ({error})")),
+        _ => {}
+    }
+}
