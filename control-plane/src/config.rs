@@ -146,7 +146,7 @@ impl Settings {
 
 /// The built-in defaults: fine on a laptop, overridden by file and environment.
 fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, config::ConfigError> {
-    Ok(config::Config::builder()
+    config::Config::builder()
         .set_default("server.host", "127.0.0.1")?
         .set_default("server.port", 8080)?
         .set_default("server.public_url", "http://127.0.0.1:8080")?
@@ -176,5 +176,5 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, co
         .set_default("workers.api_key", DEV_SECRET)?
         .set_default("workers.token_secret", DEV_SECRET)?
         .set_default("workers.token_grace_sec", 600)?
-        .set_default("workers.heartbeat_ttl_sec", 15)?)
+        .set_default("workers.heartbeat_ttl_sec", 15)
 }

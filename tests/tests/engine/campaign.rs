@@ -99,7 +99,7 @@ async fn a_mixed_campaign_dials_each_contact_exactly_as_the_policy_says(db: PgPo
                     "{:?}",
                     call.callbacks
                         .iter()
-                        .map(|c| (c.kind.clone(), c.params.clone(), c.response_status))
+                        .map(|c| (c.kind, c.params.clone(), c.response_status))
                         .collect::<Vec<_>>()
                 );
             }

@@ -125,10 +125,7 @@ async fn pause_stops_new_dials_resume_continues_and_stop_cancels_the_rest(db: Pg
         rig.clock.advance(Duration::seconds(30));
     }
     let before_pause = dialed().await;
-    assert!(
-        before_pause >= 2 && before_pause < 20,
-        "{before_pause} dialed"
-    );
+    assert!((2..20).contains(&before_pause), "{before_pause} dialed");
     rig.post(&format!("/api/v1/campaigns/{campaign}/pause"), json!({}))
         .await
         .unwrap();
