@@ -5,6 +5,7 @@
 
 mod campaign;
 mod crash;
+mod errors;
 mod replicas;
 mod rules;
 
