@@ -183,7 +183,8 @@ pub async fn delete_contact(
 }
 
 /// Valid contacts waiting to be inserted, column by column as `unnest` wants them.
-#[derive(Debug, Default)]
+/// Reused from batch to batch, so its columns are allocated once per import.
+#[derive(Debug)]
 pub struct ContactBatch {
     ids: Vec<Uuid>,
     rows: Vec<i64>,
@@ -196,6 +197,29 @@ pub struct ContactBatch {
 }
 
 impl ContactBatch {
+    pub fn with_capacity(rows: usize) -> Self {
+        Self {
+            ids: Vec::with_capacity(rows),
+            rows: Vec::with_capacity(rows),
+            phones: Vec::with_capacity(rows),
+            names: Vec::with_capacity(rows),
+            emails: Vec::with_capacity(rows),
+            timezones: Vec::with_capacity(rows),
+            variables: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Empties the batch and keeps its capacity.
+    pub fn clear(&mut self) {
+        self.ids.clear();
+        self.rows.clear();
+        self.phones.clear();
+        self.names.clear();
+        self.emails.clear();
+        self.timezones.clear();
+        self.variables.clear();
+    }
+
     pub fn push(&mut self, row: i64, contact: ParsedContact) {
         // v7 ids sort by creation, so a list reads back in file order.
         self.ids.push(Uuid::now_v7());

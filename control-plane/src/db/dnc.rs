@@ -90,8 +90,9 @@ pub async fn delete(db: &PgPool, org_id: Uuid, phone: &PhoneNumber) -> sqlx::Res
     Ok(done.rows_affected() > 0)
 }
 
-/// Valid Do-Not-Call rows waiting to be inserted, column by column.
-#[derive(Debug, Default)]
+/// Valid Do-Not-Call rows waiting to be inserted, column by column; reused like
+/// [`super::contacts::ContactBatch`].
+#[derive(Debug)]
 pub struct DncBatch {
     rows: Vec<i64>,
     phones: Vec<String>,
@@ -99,6 +100,21 @@ pub struct DncBatch {
 }
 
 impl DncBatch {
+    pub fn with_capacity(rows: usize) -> Self {
+        Self {
+            rows: Vec::with_capacity(rows),
+            phones: Vec::with_capacity(rows),
+            reasons: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Empties the batch and keeps its capacity.
+    pub fn clear(&mut self) {
+        self.rows.clear();
+        self.phones.clear();
+        self.reasons.clear();
+    }
+
     pub fn push(&mut self, row: i64, phone: PhoneNumber, reason: Option<String>) {
         self.rows.push(row);
         self.phones.push(phone.into());

@@ -1,11 +1,15 @@
 //! Byte limits for bodies we read as streams. `DefaultBodyLimit` only guards extractors
 //! that buffer; a raw `Body::into_data_stream` would happily read forever, so the upload
-//! routes count bytes themselves as they arrive.
+//! routes count bytes themselves as they arrive. A second limit caps a single CSV record,
+//! which the CSV reader would otherwise buffer whole, however long.
 
 use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
 use axum::body::{Body, Bytes};
 use futures::{Stream, StreamExt};
+use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::error::ApiError;
 
@@ -40,6 +44,63 @@ pub fn too_large(err: &io::Error) -> Option<usize> {
     err.get_ref()
         .and_then(|inner| inner.downcast_ref::<TooLarge>())
         .map(|too_large| too_large.limit)
+}
+
+/// Longest CSV record accepted. Real contact rows are a few hundred bytes; anything near
+/// this is a file that is not CSV (or a quote that never closes).
+pub const MAX_RECORD_BYTES: u64 = 1024 * 1024;
+
+/// One record went past [`MAX_RECORD_BYTES`].
+#[derive(Debug, thiserror::Error)]
+#[error("a row is longer than {MAX_RECORD_BYTES} bytes")]
+pub struct RecordTooLong;
+
+/// Counts the bytes the CSV reader pulls and fails once more than [`MAX_RECORD_BYTES`]
+/// arrive without [`RecordGuard::record_done`] being called, so one endless record
+/// cannot take the server's memory. Precise to the reader's buffer (8 KiB).
+#[derive(Debug)]
+pub struct RecordGuard<R> {
+    inner: R,
+    read: u64,
+    record_start: u64,
+}
+
+impl<R> RecordGuard<R> {
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            read: 0,
+            record_start: 0,
+        }
+    }
+
+    /// The reader produced a record: the next one starts here.
+    pub fn record_done(&mut self) {
+        self.record_start = self.read;
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for RecordGuard<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        // Checked before reading: a read that fails must not have filled anything.
+        if self.read - self.record_start > MAX_RECORD_BYTES {
+            return Poll::Ready(Err(io::Error::other(RecordTooLong)));
+        }
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
+        self.read += (buf.filled().len() - before) as u64;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Whether `err` is a [`RecordTooLong`].
+pub fn record_too_long(err: &io::Error) -> bool {
+    err.get_ref()
+        .is_some_and(|inner| inner.is::<RecordTooLong>())
 }
 
 /// Reads a whole (small) body, refusing it past `limit` with a 413.
@@ -77,6 +138,23 @@ mod tests {
         assert!(results[0].is_ok() && results[1].is_ok());
         let err = results[2].as_ref().unwrap_err();
         assert_eq!(too_large(err), Some(9));
+    }
+
+    #[tokio::test]
+    async fn an_endless_record_fails_but_many_short_ones_do_not() {
+        use tokio::io::AsyncReadExt;
+
+        let long = vec![b'x'; MAX_RECORD_BYTES as usize + 10_000];
+        let mut guard = RecordGuard::new(&long[..]);
+        let mut sink = Vec::new();
+        let err = guard.read_to_end(&mut sink).await.unwrap_err();
+        assert!(record_too_long(&err));
+
+        let mut guard = RecordGuard::new(&long[..]);
+        let mut chunk = vec![0; 4096];
+        while guard.read(&mut chunk).await.unwrap() > 0 {
+            guard.record_done();
+        }
     }
 
     #[tokio::test]

@@ -6,10 +6,14 @@ use sqlx::PgPool;
 use tokio::io::AsyncRead;
 use uuid::Uuid;
 
-use super::body::too_large;
+use super::body::{record_too_long, too_large, RecordGuard};
 use super::engine::Engine;
 use super::{ImportError, ImportReport, Kind};
 use crate::domain::contact::{clip, RowRejection};
+
+/// Most columns a file may have; more is not a contact list (and would make every row a
+/// pile of variables).
+pub const MAX_COLUMNS: usize = 200;
 
 /// The header row: column names trimmed, a UTF-8 byte-order mark removed.
 #[derive(Debug)]
@@ -19,6 +23,12 @@ pub struct Header {
 
 impl Header {
     pub fn parse(record: &ByteRecord) -> Result<Self, String> {
+        if record.len() > MAX_COLUMNS {
+            return Err(format!(
+                "the CSV has {} columns; at most {MAX_COLUMNS} are allowed",
+                record.len()
+            ));
+        }
         let mut names = Vec::with_capacity(record.len());
         for (index, raw) in record.iter().enumerate() {
             let raw = if index == 0 {
@@ -95,8 +105,11 @@ pub async fn import_csv<K: Kind, R: AsyncRead + Unpin + Send>(
         .has_headers(true)
         .flexible(true)
         .trim(Trim::All)
-        .create_reader(reader);
-    let header = csv.byte_headers().await.map_err(stream_error)?;
+        .create_reader(RecordGuard::new(reader));
+    let header = csv
+        .byte_headers()
+        .await
+        .map_err(|err| stream_error(err, 1))?;
     let header = Header::parse(header).map_err(ImportError::BadHeader)?;
     let layout = K::layout(&header).map_err(ImportError::BadHeader)?;
 
@@ -106,9 +119,9 @@ pub async fn import_csv<K: Kind, R: AsyncRead + Unpin + Send>(
     let mut row = 1_i64;
     loop {
         match csv.read_byte_record(&mut record).await {
-            Ok(true) => {}
+            Ok(true) => csv.get_mut().record_done(),
             Ok(false) => break,
-            Err(err) => return Err(engine.fail(stream_error(err)).await),
+            Err(err) => return Err(engine.fail(stream_error(err, row + 1)).await),
         }
         row += 1;
         let parsed = if record.len() == header.len() {
@@ -130,11 +143,14 @@ pub async fn import_csv<K: Kind, R: AsyncRead + Unpin + Send>(
     engine.finish().await
 }
 
-/// Why the CSV stopped: the byte limit, or a body that broke off.
-fn stream_error(err: csv_async::Error) -> ImportError {
+/// Why the CSV stopped at `row`: a limit, or a body that broke off.
+fn stream_error(err: csv_async::Error, row: i64) -> ImportError {
     if let csv_async::ErrorKind::Io(io) = err.kind() {
         if let Some(limit) = too_large(io) {
             return ImportError::TooLarge(limit);
+        }
+        if record_too_long(io) {
+            return ImportError::RowTooLong(row);
         }
     }
     ImportError::Interrupted(err.to_string())
@@ -164,7 +180,9 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_header_is_refused() {
+    fn an_empty_header_or_a_huge_one_is_refused() {
         assert!(header(&[""]).is_err());
+        let wide: Vec<String> = (0..=MAX_COLUMNS).map(|i| format!("c{i}")).collect();
+        assert!(Header::parse(&ByteRecord::from(wide)).is_err());
     }
 }

@@ -8,6 +8,7 @@ use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::report::Tally;
@@ -21,10 +22,14 @@ pub(super) struct Engine<K: Kind> {
     job: Job<K>,
     default_country: Option<String>,
     batch: K::Batch,
+    /// The batch before the previous one, emptied: two batches take turns for the whole
+    /// import instead of large buffers being allocated and freed every few thousand rows
+    /// (glibc keeps such churn as resident memory that grows with the file).
+    spare: Option<K::Batch>,
     /// Rows of the current batch that failed validation.
     rejected: Vec<RowError>,
     /// The previous batch, being written.
-    writing: Option<JoinHandle<Result<Written, ImportError>>>,
+    writing: Option<JoinHandle<Result<Written<K::Batch>, ImportError>>>,
     tally: Tally,
     guard: RunningGuard,
 }
@@ -40,10 +45,12 @@ struct Job<K> {
 }
 
 /// A committed batch.
-struct Written {
+struct Written<B> {
     accepted: i64,
     /// Sorted by row.
     errors: Vec<RowError>,
+    /// The batch's rows, cleared for reuse.
+    emptied: B,
 }
 
 impl<K: Kind> Engine<K> {
@@ -73,7 +80,8 @@ impl<K: Kind> Engine<K> {
                 started_at,
             },
             default_country,
-            batch: K::Batch::default(),
+            batch: K::new_batch(),
+            spare: None,
             rejected: Vec::new(),
             writing: None,
             tally: Tally::new(import_id),
@@ -116,9 +124,12 @@ impl<K: Kind> Engine<K> {
         if K::len(&self.batch) == 0 && self.rejected.is_empty() {
             return Ok(());
         }
-        let batch = mem::take(&mut self.batch);
+        let next = self.spare.take().unwrap_or_else(K::new_batch);
+        let batch = mem::replace(&mut self.batch, next);
         let rejected = mem::take(&mut self.rejected);
-        self.writing = Some(tokio::spawn(self.job.clone().write(batch, rejected)));
+        // The writer keeps the request's span, so its logs carry the org_id.
+        let write = self.job.clone().write(batch, rejected).in_current_span();
+        self.writing = Some(tokio::spawn(write));
         Ok(())
     }
 
@@ -128,6 +139,7 @@ impl<K: Kind> Engine<K> {
                 .await
                 .map_err(|err| anyhow!(err).context("a batch writer died"))??;
             self.tally.add(written.accepted, &written.errors);
+            self.spare = Some(written.emptied);
         }
         Ok(())
     }
@@ -143,7 +155,15 @@ impl<K: Kind> Engine<K> {
         }
         db::imports::finish(&self.job.db, self.job.import_id, None).await?;
         self.guard.armed = false;
-        Ok(self.tally.report())
+        let report = self.tally.report();
+        tracing::info!(
+            import_id = %report.import_id,
+            kind = K::NAME,
+            accepted = report.accepted,
+            rejected = report.rejected,
+            "import completed"
+        );
+        Ok(report)
     }
 
     /// Marks the import failed because of `err` and hands `err` back. Rows read completely
@@ -181,9 +201,9 @@ impl<K: Kind> Job<K> {
     /// One transaction: the valid rows, every rejected row, the counters.
     async fn write(
         self,
-        batch: K::Batch,
+        mut batch: K::Batch,
         mut errors: Vec<RowError>,
-    ) -> Result<Written, ImportError> {
+    ) -> Result<Written<K::Batch>, ImportError> {
         let mut tx = self.db.begin().await?;
         let mut accepted = 0;
         if K::len(&batch) > 0 {
@@ -199,7 +219,12 @@ impl<K: Kind> Job<K> {
         db::imports::insert_errors(&mut tx, self.import_id, &errors).await?;
         db::imports::add_progress(&mut tx, self.import_id, accepted, errors.len() as i64).await?;
         tx.commit().await?;
-        Ok(Written { accepted, errors })
+        K::clear(&mut batch);
+        Ok(Written {
+            accepted,
+            errors,
+            emptied: batch,
+        })
     }
 
     fn duplicate_error(&self, duplicate: Duplicate) -> RowError {

@@ -7,6 +7,7 @@ use csv_async::ByteRecord;
 use uuid::Uuid;
 
 use super::csv::{cell, Header};
+use super::BATCH_ROWS;
 use crate::db::contacts::ContactBatch;
 use crate::db::dnc::DncBatch;
 use crate::db::imports::Duplicate;
@@ -22,7 +23,7 @@ pub trait Kind: Clone + Send + Sync + 'static {
     /// Where each known column is in the file.
     type Layout: Send + Sync;
     /// Valid rows waiting for their statement.
-    type Batch: Default + Send + Sync + 'static;
+    type Batch: Send + Sync + 'static;
 
     /// The `imports.kind` value.
     const NAME: &'static str;
@@ -38,6 +39,10 @@ pub trait Kind: Clone + Send + Sync + 'static {
         record: &ByteRecord,
         default_country: Option<&str>,
     ) -> Result<Self::Record, RowRejection>;
+    /// An empty batch with room for [`BATCH_ROWS`] rows.
+    fn new_batch() -> Self::Batch;
+    /// Empties a written batch so it can be filled again without reallocating.
+    fn clear(batch: &mut Self::Batch);
     fn push(batch: &mut Self::Batch, row: i64, record: Self::Record);
     fn len(batch: &Self::Batch) -> usize;
     /// Writes the batch in one statement; returns the rows refused as duplicates.
@@ -134,6 +139,14 @@ impl Kind for Contacts {
         ParsedContact::parse(&fields, default_country)
     }
 
+    fn new_batch() -> ContactBatch {
+        ContactBatch::with_capacity(BATCH_ROWS)
+    }
+
+    fn clear(batch: &mut ContactBatch) {
+        batch.clear();
+    }
+
     fn push(batch: &mut ContactBatch, row: i64, record: ParsedContact) {
         batch.push(row, record);
     }
@@ -214,6 +227,14 @@ impl Kind for Dnc {
             phone,
             reason: reason.map(str::to_string),
         })
+    }
+
+    fn new_batch() -> DncBatch {
+        DncBatch::with_capacity(BATCH_ROWS)
+    }
+
+    fn clear(batch: &mut DncBatch) {
+        batch.clear();
     }
 
     fn push(batch: &mut DncBatch, row: i64, record: DncRecord) {

@@ -42,6 +42,9 @@ pub enum ImportError {
     BadHeader(String),
     #[error("upload is larger than {0} bytes")]
     TooLarge(usize),
+    /// One record ran past [`body::MAX_RECORD_BYTES`]: not a CSV of contacts.
+    #[error("row {0} is longer than {max} bytes; is the file really CSV?", max = body::MAX_RECORD_BYTES)]
+    RowTooLong(i64),
     /// The client stopped sending, or sent something that is not CSV at all.
     #[error("the upload broke off: {0}")]
     Interrupted(String),
@@ -56,6 +59,7 @@ impl From<ImportError> for ApiError {
         match err {
             ImportError::BadHeader(message) => ApiError::invalid("file", message),
             ImportError::TooLarge(limit) => ApiError::PayloadTooLarge(limit),
+            ImportError::RowTooLong(_) => ApiError::invalid("file", err.to_string()),
             ImportError::Interrupted(message) => ApiError::BadRequest(message),
             ImportError::Database(err) => err.into(),
             ImportError::Internal(err) => ApiError::Internal(err),

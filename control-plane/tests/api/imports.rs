@@ -1,11 +1,12 @@
-//! Import history: what each import records, listing and filtering, and the full error
-//! report in row order.
+//! Imports: what each one records, listing and filtering, the full error report in row
+//! order, and the uploads refused as a whole (content type, size limits, header, country).
 
+use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::contacts::{create_list, upload_csv};
-use crate::helpers::{assert_error, TestApp};
+use crate::contacts::{contacts_of, create_list, send, upload_csv};
+use crate::helpers::{assert_error, TestApp, TEST_BODY_LIMIT, TEST_UPLOAD_LIMIT};
 
 async fn get_json(app: &TestApp, token: &str, path: &str) -> Value {
     let response = app.get(path, token).await;
@@ -136,4 +137,165 @@ async fn imports_of_another_organization_are_invisible(db: PgPool) {
     let filtered = get_json(&app, &b, &format!("/api/v1/imports?listId={list}")).await;
     assert_eq!(filtered["total"], 0);
     assert_eq!(get_json(&app, &a, "/api/v1/imports").await["total"], 1);
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn uploads_of_another_content_type_are_415(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    let list = create_list(&app, &token).await;
+    let path = format!("/api/v1/contact-lists/{list}/contacts");
+    let plain = send(&app, &token, &path, "text/plain", "phone\n+14155552671\n").await;
+    assert_error(plain, 415, "unsupported_media_type").await;
+    let none = app
+        .req(Method::POST, &path, &token)
+        .body("phone\n")
+        .send()
+        .await
+        .unwrap();
+    assert_error(none, 415, "unsupported_media_type").await;
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_json_upload_over_the_ordinary_body_limit_is_413(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    let list = create_list(&app, &token).await;
+    let name = "x".repeat(TEST_BODY_LIMIT);
+    let response = app
+        .post(
+            &format!("/api/v1/contact-lists/{list}/contacts"),
+            &token,
+            &json!({"contacts": [{"phone": "+14155552671", "name": name}]}),
+        )
+        .await;
+    assert_error(response, 413, "payload_too_large").await;
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_streamed_csv_over_the_upload_limit_is_413_and_fails_the_import(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    let list = create_list(&app, &token).await;
+    // Chunked, without a Content-Length: only counting the bytes can stop it.
+    let filler = "z".repeat(1000);
+    let rows = TEST_UPLOAD_LIMIT / 1000 + 50;
+    let chunks = (0..=rows).map(move |i| {
+        let line = if i == 0 {
+            "phone,notes\n".to_string()
+        } else {
+            format!("+1212{},{filler}\n", 2_000_000 + i)
+        };
+        Ok::<_, std::io::Error>(line)
+    });
+    let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+    let path = format!("/api/v1/contact-lists/{list}/contacts");
+    let response = send(&app, &token, &path, "text/csv", body).await;
+    assert_error(response, 413, "payload_too_large").await;
+
+    let imports: Value = app
+        .get("/api/v1/imports", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let import = &imports["data"][0];
+    assert_eq!(import["status"], "failed", "{import}");
+    assert!(import["failure"].as_str().unwrap().contains("larger than"));
+    // Complete rows read before the limit stay imported.
+    let accepted = import["accepted"].as_i64().unwrap();
+    assert!(accepted > 1000, "{import}");
+    assert_eq!(contacts_of(&app, &token, &list).await["total"], accepted);
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_csv_without_a_phone_column_or_with_an_unknown_country_is_422(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    let list = create_list(&app, &token).await;
+    let path = format!("/api/v1/contact-lists/{list}/contacts");
+    let no_phone = send(&app, &token, &path, "text/csv", "name,email\nAnn,a@b.co\n").await;
+    let body = assert_error(no_phone, 422, "validation_failed").await;
+    assert!(body.to_string().contains("no phone column"), "{body}");
+    let empty = send(&app, &token, &path, "application/csv", "").await;
+    assert_error(empty, 422, "validation_failed").await;
+    let country = send(
+        &app,
+        &token,
+        &format!("{path}?defaultCountry=XX"),
+        "text/csv",
+        "phone\n4155552671\n",
+    )
+    .await;
+    let body = assert_error(country, 422, "validation_failed").await;
+    assert_eq!(body["error"]["details"][0]["field"], "defaultCountry");
+    let imports: Value = app
+        .get("/api/v1/imports", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(imports["total"], 0, "refused uploads leave no import");
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_row_that_never_ends_fails_the_upload_instead_of_filling_memory(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    let list = create_list(&app, &token).await;
+    // A quote that never closes makes the rest of the file one record.
+    let csv = format!(
+        "phone,notes\n+14155552671,fine\n+14155552672,\"{}\n",
+        "y\n".repeat(700_000)
+    );
+    let path = format!("/api/v1/contact-lists/{list}/contacts");
+    let response = send(&app, &token, &path, "text/csv", csv).await;
+    let body = assert_error(response, 422, "validation_failed").await;
+    assert!(body.to_string().contains("row 3 is longer"), "{body}");
+    let imports: Value = app
+        .get("/api/v1/imports", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(imports["data"][0]["status"], "failed");
+    assert_eq!(imports["data"][0]["accepted"], 1);
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn the_answer_caps_errors_at_100_and_the_import_keeps_them_all(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    let list = create_list(&app, &token).await;
+    let mut csv = String::from("phone\n+14155552671\n");
+    for i in 0..150 {
+        csv.push_str(&format!("bad-{i}\n"));
+    }
+    let report = upload_csv(
+        &app,
+        &token,
+        &format!("/api/v1/contact-lists/{list}/contacts"),
+        &csv,
+    )
+    .await;
+    assert_eq!(report["accepted"], 1);
+    assert_eq!(report["rejected"], 150);
+    assert_eq!(report["errors"].as_array().unwrap().len(), 100);
+    assert_eq!(report["errors"][99]["row"], 102);
+    assert_eq!(report["errorsTruncated"], true);
+
+    let import = report["importId"].as_str().unwrap();
+    let page: Value = app
+        .get(
+            &format!("/api/v1/imports/{import}/errors?page=2&perPage=100"),
+            &token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["total"], 150);
+    assert_eq!(page["data"].as_array().unwrap().len(), 50);
+    assert_eq!(page["data"][0]["row"], 103);
+    assert_eq!(page["data"][49]["phone"], "bad-149");
 }
