@@ -279,15 +279,9 @@ async fn commit_dialing(
         return Ok(None);
     }
     let detail = format!("call {call_id} by {}", engine.owner);
-    queue::record_decision(
-        &engine.db,
-        campaign,
-        attempt.id,
-        now,
-        "dialed",
-        Some(&detail),
-    )
-    .await?;
+    // Inside the transaction: a dial holding a connection never waits for a second one,
+    // so parallel dials cannot starve the pool.
+    queue::record_decision(&mut *tx, campaign, attempt.id, now, "dialed", Some(&detail)).await?;
     tx.commit().await?;
     Ok(Some(call_id))
 }

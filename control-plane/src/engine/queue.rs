@@ -199,9 +199,9 @@ pub(super) async fn close_leased(
     Ok(())
 }
 
-/// Writes one line of the dial-decision audit.
-pub(super) async fn record_decision(
-    db: &PgPool,
+/// Writes one line of the dial-decision audit (on the pool, or inside a transaction).
+pub(super) async fn record_decision<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     campaign: &RunningCampaign,
     attempt: Uuid,
     at: DateTime<Utc>,

@@ -117,11 +117,18 @@ async fn an_engine_killed_at_random_points_never_dials_a_contact_too_often(db: P
     let cp = start().await;
     let deadline = Instant::now() + Duration::from_secs(120);
     while api.campaign_status(&campaign).await.unwrap() != "completed" {
-        assert!(
-            Instant::now() < deadline,
-            "campaign not completed; log: {}",
-            log.display()
-        );
+        if Instant::now() > deadline {
+            let states: Vec<(String, i64)> = sqlx::query_as(
+                "select state, count(*) from campaign_attempts group by 1 order by 1",
+            )
+            .fetch_all(&db)
+            .await
+            .unwrap();
+            panic!(
+                "campaign not completed (seed {seed}); attempts {states:?}; log {}",
+                log.display()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     cp.stop().await.unwrap();
