@@ -325,7 +325,7 @@ async fn dial(
     );
     let (Some(dialer), Some(account)) = (dialer, account) else {
         let reason = format!("no {} account configured for this trunk", campaign.mode);
-        outcome::abandon_dial(db, call_id, "not_configured", now).await?;
+        outcome::give_back(db, call_id, "not_configured", now, now).await?;
         queue::fail_campaign(db, campaign.id, &reason).await?;
         return Ok(());
     };
@@ -378,13 +378,11 @@ async fn handle_dial_error(
         }
         DialError::RateLimited | DialError::NotSent(_) => {
             // Nothing was placed: give the attempt back without counting it.
-            outcome::abandon_dial(db, call_id, "not_sent", now).await?;
             let backoff = Duration::seconds(5 * i64::from(attempt.attempts + 1));
-            outcome::requeue_uncounted(db, call_id, now + backoff).await?;
+            outcome::give_back(db, call_id, "not_sent", now, now + backoff).await?;
         }
         DialError::BadCredentials(message) => {
-            outcome::abandon_dial(db, call_id, "bad_credentials", now).await?;
-            outcome::requeue_uncounted(db, call_id, now).await?;
+            outcome::give_back(db, call_id, "bad_credentials", now, now).await?;
             let reason = format!("the provider refused the credentials: {message}");
             queue::fail_campaign(db, campaign.id, &reason).await?;
         }

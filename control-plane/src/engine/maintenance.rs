@@ -13,6 +13,7 @@ pub(super) async fn run(engine: &Inner) -> anyhow::Result<()> {
     let now = engine.clock.now();
     reap_leases(engine, now).await?;
     reconcile_dials(engine, now).await?;
+    settle_orphans(engine, now).await?;
     close_worker_lost(engine, now).await?;
     complete_campaigns(engine, now).await?;
     Ok(())
@@ -99,8 +100,7 @@ async fn reconcile_dials(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<(
             }
             Ok(None) if call.provider_call_id.is_none() => {
                 tracing::warn!(call_id = %call.id, "dial never reached the provider; re-queued");
-                outcome::abandon_dial(&engine.db, call.id, "not_sent", now).await?;
-                outcome::requeue_uncounted(&engine.db, call.id, now).await?;
+                outcome::give_back(&engine.db, call.id, "not_sent", now, now).await?;
             }
             Ok(None) => {
                 let update = StatusUpdate {
@@ -116,6 +116,35 @@ async fn reconcile_dials(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<(
             Err(err) => {
                 tracing::warn!(call_id = %call.id, error = %err, "reconciliation failed; will retry")
             }
+        }
+    }
+    Ok(())
+}
+
+/// Attempts still `dialing` or `in_call` behind a call that has ended. Settling is atomic
+/// with the call's last status change, so this is a safety net (for rows written by an
+/// older version, or a future code path that forgets), not the normal way out.
+async fn settle_orphans(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let orphans = sqlx::query!(
+        "select c.id, c.status, c.answered_by, c.end_reason
+         from campaign_attempts a join calls c on c.id = a.last_call_id
+         where a.state in ('dialing', 'in_call') and call_status_rank(c.status) = 4
+           and c.updated_at < now() - interval '5 seconds'
+         limit 100"
+    )
+    .fetch_all(&engine.db)
+    .await?;
+    for call in orphans {
+        tracing::warn!(call_id = %call.id, "settling an attempt left behind its ended call");
+        let status: CallStatus = call.status.parse()?;
+        if matches!(
+            call.end_reason.as_deref(),
+            Some("not_sent" | "bad_credentials" | "not_configured")
+        ) {
+            outcome::give_back(&engine.db, call.id, "not_sent", now, now).await?;
+        } else {
+            let result = outcome::result_of(status, call.answered_by.as_deref());
+            outcome::finish_attempt_for_call(&engine.db, call.id, result, now).await?;
         }
     }
     Ok(())

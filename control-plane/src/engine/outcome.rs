@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::retry::{NextStep, RetryPolicy};
+use crate::db::Tx;
 
 /// A provider's word on a call's status.
 #[derive(Debug, Clone)]
@@ -29,6 +30,9 @@ pub async fn apply_call_status(
     update: &StatusUpdate,
 ) -> sqlx::Result<bool> {
     let terminal = update.status.is_terminal();
+    // The call's new status and the attempt it settles commit together: a crash between
+    // the two would leave an attempt `dialing` behind a call that has ended.
+    let mut tx = db.begin().await?;
     let row = sqlx::query!(
         r#"update calls set
                status = $2,
@@ -50,7 +54,7 @@ pub async fn apply_call_status(
         update.answered_by,
         update.sequence
     )
-    .fetch_optional(db)
+    .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
         return Ok(false);
@@ -61,25 +65,32 @@ pub async fn apply_call_status(
              where last_call_id = $1 and state = 'dialing'",
             call_id
         )
-        .execute(db)
+        .execute(&mut *tx)
         .await?;
     }
+    let mut settled_campaign = None;
     if terminal {
-        let machine = row
-            .answered_by
-            .as_deref()
-            .is_some_and(|by| by.starts_with("machine") || by == "fax");
-        let result = match update.status {
-            CallStatus::Completed if machine => AttemptResult::Voicemail,
-            CallStatus::Completed => AttemptResult::Answered,
-            CallStatus::Busy => AttemptResult::Busy,
-            CallStatus::NoAnswer => AttemptResult::NoAnswer,
-            CallStatus::Canceled => AttemptResult::Canceled,
-            _ => AttemptResult::Failed,
-        };
-        finish_attempt_for_call(db, call_id, result, update.at).await?;
+        let result = result_of(update.status, row.answered_by.as_deref());
+        settled_campaign = settle_attempt(&mut tx, call_id, result, update.at).await?;
+    }
+    tx.commit().await?;
+    if let Some(campaign) = settled_campaign {
+        complete_if_done(db, campaign, update.at).await?;
     }
     Ok(true)
+}
+
+/// The attempt result a call's final status stands for.
+pub(super) fn result_of(status: CallStatus, answered_by: Option<&str>) -> AttemptResult {
+    let machine = answered_by.is_some_and(|by| by.starts_with("machine") || by == "fax");
+    match status {
+        CallStatus::Completed if machine => AttemptResult::Voicemail,
+        CallStatus::Completed => AttemptResult::Answered,
+        CallStatus::Busy => AttemptResult::Busy,
+        CallStatus::NoAnswer => AttemptResult::NoAnswer,
+        CallStatus::Canceled => AttemptResult::Canceled,
+        _ => AttemptResult::Failed,
+    }
 }
 
 /// Settles the attempt whose last call is `call_id` by the campaign's retry policy.
@@ -91,6 +102,21 @@ pub async fn finish_attempt_for_call(
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
+    let campaign = settle_attempt(&mut tx, call_id, result, now).await?;
+    tx.commit().await?;
+    if let Some(campaign) = campaign {
+        complete_if_done(db, campaign, now).await?;
+    }
+    Ok(())
+}
+
+/// Settles the attempt inside `tx`; returns its campaign when one was settled.
+async fn settle_attempt(
+    tx: &mut Tx<'_>,
+    call_id: Uuid,
+    result: AttemptResult,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<Uuid>> {
     let row = sqlx::query!(
         "select a.id, a.attempts, a.campaign_id, a.callback_at, c.status as campaign_status, c.max_attempts,
                 c.retry_busy_min, c.retry_no_answer_min, c.retry_failed_min, c.retry_voicemail_min
@@ -99,10 +125,10 @@ pub async fn finish_attempt_for_call(
          for update of a",
         call_id
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     let Some(row) = row else {
-        return Ok(());
+        return Ok(None);
     };
     let policy = RetryPolicy {
         max_attempts: row.max_attempts,
@@ -145,10 +171,9 @@ pub async fn finish_attempt_for_call(
         uncount,
         entry
     )
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    tx.commit().await?;
-    complete_if_done(db, row.campaign_id, now).await
+    Ok(Some(row.campaign_id))
 }
 
 /// A running campaign with nothing left to dial or finish is completed.
@@ -190,13 +215,16 @@ pub(super) async fn fail_call(
     Ok(())
 }
 
-/// Marks a call that was never placed as canceled, with the reason.
-pub(super) async fn abandon_dial(
+/// A call that was never placed: canceled with `reason`, and its attempt back in the
+/// queue at `at`, uncounted; both in one transaction.
+pub(super) async fn give_back(
     db: &PgPool,
     call_id: Uuid,
     reason: &str,
     now: DateTime<Utc>,
+    at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
+    let mut tx = db.begin().await?;
     sqlx::query!(
         "update calls set status = 'canceled', end_reason = $2, ended_at = coalesce(ended_at, $3)
          where id = $1 and call_status_rank(status) < 4",
@@ -204,14 +232,15 @@ pub(super) async fn abandon_dial(
         reason,
         now
     )
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    requeue_uncounted(&mut *tx, call_id, at).await?;
+    tx.commit().await
 }
 
 /// Puts the attempt of a never-placed call back in the queue without counting it.
-pub(super) async fn requeue_uncounted(
-    db: &PgPool,
+pub(super) async fn requeue_uncounted<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     call_id: Uuid,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
