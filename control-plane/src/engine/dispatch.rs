@@ -47,13 +47,21 @@ async fn dispatch_campaign(engine: &Inner, campaign: &RunningCampaign) -> anyhow
     let mut room = i64::from(campaign.max_concurrent_calls)
         - queue::in_flight(&engine.db, campaign.id).await?;
     if let Some(cap) = campaign.daily_cap {
-        let today = queue::calls_since(&engine.db, campaign.id, start_of_day(now, zone)).await?;
+        let today_start = start_of_day(now, zone);
+        let today = queue::calls_since(&engine.db, campaign.id, today_start).await?;
+        if today >= i64::from(cap) {
+            // Everything due waits for tomorrow, and says so in the attempts view.
+            let tomorrow = start_of_day(today_start + Duration::hours(36), zone);
+            queue::defer_due(&engine.db, campaign, now, tomorrow, "cap").await?;
+            return Ok(0);
+        }
         room = room.min(i64::from(cap) - today);
     }
     if let Some(monthly) = campaign.budget_monthly_cents {
         let spent = queue::spent_since(&engine.db, campaign.id, start_of_month(now, zone)).await?;
         if spent >= f64::from(monthly) {
             queue::pause_campaign(&engine.db, campaign.id, "monthly budget reached").await?;
+            queue::defer_due(&engine.db, campaign, now, now, "budget").await?;
             tracing::warn!("monthly budget reached; campaign paused");
             return Ok(0);
         }

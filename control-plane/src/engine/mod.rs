@@ -25,6 +25,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use shared::token::CallTokens;
 use sqlx::PgPool;
+use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -106,13 +107,19 @@ impl Engine {
         maintenance::run(&self.inner).await
     }
 
-    /// Runs ticks and upkeep until `stop` fires.
+    /// Runs ticks and upkeep until `stop` fires. Dispatch runs on a sub-second interval;
+    /// upkeep (reaper, reconciliation, settling, completion) is a cron job every 5 s.
     pub async fn run(self, stop: CancellationToken) {
+        let upkeep = match self.schedule_upkeep().await {
+            Ok(scheduler) => Some(scheduler),
+            Err(err) => {
+                tracing::error!(error = ?err, "cannot schedule engine upkeep; the engine does not run");
+                return;
+            }
+        };
         let tick = Duration::from_millis(self.inner.settings.tick_ms.max(10));
         let mut ticks = tokio::time::interval(tick);
-        let mut upkeep = tokio::time::interval(Duration::from_secs(5));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        upkeep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tracing::info!(owner = %self.inner.owner, "campaign engine started");
         loop {
             tokio::select! {
@@ -122,14 +129,30 @@ impl Engine {
                         tracing::error!(error = ?err, "engine tick failed");
                     }
                 }
-                _ = upkeep.tick() => {
-                    if let Err(err) = self.maintain().await {
-                        tracing::error!(error = ?err, "engine upkeep failed");
-                    }
-                }
+            }
+        }
+        if let Some(mut scheduler) = upkeep {
+            if let Err(err) = scheduler.shutdown().await {
+                tracing::warn!(error = ?err, "stopping the upkeep scheduler");
             }
         }
         tracing::info!("campaign engine stopped");
+    }
+
+    async fn schedule_upkeep(&self) -> anyhow::Result<JobScheduler> {
+        let scheduler = JobScheduler::new().await?;
+        let engine = self.clone();
+        let job = Job::new_async("*/5 * * * * *", move |_id, _scheduler| {
+            let engine = engine.clone();
+            Box::pin(async move {
+                if let Err(err) = engine.maintain().await {
+                    tracing::error!(error = ?err, "engine upkeep failed");
+                }
+            })
+        })?;
+        scheduler.add(job).await?;
+        scheduler.start().await?;
+        Ok(scheduler)
     }
 
     /// The provider account for a trunk: its own credentials, else the deployment's.

@@ -223,6 +223,34 @@ pub(super) async fn record_decision<'e>(
     Ok(())
 }
 
+/// Marks every due pending attempt of the campaign as waiting for `reason` (`cap`,
+/// `budget`) until `until`, with one audit line each.
+pub(super) async fn defer_due(
+    db: &PgPool,
+    campaign: &RunningCampaign,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    reason: &str,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "with deferred as (
+             update campaign_attempts set next_attempt_at = $3, skip_reason = $4
+             where campaign_id = $1 and state = 'pending' and next_attempt_at <= $2
+             returning id
+         )
+         insert into attempt_decisions (attempt_id, campaign_id, org_id, decided_at, decision, detail)
+         select id, $1, $5, $2, 'deferred_' || $4, 'until ' || $3::timestamptz::text from deferred",
+        campaign.id,
+        now,
+        until,
+        reason,
+        campaign.org_id
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Is this number on the organization's Do-Not-Call list?
 pub(super) async fn is_dnc(db: &PgPool, org: Uuid, phone: &str) -> sqlx::Result<bool> {
     sqlx::query_scalar!(

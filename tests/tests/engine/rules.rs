@@ -78,11 +78,16 @@ async fn calls_happen_only_inside_each_callees_window_and_under_the_daily_cap(db
     );
     // The deferrals are on record.
     let attempts = rig.attempts(&campaign).await.unwrap();
-    assert!(attempts.iter().any(|a| a["decisions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|d| d["decision"] == "deferred_window")));
+    for expected in ["deferred_window", "deferred_cap"] {
+        assert!(
+            attempts.iter().any(|a| a["decisions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["decision"] == expected)),
+            "no {expected} decision recorded"
+        );
+    }
 }
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
