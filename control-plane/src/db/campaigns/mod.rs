@@ -94,48 +94,7 @@ pub async fn insert(
     org_id: Uuid,
     s: &CampaignSettings,
 ) -> sqlx::Result<CampaignRow> {
-    let id = sqlx::query_scalar!(
-        "insert into campaigns (id, org_id, name, assistant_id, contact_list_id, trunk_id, mode,
-             timezone, calling_days, start_hour, end_hour, allow_outside_legal_hours, daily_cap,
-             max_concurrent_calls, calls_per_minute, max_attempts, retry_busy_min,
-             retry_no_answer_min, retry_failed_min, retry_voicemail_min, amd_enabled,
-             amd_timeout_sec, voicemail_action, budget_per_call_cents, budget_monthly_cents,
-             campaign_prompt, variables)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                 $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
-         returning id",
-        Uuid::now_v7(),
-        org_id,
-        s.name,
-        s.assistant_id,
-        s.contact_list_id,
-        s.trunk_id,
-        s.mode.as_str(),
-        s.schedule.timezone,
-        &s.schedule.calling_days,
-        hour(s.schedule.start_hour),
-        hour(s.schedule.end_hour),
-        s.allow_outside_legal_hours,
-        s.daily_cap,
-        s.max_concurrent_calls,
-        s.calls_per_minute,
-        s.max_attempts,
-        s.retry.busy,
-        s.retry.no_answer,
-        s.retry.failed,
-        s.retry.voicemail,
-        s.amd.enabled,
-        s.amd.timeout_sec,
-        s.voicemail.action,
-        s.budget.per_call_cents,
-        s.budget.monthly_cents,
-        s.campaign_prompt,
-        serde_json::Value::Object(s.variables.clone())
-    )
-    .fetch_one(&mut **tx)
-    .await?;
-    let row = get(&mut **tx, org_id, id).await?;
-    row.ok_or(sqlx::Error::RowNotFound)
+    save(tx, org_id, Uuid::now_v7(), s).await
 }
 
 /// Replaces the settings of a campaign the caller has locked with [`lock_status`].
@@ -145,18 +104,47 @@ pub async fn update(
     id: Uuid,
     s: &CampaignSettings,
 ) -> sqlx::Result<CampaignRow> {
+    save(tx, org_id, id, s).await
+}
+
+/// Inserts the campaign or replaces its settings: one statement for both, so the column
+/// list is written once. The `where` keeps an update inside the caller's organization.
+async fn save(
+    tx: &mut Tx<'_>,
+    org_id: Uuid,
+    id: Uuid,
+    s: &CampaignSettings,
+) -> sqlx::Result<CampaignRow> {
     sqlx::query!(
-        "update campaigns set name = $3, assistant_id = $4, contact_list_id = $5, trunk_id = $6,
-             mode = $7, timezone = $8, calling_days = $9, start_hour = $10, end_hour = $11,
-             allow_outside_legal_hours = $12, daily_cap = $13, max_concurrent_calls = $14,
-             calls_per_minute = $15, max_attempts = $16, retry_busy_min = $17,
-             retry_no_answer_min = $18, retry_failed_min = $19, retry_voicemail_min = $20,
-             amd_enabled = $21, amd_timeout_sec = $22, voicemail_action = $23,
-             budget_per_call_cents = $24, budget_monthly_cents = $25, campaign_prompt = $26,
-             variables = $27
-         where org_id = $1 and id = $2",
-        org_id,
+        "insert into campaigns (id, org_id, name, assistant_id, contact_list_id, trunk_id, mode,
+             timezone, calling_days, start_hour, end_hour, allow_outside_legal_hours, daily_cap,
+             max_concurrent_calls, calls_per_minute, max_attempts, retry_busy_min,
+             retry_no_answer_min, retry_failed_min, retry_voicemail_min, amd_enabled,
+             amd_timeout_sec, voicemail_action, budget_per_call_cents, budget_monthly_cents,
+             campaign_prompt, variables)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                 $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
+         on conflict (id) do update set
+             name = excluded.name, assistant_id = excluded.assistant_id,
+             contact_list_id = excluded.contact_list_id, trunk_id = excluded.trunk_id,
+             mode = excluded.mode, timezone = excluded.timezone,
+             calling_days = excluded.calling_days, start_hour = excluded.start_hour,
+             end_hour = excluded.end_hour,
+             allow_outside_legal_hours = excluded.allow_outside_legal_hours,
+             daily_cap = excluded.daily_cap, max_concurrent_calls = excluded.max_concurrent_calls,
+             calls_per_minute = excluded.calls_per_minute, max_attempts = excluded.max_attempts,
+             retry_busy_min = excluded.retry_busy_min,
+             retry_no_answer_min = excluded.retry_no_answer_min,
+             retry_failed_min = excluded.retry_failed_min,
+             retry_voicemail_min = excluded.retry_voicemail_min,
+             amd_enabled = excluded.amd_enabled, amd_timeout_sec = excluded.amd_timeout_sec,
+             voicemail_action = excluded.voicemail_action,
+             budget_per_call_cents = excluded.budget_per_call_cents,
+             budget_monthly_cents = excluded.budget_monthly_cents,
+             campaign_prompt = excluded.campaign_prompt, variables = excluded.variables
+         where campaigns.org_id = excluded.org_id",
         id,
+        org_id,
         s.name,
         s.assistant_id,
         s.contact_list_id,
