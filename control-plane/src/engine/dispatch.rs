@@ -16,15 +16,29 @@ use crate::dialer::{DialError, DialRequest};
 /// How many dials of one campaign are in flight at once within a tick.
 const DIALS_IN_PARALLEL: usize = 16;
 
-/// Dials what every running campaign may dial now; returns the number of dials.
+/// How many campaigns are dispatched at once within a tick.
+const CAMPAIGNS_IN_PARALLEL: usize = 4;
+
+/// Dials what every running campaign may dial now; returns the number of dials. Campaigns
+/// go side by side: one waiting on its rate-limit slots must not hold up the others.
 pub(super) async fn tick(engine: &Inner) -> anyhow::Result<usize> {
+    let campaigns = queue::running_campaigns(&engine.db).await?;
+    let mut waiting = campaigns.iter();
+    let mut in_flight = FuturesUnordered::new();
     let mut dialed = 0;
-    for campaign in queue::running_campaigns(&engine.db).await? {
-        match dispatch_campaign(engine, &campaign).await {
-            Ok(n) => dialed += n,
-            Err(err) => {
+    loop {
+        while in_flight.len() < CAMPAIGNS_IN_PARALLEL {
+            let Some(campaign) = waiting.next() else {
+                break;
+            };
+            in_flight.push(async move { (campaign, dispatch_campaign(engine, campaign).await) });
+        }
+        match in_flight.next().await {
+            Some((_, Ok(n))) => dialed += n,
+            Some((campaign, Err(err))) => {
                 tracing::error!(campaign_id = %campaign.id, error = ?err, "dispatch failed")
             }
+            None => break,
         }
     }
     Ok(dialed)
@@ -76,6 +90,12 @@ async fn dispatch_campaign(engine: &Inner, campaign: &RunningCampaign) -> anyhow
     let Some(context) = dial_context(engine, campaign).await? else {
         return Ok(0);
     };
+    // Lease no more than the rate limits can start within their horizon: leasing more
+    // would only mean handing the rest straight back.
+    let mut can_start = rate::slots_per_horizon(rate::per_second(context.calls_per_second));
+    if let Some(cpm) = campaign.calls_per_minute {
+        can_start = can_start.min(rate::slots_per_horizon(rate::per_minute(cpm)));
+    }
     let lease = Duration::seconds(engine.settings.lease_sec);
     let leased = queue::lease(
         &engine.db,
@@ -83,7 +103,7 @@ async fn dispatch_campaign(engine: &Inner, campaign: &RunningCampaign) -> anyhow
         &engine.owner,
         now,
         lease,
-        room.min(engine.settings.batch),
+        room.min(engine.settings.batch).min(can_start),
     )
     .await?;
     let window = CallingWindow::new(
@@ -190,19 +210,28 @@ async fn decide_and_dial(
         }
         return Ok(false);
     }
+    let mut slot = now;
     if let Some(cpm) = campaign.calls_per_minute {
         let key = format!("campaign:{}", campaign.id);
-        if let Err(at) = rate::try_acquire(db, &key, rate::per_minute(cpm), now).await? {
+        match rate::reserve(db, &key, rate::per_minute(cpm), now).await? {
+            Ok(at) => slot = slot.max(at),
+            Err(at) => {
+                queue::release(db, attempt.id, owner, at, None).await?;
+                return Ok(false);
+            }
+        }
+    }
+    let key = format!("trunk:{}", campaign.trunk_id);
+    match rate::reserve(db, &key, rate::per_second(context.calls_per_second), now).await? {
+        Ok(at) => slot = slot.max(at),
+        Err(at) => {
             queue::release(db, attempt.id, owner, at, None).await?;
             return Ok(false);
         }
     }
-    let key = format!("trunk:{}", campaign.trunk_id);
-    if let Err(at) =
-        rate::try_acquire(db, &key, rate::per_second(context.calls_per_second), now).await?
-    {
-        queue::release(db, attempt.id, owner, at, None).await?;
-        return Ok(false);
+    // Start at the reserved slot, so calls leave evenly spaced rather than in a burst.
+    if let Ok(wait) = (slot - engine.clock.now()).to_std() {
+        tokio::time::sleep(wait).await;
     }
     let Some(call_id) = commit_dialing(engine, campaign, context, attempt, &phone, now).await?
     else {
@@ -232,7 +261,8 @@ async fn commit_dialing(
     if status != "running" {
         tx.rollback().await?;
         let owner = engine.owner.as_str();
-        if status == "paused" {
+        // Paused or in error: the attempt waits for a resume. Stopped: it is canceled.
+        if status != "stopped" {
             queue::release(&engine.db, attempt.id, owner, now, None).await?;
         } else {
             queue::close_leased(

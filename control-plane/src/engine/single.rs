@@ -41,20 +41,18 @@ impl Engine {
         let key = format!("trunk:{}", row.trunk_id);
         loop {
             let now = engine.clock.now();
-            match rate::try_acquire(
-                &engine.db,
-                &key,
-                rate::per_second(row.calls_per_second),
-                now,
-            )
-            .await?
-            {
-                Ok(()) => break,
-                Err(at) => {
-                    let wait = (at - now).to_std().unwrap_or(StdDuration::from_millis(50));
-                    tokio::time::sleep(wait.min(StdDuration::from_secs(5))).await;
+            let interval = rate::per_second(row.calls_per_second);
+            let at = match rate::reserve(&engine.db, &key, interval, now).await? {
+                Ok(slot) => {
+                    if let Ok(wait) = (slot - now).to_std() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    break;
                 }
-            }
+                Err(at) => at,
+            };
+            let wait = (at - now).to_std().unwrap_or(StdDuration::from_millis(50));
+            tokio::time::sleep(wait.min(StdDuration::from_secs(5))).await;
         }
         let now = engine.clock.now();
         let (Some(dialer), Some(account)) = (

@@ -35,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let worker =
-        StandInWorker::start(&base, WORKER_KEY, 1_000_000, Duration::from_millis(10)).await?;
+        StandInWorker::start(&base, WORKER_KEY, 100_000, Duration::from_millis(10)).await?;
     let mut settings = Settings::defaults(&url)?;
     settings.server.port = port;
     settings.server.public_url = base.clone();

@@ -127,6 +127,8 @@ fn settings(port: u16, twilio: &EmulatorHandle, media_url: &str) -> anyhow::Resu
     s.twilio.media_stream_url = media_url.to_string();
     // The test drives the engine on its manual clock.
     s.engine.enabled = false;
+    // Small leases, so replicas ticking together really share the queue.
+    s.engine.batch = 8;
     s.engine.ring_timeout_sec = 2;
     s.engine.reconcile_after_sec = 30;
     s.workers.api_key = SecretString::from(WORKER_KEY);
