@@ -156,3 +156,42 @@ async fn a_mixed_campaign_dials_each_contact_exactly_as_the_policy_says(db: PgPo
         }
     }
 }
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_voicemail_gets_the_assistants_message_after_the_beep(db: PgPool) {
+    let rig = Rig::start(db, tuesday_morning_new_york()).await.unwrap();
+    let phone = number(0);
+    rig.twilio
+        .register_callee(&phone, CalleeScript::voicemail("leave a message"));
+    let campaign = rig
+        .start_campaign(
+            vec![contact(0)],
+            json!({"maxAttempts": 1, "amd": {"enabled": true, "timeoutSec": 10},
+                   "voicemail": {"action": "leave_message"}}),
+        )
+        .await
+        .unwrap();
+    let id = campaign.clone();
+    rig.drive(Duration::seconds(5), 1000, move |rig| {
+        let id = id.clone();
+        async move { Ok(rig.campaign_status(&id).await? == "completed") }.boxed()
+    })
+    .await
+    .unwrap();
+    let call = &rig.twilio.calls_to(&phone)[0];
+    assert_eq!(call.answered_by.as_deref(), Some("machine_end_beep"));
+    // The live call's TwiML was replaced: the message was spoken, then the call hung up.
+    assert_eq!(
+        call.twiml_audio,
+        ["say:Please call us back."],
+        "{:?}",
+        call.timeline
+    );
+    let attempts = rig.attempts(&campaign).await.unwrap();
+    assert_eq!(attempts[0]["lastResult"], "voicemail");
+    let calls = rig
+        .get(&format!("/api/v1/campaigns/{campaign}/calls"))
+        .await
+        .unwrap();
+    assert_eq!(calls["data"][0]["outcome"], "voicemail");
+}
