@@ -197,27 +197,19 @@ pub async fn carry_out(state: &AppState, call: Uuid, action: Action) {
 }
 
 async fn try_carry_out(state: &AppState, call: Uuid, action: &Action) -> anyhow::Result<()> {
-    let row = sqlx::query!(
-        "select c.provider_call_id, c.mode, t.account_sid, t.auth_token_enc
-         from calls c left join trunks t on t.id = c.trunk_id where c.id = $1",
-        call
-    )
-    .fetch_one(&state.db)
-    .await?;
-    let sid = row
-        .provider_call_id
-        .ok_or_else(|| anyhow::anyhow!("the call has no provider id yet"))?;
-    let dialer = state
+    let live = state
         .engine
-        .dialer(&row.mode)
-        .ok_or_else(|| anyhow::anyhow!("no dialer for {}", row.mode))?;
-    let account = state
-        .engine
-        .account_for(row.account_sid.as_deref(), row.auth_token_enc.as_deref())
-        .ok_or_else(|| anyhow::anyhow!("no provider account"))?;
+        .live_call(call)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the call has no provider id or no provider account"))?;
+    let sid = &live.provider_call_id;
     match action {
-        Action::HangUp => dialer.hang_up(&account, &sid).await?,
-        Action::Transfer(to) => dialer.redirect(&account, &sid, &twiml::dial(to)).await?,
+        Action::HangUp => live.dialer.hang_up(&live.account, sid).await?,
+        Action::Transfer(to) => {
+            live.dialer
+                .redirect(&live.account, sid, &twiml::dial(to))
+                .await?
+        }
     }
     Ok(())
 }

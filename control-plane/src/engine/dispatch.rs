@@ -367,15 +367,11 @@ async fn dial(
         queue::fail_campaign(db, campaign.id, &reason).await?;
         return Ok(());
     };
-    let expires = now.timestamp()
-        + i64::from(engine.settings.ring_timeout_sec)
-        + i64::from(context.max_duration_sec)
-        + engine.token_grace_sec;
     let request = DialRequest {
         call_id,
         to: phone,
         from: caller_id(context, attempt).unwrap_or_default(),
-        token: engine.tokens.mint(call_id, campaign.org_id, expires),
+        token: engine.call_token(call_id, campaign.org_id, now, context.max_duration_sec),
         account,
         amd_timeout_sec: campaign
             .amd_enabled
@@ -384,16 +380,7 @@ async fn dial(
         time_limit_sec: context.max_duration_sec as u32,
     };
     match dialer.dial(&request).await {
-        Ok(placed) => {
-            sqlx::query!(
-                "update calls set provider_call_id = $2
-                 where id = $1 and provider_call_id is null",
-                call_id,
-                placed.provider_call_id
-            )
-            .execute(db)
-            .await?;
-        }
+        Ok(placed) => outcome::store_provider_id(db, call_id, &placed.provider_call_id).await?,
         Err(err) => handle_dial_error(engine, campaign, attempt, call_id, err, now).await?,
     }
     Ok(())

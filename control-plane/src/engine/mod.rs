@@ -40,6 +40,14 @@ pub use queue::free_stream_slots;
 /// Dialers by trunk mode (`twilio_stream`, `livekit_sip`).
 pub type Dialers = HashMap<&'static str, Arc<dyn Dialer>>;
 
+/// A placed call and the means to act on it.
+#[derive(Debug, Clone)]
+pub struct LiveCall {
+    pub dialer: Arc<dyn Dialer>,
+    pub account: ProviderAccount,
+    pub provider_call_id: String,
+}
+
 /// One replica's engine.
 #[derive(Clone, Debug)]
 pub struct Engine {
@@ -164,12 +172,29 @@ impl Engine {
         self.inner.account_for(account_sid, auth_token_enc)
     }
 
-    pub fn dialer(&self, mode: &str) -> Option<Arc<dyn Dialer>> {
-        self.inner.dialers.get(mode).cloned()
+    /// What it takes to act on a placed call (hang up, redirect): its dialer, provider
+    /// account and provider id. `None` while the provider has not given the call an id, or
+    /// when no dialer or account serves its trunk.
+    pub async fn live_call(&self, call_id: Uuid) -> sqlx::Result<Option<LiveCall>> {
+        let row = sqlx::query!(
+            "select c.provider_call_id, c.mode, t.account_sid, t.auth_token_enc
+             from calls c left join trunks t on t.id = c.trunk_id where c.id = $1",
+            call_id
+        )
+        .fetch_optional(&self.inner.db)
+        .await?;
+        Ok(row.and_then(|row| {
+            Some(LiveCall {
+                provider_call_id: row.provider_call_id?,
+                dialer: self.dialer(&row.mode)?,
+                account: self
+                    .account_for(row.account_sid.as_deref(), row.auth_token_enc.as_deref())?,
+            })
+        }))
     }
 
-    pub fn db(&self) -> &PgPool {
-        &self.inner.db
+    pub fn dialer(&self, mode: &str) -> Option<Arc<dyn Dialer>> {
+        self.inner.dialers.get(mode).cloned()
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
@@ -182,6 +207,22 @@ impl Engine {
 }
 
 impl Inner {
+    /// The token a call's worker presents: good through the ring time, the call's longest
+    /// length and the grace a worker needs to flush its events.
+    fn call_token(
+        &self,
+        call: Uuid,
+        org: Uuid,
+        now: chrono::DateTime<chrono::Utc>,
+        max_duration_sec: i32,
+    ) -> String {
+        let expires = now.timestamp()
+            + i64::from(self.settings.ring_timeout_sec)
+            + i64::from(max_duration_sec)
+            + self.token_grace_sec;
+        self.tokens.mint(call, org, expires)
+    }
+
     fn account_for(
         &self,
         account_sid: Option<&str>,

@@ -215,6 +215,18 @@ pub(super) async fn fail_call(
     Ok(())
 }
 
+/// Stores the id the provider gave a placed call (a callback may have stored it first).
+pub(super) async fn store_provider_id(db: &PgPool, call_id: Uuid, sid: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update calls set provider_call_id = $2 where id = $1 and provider_call_id is null",
+        call_id,
+        sid
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// A call that was never placed: canceled with `reason`, and its attempt back in the
 /// queue at `at`, uncounted; both in one transaction.
 pub(super) async fn give_back(

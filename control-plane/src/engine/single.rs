@@ -63,15 +63,11 @@ impl Engine {
             return Ok(());
         };
         let to = PhoneNumber::parse(&row.to_phone, None)?;
-        let expires = now.timestamp()
-            + i64::from(engine.settings.ring_timeout_sec)
-            + i64::from(row.max_duration_sec)
-            + engine.token_grace_sec;
         let request = DialRequest {
             call_id,
             to,
             from: row.from_phone.unwrap_or_default(),
-            token: engine.tokens.mint(call_id, row.org_id, expires),
+            token: engine.call_token(call_id, row.org_id, now, row.max_duration_sec),
             account,
             amd_timeout_sec: row
                 .amd_enabled
@@ -82,13 +78,7 @@ impl Engine {
         };
         match dialer.dial(&request).await {
             Ok(placed) => {
-                sqlx::query!(
-                    "update calls set provider_call_id = $2 where id = $1 and provider_call_id is null",
-                    call_id,
-                    placed.provider_call_id
-                )
-                .execute(&engine.db)
-                .await?;
+                outcome::store_provider_id(&engine.db, call_id, &placed.provider_call_id).await?
             }
             Err(DialError::Unknown(reason)) => {
                 tracing::warn!(call_id = %call_id, %reason, "dial outcome unknown; left for reconciliation");

@@ -158,25 +158,12 @@ pub(super) async fn end_call(
     let status: shared::CallStatus = row.status.parse().map_err(anyhow::Error::new)?;
     if !status.is_terminal() {
         match &row.provider_call_id {
-            Some(sid) => {
-                let trunk = sqlx::query!(
-                    "select account_sid, auth_token_enc from trunks where id = $1",
-                    row.trunk_id
-                )
-                .fetch_optional(&state.db)
-                .await?;
-                let account = state.engine.account_for(
-                    trunk.as_ref().and_then(|t| t.account_sid.as_deref()),
-                    trunk.as_ref().and_then(|t| t.auth_token_enc.as_deref()),
-                );
-                let (Some(dialer), Some(account)) = (state.engine.dialer(&row.mode), account)
-                else {
-                    return Err(ApiError::BadGateway(
-                        "no provider account for this call".into(),
-                    ));
-                };
-                dialer
-                    .hang_up(&account, sid)
+            Some(_) => {
+                let live = state.engine.live_call(id).await?.ok_or_else(|| {
+                    ApiError::BadGateway("no provider account for this call".into())
+                })?;
+                live.dialer
+                    .hang_up(&live.account, &live.provider_call_id)
                     .await
                     .map_err(|err| ApiError::BadGateway(err.to_string()))?;
                 sqlx::query!(

@@ -30,11 +30,9 @@ pub(super) async fn amd_callback(
         r#"update calls set answered_by = $2,
                outcome = case when $3 then coalesce(outcome, 'voicemail') else outcome end
            where id = $1
-           returning provider_call_id, mode, status,
-                     (select voicemail_action from campaigns where id = calls.campaign_id) as voicemail_action,
-                     (select definition->>'voicemailMessage' from assistants where id = calls.assistant_id) as voicemail_message,
-                     (select account_sid from trunks where id = calls.trunk_id) as account_sid,
-                     (select auth_token_enc from trunks where id = calls.trunk_id) as auth_token_enc"#,
+           returning
+               (select voicemail_action from campaigns where id = calls.campaign_id) as voicemail_action,
+               (select definition->>'voicemailMessage' from assistants where id = calls.assistant_id) as voicemail_message"#,
         form.call_id,
         answered_by,
         machine
@@ -44,29 +42,24 @@ pub(super) async fn amd_callback(
     if !machine {
         return Ok(StatusCode::NO_CONTENT);
     }
-    let (Some(sid), Some(dialer)) = (call.provider_call_id, state.engine.dialer(&call.mode)) else {
+    let Some(live) = state.engine.live_call(form.call_id).await? else {
         return Ok(StatusCode::NO_CONTENT);
     };
-    let Some(account) = state
-        .engine
-        .account_for(call.account_sid.as_deref(), call.auth_token_enc.as_deref())
-    else {
-        return Ok(StatusCode::NO_CONTENT);
-    };
+    let (dialer, account, sid) = (&live.dialer, &live.account, &live.provider_call_id);
     let leave = call.voicemail_action.as_deref() == Some("leave_message");
     let message_ended = answered_by.starts_with("machine_end");
     let result = match call.voicemail_message.filter(|m| !m.trim().is_empty()) {
         Some(message) if leave && message_ended => {
             tracing::info!(call_id = %form.call_id, "voicemail: leaving the message");
             dialer
-                .redirect(&account, &sid, &twiml::say_and_hang_up(&message))
+                .redirect(account, sid, &twiml::say_and_hang_up(&message))
                 .await
         }
         // Wait for the beep (machine_end_*) before speaking, or there is nothing to say.
         Some(_) if leave => return Ok(StatusCode::NO_CONTENT),
         _ => {
             tracing::info!(call_id = %form.call_id, "voicemail: hanging up");
-            dialer.hang_up(&account, &sid).await
+            dialer.hang_up(account, sid).await
         }
     };
     if let Err(err) = result {
