@@ -1,7 +1,10 @@
 //! The agent worker: joins calls and holds the conversations.
 //!
-//! So far it serves its health endpoint; transports (Twilio Media Streams, LiveKit), audio,
-//! the voice pipeline and the providers arrive with their issues.
+//! `audio/` is the phone's audio (mu-law, VAD, pacing, recording), `providers/` the
+//! speech and language services behind streaming traits.
+
+pub mod audio;
+pub mod providers;
 
 use axum::routing::get;
 use axum::{Json, Router};

@@ -1,0 +1,16 @@
+//! The speech and language providers behind small streaming traits: `Stt`, `Llm`, `Tts`.
+//!
+//! Every implementation reaches its service through a base URL from the worker's config,
+//! so the same code talks to the real service or to the emulators in `tests/`. Streams are
+//! cancelled by dropping them: a barge-in drops the LLM and TTS streams, which closes their
+//! HTTP requests.
+
+pub mod error;
+pub mod llm;
+pub mod stt;
+pub mod tts;
+
+pub use error::ProviderError;
+pub use llm::{ChatMessage, Llm, LlmEvent, LlmRequest, ToolCall, ToolSpec};
+pub use stt::{Stt, SttEvent, SttInput, SttOptions, SttSession};
+pub use tts::{Tts, TtsRequest, TtsStream};
