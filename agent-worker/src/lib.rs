@@ -4,7 +4,9 @@
 //! speech and language services behind streaming traits.
 
 pub mod audio;
+pub mod pipeline;
 pub mod providers;
+pub mod transport;
 
 use axum::routing::get;
 use axum::{Json, Router};
