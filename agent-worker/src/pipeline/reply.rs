@@ -116,7 +116,7 @@ impl Reply {
     }
 
     /// The next thing to send. Marks come after every `MARK_EVERY` frames and at clause ends.
-    pub fn next(&mut self) -> Next<'_> {
+    pub fn next_out(&mut self) -> Next<'_> {
         let sent = self.next_frame;
         let clause_end = self.clauses.iter().any(|c| c.end_frame == Some(sent));
         if sent > self.last_mark_at && (sent - self.last_mark_at >= MARK_EVERY || clause_end) {
@@ -236,7 +236,7 @@ mod tests {
     fn send_all(reply: &mut Reply) -> Vec<String> {
         let mut marks = Vec::new();
         loop {
-            match reply.next() {
+            match reply.next_out() {
                 Next::Frame(frame) => assert_eq!(frame.len(), FRAME_SAMPLES),
                 Next::Mark(mark) => marks.push(mark),
                 Next::Waiting => break,
@@ -250,7 +250,7 @@ mod tests {
         let mut reply = reply_with(&[("Hello there.", 12), ("How are you?", 5)]);
         let marks = send_all(&mut reply);
         assert_eq!(marks, vec!["r7g0f10", "r7g0f12", "r7g0f17"]);
-        assert_eq!(reply.next(), Next::Waiting);
+        assert_eq!(reply.next_out(), Next::Waiting);
         assert_eq!(reply.heard_text(), "");
         assert!(reply.mark_played("r7g0f12"));
         assert_eq!(reply.heard_text(), "Hello there.");
@@ -284,12 +284,12 @@ mod tests {
         let mut reply = Reply::new(1);
         reply.begin_clause("Hi.");
         reply.push_audio(&[1; 100]);
-        assert_eq!(reply.next(), Next::Waiting);
+        assert_eq!(reply.next_out(), Next::Waiting);
         reply.push_audio(&[2; 100]);
-        assert!(matches!(reply.next(), Next::Frame(f) if f[99] == 1 && f[100] == 2));
+        assert!(matches!(reply.next_out(), Next::Frame(f) if f[99] == 1 && f[100] == 2));
         reply.end_clause();
-        assert!(matches!(reply.next(), Next::Frame(f) if f[39] == 2 && f[40] == SILENCE));
-        assert_eq!(reply.next(), Next::Mark("r1g0f2".into()));
+        assert!(matches!(reply.next_out(), Next::Frame(f) if f[39] == 2 && f[40] == SILENCE));
+        assert_eq!(reply.next_out(), Next::Mark("r1g0f2".into()));
         assert_eq!(reply.full_text(), "Hi.");
     }
 }
