@@ -1,0 +1,152 @@
+//! Per-turn latency: measured on the worker's clock, kept per call (reported to the
+//! control plane, which shows it on the call) and fed to the Prometheus histograms.
+
+use crate::metrics::WorkerMetrics;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// One agent turn's timings, in milliseconds.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnLatency {
+    pub turn: u32,
+    /// End of callee speech to the first agent audio sent.
+    pub end_of_speech_to_audio_ms: Option<f64>,
+    /// End of callee speech to the final transcript.
+    pub stt_final_ms: Option<f64>,
+    pub llm_first_token_ms: Option<f64>,
+    pub tts_first_byte_ms: Option<f64>,
+}
+
+/// One barge-in: callee speech onset to the clear.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BargeInLatency {
+    pub at_ms: u64,
+    pub stop_ms: f64,
+}
+
+/// Timing marks of the turn in progress.
+#[derive(Debug, Default)]
+pub struct TurnClock {
+    pub speech_end: Option<Instant>,
+    pub stt_final: Option<Instant>,
+    pub llm_request: Option<Instant>,
+    pub llm_first_token: Option<Instant>,
+    pub tts_request: Option<Instant>,
+    pub tts_first_byte: Option<Instant>,
+    pub first_audio: Option<Instant>,
+}
+
+fn ms(from: Option<Instant>, to: Option<Instant>) -> Option<f64> {
+    let (from, to) = (from?, to?);
+    Some(to.saturating_duration_since(from).as_secs_f64() * 1000.0)
+}
+
+/// All of a call's latency records.
+#[derive(Debug)]
+pub struct CallLatency {
+    metrics: WorkerMetrics,
+    turns: Vec<TurnLatency>,
+    barge_ins: Vec<BargeInLatency>,
+}
+
+impl CallLatency {
+    pub fn new(metrics: WorkerMetrics) -> Self {
+        CallLatency {
+            metrics,
+            turns: Vec::new(),
+            barge_ins: Vec::new(),
+        }
+    }
+
+    /// Closes a turn's clock into a record.
+    pub fn finish_turn(&mut self, clock: &TurnClock) {
+        let record = TurnLatency {
+            turn: self.turns.len() as u32 + 1,
+            end_of_speech_to_audio_ms: ms(clock.speech_end, clock.first_audio),
+            stt_final_ms: ms(clock.speech_end, clock.stt_final),
+            llm_first_token_ms: ms(clock.llm_request, clock.llm_first_token),
+            tts_first_byte_ms: ms(clock.tts_request, clock.tts_first_byte),
+        };
+        for (value, histogram) in [
+            (record.end_of_speech_to_audio_ms, &self.metrics.turn_latency),
+            (record.stt_final_ms, &self.metrics.stt_final),
+            (record.llm_first_token_ms, &self.metrics.llm_first_token),
+            (record.tts_first_byte_ms, &self.metrics.tts_first_byte),
+        ] {
+            if let Some(value) = value {
+                histogram.observe(value / 1000.0);
+            }
+        }
+        self.turns.push(record);
+    }
+
+    /// Records a barge-in's stop time.
+    pub fn barge_in(&mut self, at_ms: u64, stop: Duration) {
+        self.metrics.barge_in.observe(stop.as_secs_f64());
+        self.barge_ins.push(BargeInLatency {
+            at_ms,
+            stop_ms: stop.as_secs_f64() * 1000.0,
+        });
+    }
+
+    /// The call's latency summary for the control plane.
+    pub fn summary(&self) -> serde_json::Value {
+        let pick = |f: fn(&TurnLatency) -> Option<f64>| {
+            let mut values: Vec<f64> = self.turns.iter().filter_map(f).collect();
+            values.sort_by(f64::total_cmp);
+            stats(&values)
+        };
+        serde_json::json!({
+            "turns": self.turns,
+            "bargeIns": self.barge_ins,
+            "endOfSpeechToAudioMs": pick(|t| t.end_of_speech_to_audio_ms),
+            "sttFinalMs": pick(|t| t.stt_final_ms),
+            "llmFirstTokenMs": pick(|t| t.llm_first_token_ms),
+            "ttsFirstByteMs": pick(|t| t.tts_first_byte_ms),
+        })
+    }
+}
+
+/// Median, worst and count of sorted values.
+fn stats(sorted: &[f64]) -> serde_json::Value {
+    if sorted.is_empty() {
+        return serde_json::Value::Null;
+    }
+    let round = |v: f64| (v * 10.0).round() / 10.0;
+    serde_json::json!({
+        "p50": round(sorted[sorted.len() / 2]),
+        "max": round(sorted[sorted.len() - 1]),
+        "count": sorted.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_turn_is_measured_from_the_end_of_speech() {
+        let t0 = Instant::now();
+        let at = |ms| Some(t0 + Duration::from_millis(ms));
+        let clock = TurnClock {
+            speech_end: at(0),
+            stt_final: at(310),
+            llm_request: at(320),
+            llm_first_token: at(420),
+            tts_request: at(450),
+            tts_first_byte: at(500),
+            first_audio: at(505),
+        };
+        let mut latency = CallLatency::new(WorkerMetrics::default());
+        latency.finish_turn(&clock);
+        latency.finish_turn(&TurnClock::default());
+        let summary = latency.summary();
+        assert_eq!(summary["turns"][0]["endOfSpeechToAudioMs"], 505.0);
+        assert_eq!(summary["turns"][0]["llmFirstTokenMs"], 100.0);
+        assert_eq!(summary["turns"][1]["sttFinalMs"], serde_json::Value::Null);
+        assert_eq!(summary["endOfSpeechToAudioMs"]["count"], 1);
+        assert!(latency.metrics.encode().contains("agent_turn_latency_seconds_count 1"));
+    }
+}
