@@ -13,6 +13,9 @@ mod params;
 mod session;
 mod transcriber;
 
+#[cfg(test)]
+mod bench;
+
 use super::errors::{Api, ApiError};
 use super::faults::Service;
 use super::socket::admit_socket;

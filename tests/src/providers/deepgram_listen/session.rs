@@ -129,12 +129,27 @@ struct Loop {
 impl Loop {
     async fn serve(&mut self, mut stream: futures::stream::SplitStream<WebSocket>) -> End {
         let idle = Duration::from_millis(self.shared.config.stt.idle_timeout_ms);
-        let mut deadline = Instant::now() + idle;
+        // One timer and one shutdown watch for the whole session: re-arming them on every
+        // 20 ms frame costs more than decoding the frame. The timer fires at the deadline
+        // as it stood when armed; activity since then only pushes the check later.
+        let mut last_activity = Instant::now();
+        let idle_check = tokio::time::sleep(idle);
+        tokio::pin!(idle_check);
+        let shared = self.shared.clone();
+        let closed = shared.closed();
+        tokio::pin!(closed);
         loop {
             let message = tokio::select! {
                 message = stream.next() => message,
-                _ = tokio::time::sleep_until(deadline) => return End::IdleTimeout,
-                _ = self.shared.closed() => return End::Shutdown,
+                _ = &mut idle_check => {
+                    let deadline = last_activity + idle;
+                    if Instant::now() >= deadline {
+                        return End::IdleTimeout;
+                    }
+                    idle_check.as_mut().reset(deadline);
+                    continue;
+                }
+                _ = &mut closed => return End::Shutdown,
             };
             match message {
                 Some(Ok(Message::Binary(bytes))) => {
@@ -142,13 +157,13 @@ impl Loop {
                     if bytes.is_empty() {
                         return End::CloseStream;
                     }
-                    deadline = Instant::now() + idle;
+                    last_activity = Instant::now();
                     if self.audio(&bytes).await {
                         return End::FaultDrop;
                     }
                 }
                 Some(Ok(Message::Text(text))) => {
-                    deadline = Instant::now() + idle;
+                    last_activity = Instant::now();
                     let kind = serde_json::from_str::<serde_json::Value>(text.as_str())
                         .ok()
                         .and_then(|v| v["type"].as_str().map(String::from));

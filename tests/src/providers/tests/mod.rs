@@ -3,6 +3,7 @@
 
 mod faults;
 mod llm;
+mod load;
 mod stt;
 mod tts;
 
