@@ -12,6 +12,8 @@ mod messages;
 mod params;
 mod session;
 mod transcriber;
+#[cfg(test)]
+mod transcriber_tests;
 
 #[cfg(test)]
 mod bench;

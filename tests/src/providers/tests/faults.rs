@@ -135,6 +135,11 @@ async fn a_drop_cuts_streams_part_way() {
     assert_eq!(received, 500 * 48, "500 ms of 24 kHz 16-bit");
     assert_eq!(emu.report().tts[0].bytes_sent, 500 * 48);
 
+    emu.set_fault(Fault::drop_after(Service::Whisper, 5).times(1));
+    let cut = transcribe(&emu, &wav::pcm16_file(8000, &silence(100))).await;
+    assert_eq!(cut.status(), 200);
+    assert!(cut.bytes().await.is_err(), "the JSON is cut after 5 bytes");
+
     emu.set_fault(Fault::drop_after(Service::Stt, 1000).times(1));
     let mut ws = connect(&emu, "/v1/listen", PRODUCT_QUERY, "k")
         .await

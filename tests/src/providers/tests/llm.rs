@@ -288,3 +288,22 @@ async fn whisper_transcribes_exactly_what_the_file_says() {
     assert_eq!(response.status(), 400);
     assert_eq!(emu.report().whisper.len(), 2);
 }
+
+#[tokio::test]
+async fn the_first_token_waits_for_the_configured_latency() {
+    let emu = start(ProviderConfig::instant().with_llm_latency_ms(250, 5)).await;
+    let started = tokio::time::Instant::now();
+    let mut response = post(&emu, &request("hello token-4", &[], true)).await;
+    let headers_at = started.elapsed();
+    let first = response.chunk().await.expect("chunk").expect("some");
+    let first_at = started.elapsed();
+    assert!(first.starts_with(b"data: "));
+    assert!(
+        headers_at < Duration::from_millis(200),
+        "headers go out at once"
+    );
+    assert!(first_at >= Duration::from_millis(250), "{first_at:?}");
+    while response.chunk().await.expect("chunk").is_some() {}
+    // At least one delay per further event.
+    assert!(started.elapsed() >= Duration::from_millis(250 + 5 * 10));
+}

@@ -285,3 +285,19 @@ async fn a_wrong_key_is_refused_at_the_upgrade_with_401() {
     .await;
     assert!(matches!(unsupported, Err(WsError::Http(r)) if r.status().as_u16() == 400));
 }
+
+#[tokio::test]
+async fn a_result_delay_holds_every_message_back_in_order() {
+    let emu = start(ProviderConfig::instant().with_stt_delay_ms(400)).await;
+    let mut ws = connect(&emu, "/v1/listen", PRODUCT_QUERY, "k")
+        .await
+        .expect("upgrade");
+    let mut audio = speech(TEXT);
+    audio.extend(silence(400));
+    let sent = tokio::time::Instant::now();
+    send_mulaw(&mut ws, &audio).await;
+    let got = read_until(&mut ws, Duration::from_secs(5), |r| !r.finals().is_empty()).await;
+    assert!(sent.elapsed() >= Duration::from_millis(400));
+    let kinds: Vec<&str> = got.json.iter().filter_map(|m| m["type"].as_str()).collect();
+    assert_eq!(kinds, ["SpeechStarted", "Results", "Results"]);
+}
