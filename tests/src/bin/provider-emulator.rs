@@ -44,9 +44,13 @@ async fn main() -> anyhow::Result<()> {
         .context("starting the provider emulator")?;
     println!("provider emulator listening on {}", emulator.base_url());
     std::io::stdout().flush().context("writing stdout")?;
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for ctrl-c")?;
+    // A harness usually stops it with SIGTERM; close sockets cleanly on either.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => interrupted.context("waiting for ctrl-c")?,
+        _ = term.recv() => {}
+    }
     emulator.shutdown().await;
     Ok(())
 }

@@ -30,7 +30,7 @@ impl Service {
 }
 
 /// The key as the provider's clients send it.
-fn presented_key(provider: Provider, headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn presented_key(provider: Provider, headers: &HeaderMap) -> Option<&str> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     match provider {
         Provider::Deepgram => {

@@ -26,6 +26,15 @@ pub(crate) async fn admit_socket(
     headers: &HeaderMap,
 ) -> Result<Option<FaultKind>, ApiError> {
     authorize(shared, service, headers)?;
+    socket_fault(shared, service).await
+}
+
+/// [`admit_socket`] without the key check, for sockets whose key may come in the first
+/// message instead of a header.
+pub(crate) async fn socket_fault(
+    shared: &Shared,
+    service: Service,
+) -> Result<Option<FaultKind>, ApiError> {
     let fault = shared.take_fault(service);
     match fault {
         Some(FaultKind::Status { code }) => {

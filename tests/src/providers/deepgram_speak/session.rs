@@ -5,43 +5,30 @@
 //! Audio is paced here rather than in the writer, so a `Clear` stops it within one chunk.
 
 use crate::providers::faults::FaultKind;
-use crate::providers::report::TtsRequestReport;
 use crate::providers::socket::{stall, Outbox};
 use crate::providers::state::Shared;
-use crate::providers::tts::format::{render, AudioFormat};
-use crate::providers::tts::playout::{Pacing, TtsRecord};
+use crate::providers::tts::format::AudioFormat;
+use crate::providers::tts::playout::Pacing;
+use crate::providers::tts::queue::{AudioQueue, Due};
 use crate::providers::tts::text::to_ascii;
+use crate::providers::tts::SocketGeneration;
 use axum::extract::ws::{Message, WebSocket};
-use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::json;
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::Instant;
 
 /// Deepgram's limit on text waiting for a flush.
 const MAX_BUFFER: usize = 2000;
-
-enum Item {
-    Audio { flush: u64, bytes: Bytes },
-    Flushed(u64),
-}
 
 struct Speaker {
     shared: Arc<Shared>,
     outbox: Outbox,
     model: String,
     format: AudioFormat,
-    pacing: Pacing,
     text: String,
-    queue: VecDeque<Item>,
-    next_due: Instant,
+    queue: AudioQueue,
     flushes: u64,
-    records: HashMap<u64, TtsRecord>,
-    /// Audio bytes sent so far, and where an injected drop cuts.
-    sent: u64,
-    drop_after: Option<u64>,
     fault: Option<String>,
 }
 
@@ -63,22 +50,17 @@ pub(super) async fn run(
                        "model_version": "emulator", "model_uuid": id});
     outbox.json(&hello).await;
     let drop_after = match fault {
-        Some(FaultKind::Drop { after }) => Some((after as f64 * format.bytes_per_ms()) as u64),
+        Some(FaultKind::Drop { after }) => Some(after),
         _ => None,
     };
     let speaker = Speaker {
-        pacing: Pacing::from_config(&shared),
+        queue: AudioQueue::new(Pacing::from_config(&shared), format, drop_after),
         shared,
         outbox,
         model,
         format,
         text: String::new(),
-        queue: VecDeque::new(),
-        next_due: Instant::now(),
         flushes: 0,
-        records: HashMap::new(),
-        sent: 0,
-        drop_after,
         fault: fault.map(FaultKind::label),
     };
     speaker.serve(stream).await;
@@ -86,32 +68,27 @@ pub(super) async fn run(
 
 impl Speaker {
     async fn serve(mut self, mut stream: futures::stream::SplitStream<WebSocket>) {
+        let shared = self.shared.clone();
+        let closed = shared.closed();
+        tokio::pin!(closed);
         let mut closing = false;
         loop {
             if closing && self.queue.is_empty() {
-                self.outbox.close(1000, "").await;
-                return;
+                return self.outbox.close(1000, "").await;
             }
-            let due = self.next_due;
-            let has_audio = !self.queue.is_empty();
+            let due = self.queue.due_at();
             tokio::select! {
                 message = stream.next(), if !closing => match message {
-                    Some(Ok(Message::Text(text))) => {
-                        if self.control(text.as_str()).await {
-                            closing = true;
-                        }
-                    }
+                    Some(Ok(Message::Text(text))) => closing = self.control(text.as_str()).await,
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return self.outbox.cut(),
                     Some(Ok(_)) => {}
                 },
-                _ = tokio::time::sleep_until(due), if has_audio => {
+                _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
                     if !self.play_next().await {
                         return self.outbox.cut();
                     }
                 }
-                _ = self.shared.closed() => {
-                    return self.outbox.close(1001, "emulator shutting down").await;
-                }
+                _ = &mut closed => return self.outbox.close(1001, "emulator shutting down").await,
             }
         }
     }
@@ -133,9 +110,6 @@ impl Speaker {
             Some("Clear") => {
                 self.queue.clear();
                 self.text.clear();
-                for (_, mut record) in self.records.drain() {
-                    record.clear();
-                }
                 let cleared = json!({"type": "Cleared", "sequence_id": self.flushes});
                 self.outbox.json(&cleared).await;
             }
@@ -156,87 +130,42 @@ impl Speaker {
         let asked = std::mem::take(&mut self.text);
         if !asked.trim().is_empty() {
             match to_ascii(&asked) {
-                Ok(ascii) => self.enqueue(seq, asked, &ascii).await,
+                Ok(ascii) => {
+                    let generation = SocketGeneration {
+                        provider: "deepgram",
+                        asked,
+                        ascii: &ascii,
+                        voice: &self.model,
+                        model: Some(self.model.clone()),
+                        format: self.format,
+                        fault: self.fault.clone(),
+                    };
+                    if let Some((rendered, record)) = generation.render(&self.shared).await {
+                        self.queue.push_audio(seq, rendered, record);
+                    }
+                }
                 Err(e) => self.warn("UNSUPPORTED_TEXT", &e.to_string()).await,
             }
         }
-        self.queue.push_back(Item::Flushed(seq));
+        self.queue.push_marker(seq);
     }
 
-    async fn enqueue(&mut self, seq: u64, asked: String, ascii: &str) {
-        let Ok(rendered) = render(&self.shared.cache, ascii, self.format).await else {
-            return;
-        };
-        let record = TtsRecord::open(
-            &self.shared,
-            TtsRequestReport {
-                provider: "deepgram".into(),
-                transport: "websocket".into(),
-                received_at: Some(chrono::Utc::now()),
-                text: asked,
-                voice: self.model.clone(),
-                model: Some(self.model.clone()),
-                format: self.format.label(),
-                audio_ms: rendered.audio_ms,
-                fault: self.fault.clone(),
-                ..TtsRequestReport::default()
-            },
-        );
-        self.records.insert(seq, record);
-        if self.queue.is_empty() {
-            self.next_due = Instant::now() + Duration::from_millis(self.pacing.first_byte_ms);
-        }
-        let chunk = self.pacing.chunk_bytes(self.format);
-        let audio = rendered.audio;
-        let mut at = 0;
-        while at < audio.len() {
-            let end = (at + chunk).min(audio.len());
-            self.queue.push_back(Item::Audio {
-                flush: seq,
-                bytes: audio.slice(at..end),
-            });
-            at = end;
-        }
-    }
-
-    /// Sends the next queued item; false when an injected drop cuts the connection.
+    /// Sends what is due; false when an injected drop cuts the connection.
     async fn play_next(&mut self) -> bool {
-        let Some(item) = self.queue.pop_front() else {
-            return true;
-        };
-        match item {
-            Item::Audio { flush, mut bytes } => {
-                if let Some(limit) = self.drop_after {
-                    let room = limit.saturating_sub(self.sent) as usize;
-                    if bytes.len() >= room {
-                        bytes.truncate(room);
-                        self.outbox.send(Message::Binary(bytes.clone())).await;
-                        self.sent += bytes.len() as u64;
-                        if let Some(r) = self.records.get_mut(&flush) {
-                            r.sent(bytes.len());
-                        }
-                        // Let the partial chunk reach the client before the cut.
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        return false;
-                    }
-                }
-                self.sent += bytes.len() as u64;
-                if let Some(r) = self.records.get_mut(&flush) {
-                    r.sent(bytes.len());
-                }
+        match self.queue.next() {
+            Some(Due::Audio { bytes, cut }) => {
                 self.outbox.send(Message::Binary(bytes)).await;
-                self.next_due += self.pacing.offset(1);
-                if self.pacing.speed <= 0.0 {
-                    self.next_due = Instant::now();
+                if cut {
+                    // Let the last chunk reach the client before the cut.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    return false;
                 }
             }
-            Item::Flushed(seq) => {
-                if let Some(mut record) = self.records.remove(&seq) {
-                    record.complete();
-                }
+            Some(Due::Marker(seq)) => {
                 let flushed = json!({"type": "Flushed", "sequence_id": seq});
                 self.outbox.json(&flushed).await;
             }
+            None => {}
         }
         true
     }

@@ -6,6 +6,7 @@ mod llm;
 mod load;
 mod stt;
 mod tts;
+mod tts_sockets;
 
 use super::{ProviderConfig, ProviderEmulator};
 use crate::audio::mulaw;

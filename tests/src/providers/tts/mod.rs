@@ -4,6 +4,7 @@
 pub(crate) mod cache;
 pub(crate) mod format;
 pub(crate) mod playout;
+pub(crate) mod queue;
 pub(crate) mod text;
 
 use super::errors::{Api, ApiError};
@@ -82,4 +83,45 @@ pub(crate) async fn speak(
         Body::from_stream(body),
     )
         .into_response())
+}
+
+/// One generation on a TTS WebSocket, rendered and with its line in the report.
+pub(crate) struct SocketGeneration<'a> {
+    pub provider: &'static str,
+    /// As received, before punctuation mapping.
+    pub asked: String,
+    /// Its ASCII form.
+    pub ascii: &'a str,
+    pub voice: &'a str,
+    pub model: Option<String>,
+    pub format: AudioFormat,
+    pub fault: Option<String>,
+}
+
+impl SocketGeneration<'_> {
+    /// Renders the text and opens its report line.
+    pub(crate) async fn render(
+        self,
+        shared: &Arc<Shared>,
+    ) -> Option<(format::Rendered, TtsRecord)> {
+        let rendered = format::render(&shared.cache, self.ascii, self.format)
+            .await
+            .ok()?;
+        let record = TtsRecord::open(
+            shared,
+            TtsRequestReport {
+                provider: self.provider.into(),
+                transport: "websocket".into(),
+                received_at: Some(chrono::Utc::now()),
+                text: self.asked,
+                voice: self.voice.into(),
+                model: self.model,
+                format: self.format.label(),
+                audio_ms: rendered.audio_ms,
+                fault: self.fault,
+                ..TtsRequestReport::default()
+            },
+        );
+        Some((rendered, record))
+    }
 }

@@ -1,9 +1,12 @@
 //! ElevenLabs text to speech: `POST /v1/text-to-speech/{voice_id}/stream` (and the
 //! unstreamed path, which is served the same way), header `xi-api-key`, JSON `{text,
-//! model_id, voice_settings}`, `?output_format=ulaw_8000|pcm_16000|pcm_24000|...`.
+//! model_id, voice_settings}`, `?output_format=ulaw_8000|pcm_16000|pcm_24000|...`; and
+//! the `stream-input` WebSocket ([`stream_input`]).
 //!
 //! MP3 and Opus formats are refused: the emulator only produces what the speech code can
 //! be checked through, and those are what a phone pipeline asks for.
+
+mod stream_input;
 
 use super::errors::{Api, ApiError};
 use super::faults::Service;
@@ -15,7 +18,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -24,6 +27,10 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/v1/text-to-speech/{voice_id}/stream", post(tts))
         .route("/v1/text-to-speech/{voice_id}", post(tts))
+        .route(
+            "/v1/text-to-speech/{voice_id}/stream-input",
+            get(stream_input::upgrade),
+        )
 }
 
 #[derive(Deserialize)]
@@ -50,6 +57,28 @@ fn parse_format(name: &str) -> Option<AudioFormat> {
     }
 }
 
+/// The requested format, or the 400 for one the emulator does not produce (ElevenLabs'
+/// default is MP3).
+fn output_format(
+    shared: &Shared,
+    service: Service,
+    name: Option<&str>,
+) -> Result<AudioFormat, ApiError> {
+    let name = name.unwrap_or("mp3_44100_128");
+    parse_format(name).ok_or_else(|| {
+        shared.refused(service, 400, format!("output_format {name}"));
+        ApiError::new(
+            Api::ElevenLabs,
+            400,
+            "invalid_output_format",
+            format!(
+                "output_format {name:?} is not supported by the emulator; use ulaw_8000 or \
+                 pcm_8000/16000/22050/24000/44100/48000"
+            ),
+        )
+    })
+}
+
 async fn tts(
     State(shared): State<Arc<Shared>>,
     Path(voice_id): Path<String>,
@@ -63,20 +92,7 @@ async fn tts(
         shared.refused(service, 422, e.to_string());
         ApiError::new(Api::ElevenLabs, 422, "json_invalid", e.to_string()).param("text")
     })?;
-    // ElevenLabs' default is MP3, which this emulator does not produce.
-    let name = query.output_format.as_deref().unwrap_or("mp3_44100_128");
-    let format = parse_format(name).ok_or_else(|| {
-        shared.refused(service, 400, format!("output_format {name}"));
-        ApiError::new(
-            Api::ElevenLabs,
-            400,
-            "invalid_output_format",
-            format!(
-                "output_format {name:?} is not supported by the emulator; use ulaw_8000 or \
-                 pcm_8000/16000/22050/24000/44100/48000"
-            ),
-        )
-    })?;
+    let format = output_format(&shared, service, query.output_format.as_deref())?;
     let request = SpeakRequest {
         api: Api::ElevenLabs,
         provider: "elevenlabs",
