@@ -112,6 +112,13 @@ impl Outbox {
         let _ = tokio::time::timeout(Duration::from_secs(5) + self.delay, self.writer).await;
     }
 
+    /// The client closed: sends what is queued (with the close reply the WebSocket layer
+    /// queued itself) and ends.
+    pub(crate) async fn finish(self) {
+        drop(self.tx);
+        let _ = tokio::time::timeout(Duration::from_secs(2) + self.delay, self.writer).await;
+    }
+
     /// Drops the connection at once, queued messages and all, without a close frame.
     pub(crate) fn cut(self) {
         self.writer.abort();

@@ -295,7 +295,8 @@ impl Loop {
             End::CloseStream => self.outbox.close(1000, "").await,
             End::IdleTimeout => self.outbox.close(1011, NET_0001).await,
             End::Shutdown => self.outbox.close(1001, "emulator shutting down").await,
-            End::ClientClosed | End::FaultDrop => self.outbox.cut(),
+            End::ClientClosed => self.outbox.finish().await,
+            End::FaultDrop => self.outbox.cut(),
         }
     }
 }

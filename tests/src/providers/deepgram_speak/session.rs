@@ -80,7 +80,7 @@ impl Speaker {
             tokio::select! {
                 message = stream.next(), if !closing => match message {
                     Some(Ok(Message::Text(text))) => closing = self.control(text.as_str()).await,
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return self.outbox.cut(),
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return self.outbox.finish().await,
                     Some(Ok(_)) => {}
                 },
                 _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {

@@ -141,7 +141,7 @@ impl Session {
                             outbox.json(&json!({"message": error, "error": "invalid_text"})).await;
                         }
                     }
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return outbox.cut(),
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return outbox.finish().await,
                     Some(Ok(_)) => {}
                 },
                 _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {

@@ -301,3 +301,26 @@ async fn a_result_delay_holds_every_message_back_in_order() {
     let kinds: Vec<&str> = got.json.iter().filter_map(|m| m["type"].as_str()).collect();
     assert_eq!(kinds, ["SpeechStarted", "Results", "Results"]);
 }
+
+#[tokio::test]
+async fn a_client_close_is_answered_with_a_close_frame() {
+    let emu = start(ProviderConfig::instant()).await;
+    let mut ws = connect(&emu, "/v1/listen", PRODUCT_QUERY, "k")
+        .await
+        .expect("upgrade");
+    send_mulaw(&mut ws, &silence(200)).await;
+    ws.close(None).await.expect("close sent");
+    let reply = tokio::time::timeout(Duration::from_secs(5), ws.next()).await;
+    assert!(
+        matches!(reply, Ok(Some(Ok(Message::Close(_))))),
+        "{reply:?}"
+    );
+    let report = emu
+        .wait_for(Duration::from_secs(2), "the session to end", |r| {
+            r.stt.first().is_some_and(|s| s.end.is_some())
+        })
+        .await
+        .expect("ended");
+    assert_eq!(report.stt[0].end.as_deref(), Some("client_closed"));
+    assert!((report.stt[0].audio_seconds - 0.2).abs() < 0.001);
+}
