@@ -1,5 +1,7 @@
 //! End-to-end harness, simulators and benchmark tools.
 //!
+//! - [`providers`]: Deepgram, OpenAI and ElevenLabs emulators (STT, LLM, TTS) that hear
+//!   and speak the test speech code.
 //! - [`twilio`]: the Twilio emulator (REST Calls API, signed callbacks, TwiML, Media
 //!   Streams with scripted callees).
 //! - [`speech_code`]: text carried in speech-band audio, so tests know exactly what was
@@ -11,6 +13,7 @@
 pub mod audio;
 pub mod contacts_csv;
 pub mod process;
+pub mod providers;
 pub mod rig;
 pub mod speech_code;
 pub mod twilio;

@@ -103,6 +103,25 @@ impl Decoder {
         matches!(self.state, State::Receiving(_))
     }
 
+    /// First sample of the utterance being read, while one is: lets a listener report
+    /// speech starting as soon as the preamble is recognised, before the text is known.
+    pub fn utterance_start(&self) -> Option<u64> {
+        match &self.state {
+            State::Receiving(rx) => Some(rx.start),
+            State::Searching { .. } => None,
+        }
+    }
+
+    /// While searching, the next position to be tested for a preamble. Positions are
+    /// tested on a 1 ms grid from here, so a caller that skips silence and resumes with a
+    /// fresh decoder can keep to the same grid (and so find the same sync positions).
+    pub fn search_position(&self) -> Option<u64> {
+        match &self.state {
+            State::Searching { next, .. } => Some(*next),
+            State::Receiving(_) => None,
+        }
+    }
+
     /// Samples fed so far.
     pub fn position(&self) -> u64 {
         self.end()
