@@ -10,6 +10,7 @@ pub mod cost;
 pub mod error;
 pub mod http;
 pub mod llm;
+pub mod resilience;
 pub mod stt;
 pub mod tts;
 

@@ -3,7 +3,7 @@
 use super::ProviderError;
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::stream::BoxStream;
+use futures::stream::{BoxStream, StreamExt};
 use tokio::sync::mpsc;
 
 /// What a session needs to know about the call.
@@ -67,4 +67,14 @@ pub trait Stt: Send + Sync {
     fn name(&self) -> &str;
     /// Opens a session for one call.
     async fn open(&self, options: &SttOptions) -> Result<SttSession, ProviderError>;
+}
+
+/// A channel's receiving end as a stream: how session tasks hand out their events.
+pub(crate) fn receiver_stream<T: Send + 'static>(
+    receiver: mpsc::Receiver<T>,
+) -> BoxStream<'static, T> {
+    futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    })
+    .boxed()
 }
