@@ -6,6 +6,9 @@ use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt};
 use tokio::sync::mpsc;
 
+pub mod deepgram;
+pub mod whisper;
+
 /// What a session needs to know about the call.
 #[derive(Debug, Clone)]
 pub struct SttOptions {
