@@ -10,6 +10,7 @@ pub mod cost;
 pub mod error;
 pub mod http;
 pub mod llm;
+pub mod registry;
 pub mod resilience;
 pub mod stt;
 pub mod tts;
@@ -21,3 +22,4 @@ pub use tts::{Tts, TtsRequest, TtsStream};
 
 pub use config::ProvidersConfig;
 pub use cost::{Kind, Rates, UsageMeter, UsageSnapshot, UsageTotals};
+pub use registry::{Providers, RegistryError};
