@@ -6,6 +6,7 @@
 
 pub mod mulaw;
 pub mod pacer;
+pub mod resample;
 
 /// Phone audio sample rate.
 pub const SAMPLE_RATE: u32 = 8_000;

@@ -5,6 +5,9 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use serde_json::Value;
 
+pub mod openai;
+pub mod sse;
+
 /// One message of the conversation, as chat completions know them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatMessage {

@@ -3,8 +3,11 @@
 use super::ProviderError;
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::stream::BoxStream;
+use futures::stream::{BoxStream, StreamExt};
 use tokio::sync::mpsc;
+
+pub mod deepgram;
+pub mod whisper;
 
 /// What a session needs to know about the call.
 #[derive(Debug, Clone)]
@@ -67,4 +70,14 @@ pub trait Stt: Send + Sync {
     fn name(&self) -> &str;
     /// Opens a session for one call.
     async fn open(&self, options: &SttOptions) -> Result<SttSession, ProviderError>;
+}
+
+/// A channel's receiving end as a stream: how session tasks hand out their events.
+pub(crate) fn receiver_stream<T: Send + 'static>(
+    receiver: mpsc::Receiver<T>,
+) -> BoxStream<'static, T> {
+    futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    })
+    .boxed()
 }

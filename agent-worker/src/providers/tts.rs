@@ -5,6 +5,12 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 
+pub mod aura;
+pub mod elevenlabs;
+pub mod openai;
+#[cfg(test)]
+pub(crate) mod testing;
+
 /// One piece of text to speak.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TtsRequest {
