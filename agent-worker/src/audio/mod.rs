@@ -5,6 +5,7 @@
 //! Only a provider that needs another rate (OpenAI TTS at 24 kHz PCM) pays for resampling.
 
 pub mod mulaw;
+pub mod recording;
 pub mod vad;
 
 /// Phone audio sample rate.

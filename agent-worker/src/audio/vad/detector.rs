@@ -10,7 +10,7 @@ use crate::audio::FRAME_MS;
 
 /// Thresholds of a [`SpeechDetector`]. Durations are rounded up to whole 20 ms frames.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[serde(default)]
 pub struct VadConfig {
     /// The VAD's aggressiveness.
     pub mode: VadMode,
