@@ -4,6 +4,7 @@
 //! speech and language services behind streaming traits.
 
 pub mod audio;
+pub mod control;
 pub mod providers;
 
 use axum::routing::get;
