@@ -4,6 +4,7 @@
 //! speech and language services behind streaming traits.
 
 pub mod audio;
+pub mod control;
 pub mod metrics;
 pub mod pipeline;
 pub mod providers;

@@ -72,7 +72,7 @@ impl Application {
             .with_context(|| format!("binding {address}"))?;
         let grace = Duration::from_secs(settings.server.shutdown_grace_sec);
         let run_engine = settings.engine.enabled;
-        let state = AppState::with_clock(db, settings, clock);
+        let state = AppState::with_clock(db, settings, clock)?;
         let engine = run_engine.then(|| state.engine.clone());
         let engine_handle = state.engine.clone();
         let router = router(state);

@@ -4,6 +4,7 @@
 //! variables are `CP__SECTION__KEY` (for example `CP__SERVER__PORT=8080`), and the usual
 //! `DATABASE_URL` is honoured as well. Secrets are `SecretString` so they never reach a log.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -19,6 +20,28 @@ pub struct Settings {
     pub twilio: TwilioSettings,
     pub engine: EngineSettings,
     pub workers: WorkerSettings,
+    pub recordings: RecordingSettings,
+}
+
+/// The store call recordings live in: the same one the agent workers write to.
+#[derive(Clone, Deserialize)]
+pub struct RecordingSettings {
+    /// A folder, `file:///...` or `s3://bucket/prefix`; S3 settings come from the standard
+    /// `AWS_*` environment (see `shared::storage`).
+    pub store_url: String,
+    /// object_store options (`aws_endpoint`, `aws_region`, ...).
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for RecordingSettings {
+    // Options may carry credentials: their names only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordingSettings")
+            .field("store_url", &self.store_url)
+            .field("options", &self.options.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// The deployment's Twilio account (a `twilio_stream` trunk may carry its own).
@@ -176,5 +199,6 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, co
         .set_default("workers.api_key", DEV_SECRET)?
         .set_default("workers.token_secret", DEV_SECRET)?
         .set_default("workers.token_grace_sec", 600)?
-        .set_default("workers.heartbeat_ttl_sec", 15)
+        .set_default("workers.heartbeat_ttl_sec", 15)?
+        .set_default("recordings.store_url", "data/recordings")
 }

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
+use object_store::ObjectStore;
 use sqlx::PgPool;
 
 use crate::auth::SessionKeys;
@@ -25,15 +27,31 @@ pub struct AppState {
     /// The campaign engine (its loop runs only where `engine.enabled`), its dialers and
     /// call tokens: webhooks and the workers' API use them too.
     pub engine: Engine,
+    /// Where call recordings are stored (opened from `recordings.store_url`).
+    pub recordings: Arc<dyn ObjectStore>,
 }
 
 impl AppState {
-    pub fn new(db: PgPool, settings: Settings) -> Self {
+    /// Fails when the recordings store cannot be opened (a bad URL, or a local folder
+    /// that cannot be created).
+    pub fn new(db: PgPool, settings: Settings) -> anyhow::Result<Self> {
         Self::with_clock(db, settings, Arc::new(SystemClock))
     }
 
     /// With an injected clock (tests run simulated days).
-    pub fn with_clock(db: PgPool, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+    pub fn with_clock(
+        db: PgPool,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let recordings =
+            shared::storage::open(&settings.recordings.store_url, &settings.recordings.options)
+                .with_context(|| {
+                    format!(
+                        "opening the recordings store {}",
+                        settings.recordings.store_url
+                    )
+                })?;
         let sessions = SessionKeys::new(&settings.auth);
         let secrets = Arc::new(SecretBox::new(&settings.auth.encryption_key));
         let engine = Engine::new(
@@ -45,14 +63,15 @@ impl AppState {
             &settings.workers,
             &settings.twilio,
         );
-        Self {
+        Ok(Self {
             db,
             settings: Arc::new(settings),
             sessions: Arc::new(sessions),
             secrets,
             metrics: Metrics::new(),
             engine,
-        }
+            recordings,
+        })
     }
 }
 

@@ -1,13 +1,15 @@
 //! Contracts between the control plane and the agent workers.
 //!
 //! Everything both sides must spell the same way lives here: E.164 phone numbers, the
-//! call status and attempt result enums, call outcomes, and the one telemetry setup.
+//! call status and attempt result enums, call outcomes, the one telemetry setup, and the
+//! recordings store both sides open from the same URL.
 
 pub mod assistant;
 pub mod events;
 pub mod job;
 pub mod phone;
 pub mod status;
+pub mod storage;
 pub mod telemetry;
 pub mod template;
 pub mod token;

@@ -6,7 +6,9 @@
 
 pub mod mulaw;
 pub mod pacer;
+pub mod recording;
 pub mod resample;
+pub mod vad;
 
 /// Phone audio sample rate.
 pub const SAMPLE_RATE: u32 = 8_000;

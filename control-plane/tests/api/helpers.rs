@@ -11,6 +11,8 @@ pub struct TestApp {
     pub address: String,
     pub db: PgPool,
     pub client: reqwest::Client,
+    /// The app's recordings store (a fresh temporary folder).
+    pub recordings_url: String,
 }
 
 /// Small limits so the 413 paths are cheap to reach.
@@ -40,13 +42,19 @@ pub fn test_settings() -> Settings {
     s.engine.enabled = false;
     s.workers.api_key = SecretString::from(TEST_WORKER_KEY);
     s.workers.token_secret = SecretString::from("test-worker-token-secret");
+    s.recordings.store_url = std::env::temp_dir()
+        .join(format!("cp-test-recordings-{}", uuid::Uuid::new_v4()))
+        .display()
+        .to_string();
     s
 }
 
 impl TestApp {
     /// Starts the app on the (already migrated) test database.
     pub async fn spawn(db: PgPool) -> Self {
-        let app = Application::build_with_pool(test_settings(), db.clone())
+        let settings = test_settings();
+        let recordings_url = settings.recordings.store_url.clone();
+        let app = Application::build_with_pool(settings, db.clone())
             .await
             .expect("app builds");
         let address = format!("http://{}", app.address());
@@ -55,6 +63,7 @@ impl TestApp {
             address,
             db,
             client: reqwest::Client::new(),
+            recordings_url,
         }
     }
 

@@ -17,6 +17,7 @@ mod imports;
 mod internal;
 mod metrics;
 mod openapi;
+mod recordings;
 mod tenancy;
 mod trunks;
 mod webhooks;

@@ -47,6 +47,10 @@ async fn main() -> anyhow::Result<()> {
     settings.twilio.media_stream_url = worker.media_url();
     settings.workers.api_key = SecretString::from(WORKER_KEY);
     settings.engine.enabled = false;
+    settings.recordings.store_url = std::env::temp_dir()
+        .join("outbound-bench-recordings")
+        .display()
+        .to_string();
     settings.engine.batch = 200;
     let app =
         Application::build_with(settings, db.clone(), std::sync::Arc::new(SystemClock)).await?;

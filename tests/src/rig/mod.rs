@@ -67,8 +67,11 @@ impl Rig {
     }
 
     /// Another replica's engine on the same database, clock and Twilio account.
-    pub fn another_engine(&self) -> Engine {
-        AppState::with_clock(self.db.clone(), self.settings.clone(), self.clock.clone()).engine
+    pub fn another_engine(&self) -> anyhow::Result<Engine> {
+        Ok(
+            AppState::with_clock(self.db.clone(), self.settings.clone(), self.clock.clone())?
+                .engine,
+        )
     }
 
     async fn wait_for_worker(&self) -> anyhow::Result<()> {
@@ -134,6 +137,11 @@ fn settings(port: u16, twilio: &EmulatorHandle, media_url: &str) -> anyhow::Resu
     s.workers.api_key = SecretString::from(WORKER_KEY);
     // Heartbeats come in real time while the manual clock races ahead.
     s.workers.heartbeat_ttl_sec = 10_000_000;
+    // Not the default folder under the working directory: nothing here records.
+    s.recordings.store_url = std::env::temp_dir()
+        .join("outbound-rig-recordings")
+        .display()
+        .to_string();
     Ok(s)
 }
 

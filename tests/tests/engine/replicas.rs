@@ -17,7 +17,7 @@ async fn two_engines_on_one_database_never_dial_a_contact_twice(db: PgPool) {
         .await
         .unwrap();
     let first = rig.engine.clone();
-    let second = rig.another_engine();
+    let second = rig.another_engine().unwrap();
     for _ in 0..200 {
         let (a, b) = tokio::join!(first.tick(), second.tick());
         a.unwrap();

@@ -1,6 +1,10 @@
-//! `GET /api/v1/calls/{id}/transcript` and `/recordings`: what a call produced.
+//! `GET /api/v1/calls/{id}/transcript` and `/recordings`: what a call produced, and
+//! `/recordings/{recordingId}/audio`, the recorded file itself.
 
+use axum::body::Body;
 use axum::extract::State;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -13,11 +17,13 @@ use crate::db::calls::{self, RecordingRow, TranscriptRow};
 use crate::error::{ApiError, ErrorBody};
 use crate::http::{ApiJson, ApiPath};
 use crate::state::AppState;
+use shared::storage;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_transcript))
         .routes(routes!(list_recordings))
+        .routes(routes!(recording_audio))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -134,4 +140,50 @@ async fn list_recordings(
     Ok(ApiJson(Recordings {
         data: rows.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// The recording's audio file (WAV), streamed from the recordings store the workers
+/// write to. Recordings kept elsewhere (a carrier's own, whose location is its URL) are
+/// not served here.
+#[utoipa::path(get, path = "/api/v1/calls/{id}/recordings/{recordingId}/audio", tag = "calls",
+    params(("id" = Uuid, Path), ("recordingId" = Uuid, Path)),
+    responses((status = 200, description = "The recording", content_type = "audio/wav",
+            body = Vec<u8>),
+        (status = 404, description = "No such call, recording or stored file", body = ErrorBody)))]
+async fn recording_audio(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((id, recording_id)): ApiPath<(Uuid, Uuid)>,
+) -> Result<Response, ApiError> {
+    if !calls::exists(&state.db, caller.org_id, id).await? {
+        return Err(ApiError::NotFound("call"));
+    }
+    // A call has a recording or two: the list's query serves, no query of its own.
+    let recording = calls::recordings(&state.db, caller.org_id, id)
+        .await?
+        .into_iter()
+        .find(|r| r.id == recording_id)
+        .ok_or(ApiError::NotFound("recording"))?;
+    let key = storage::org_recording(&recording.location, caller.org_id)
+        .ok_or(ApiError::NotFound("recording file"))?;
+    let object = match state.recordings.get(&key).await {
+        Ok(object) => object,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(ApiError::NotFound("recording file"))
+        }
+        Err(err) => {
+            return Err(ApiError::Internal(
+                anyhow::Error::new(err).context("reading a recording from the store"),
+            ))
+        }
+    };
+    let headers = [
+        (CONTENT_TYPE, "audio/wav".to_string()),
+        (CONTENT_LENGTH, object.meta.size.to_string()),
+        (
+            CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{recording_id}.wav\""),
+        ),
+    ];
+    Ok((headers, Body::from_stream(object.into_stream())).into_response())
 }
