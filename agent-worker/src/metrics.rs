@@ -35,7 +35,9 @@ pub struct WorkerMetrics {
 
 fn seconds() -> Histogram {
     // 5 ms to ~10 s.
-    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.005, 1.6, 17))
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.005, 1.6, 17,
+    ))
 }
 
 impl Default for WorkerMetrics {

@@ -1,5 +1,6 @@
 //! How conversations behave: turn taking, barge-in, silence, fixed phrases, pacing.
 
+use crate::audio::vad::VadConfig;
 use serde::Deserialize;
 
 /// What ends the callee's turn.
@@ -30,12 +31,9 @@ pub enum Backchannel {
 #[serde(default)]
 pub struct PipelineConfig {
     pub turn_end: TurnEnd,
-    /// Silence after speech that ends a turn by VAD.
-    pub vad_silence_ms: u64,
-    /// Speech needed before the VAD calls it speech (onset debounce).
-    pub vad_onset_ms: u64,
-    /// webrtc-vad aggressiveness, 0-3.
-    pub vad_mode: u8,
+    /// The VAD: aggressiveness, speech onset and the silence that ends speech (and a
+    /// turn, by VAD).
+    pub vad: VadConfig,
     /// The STT provider's endpointing setting.
     pub stt_endpointing_ms: u64,
     pub backchannel: Backchannel,
@@ -78,8 +76,7 @@ impl Default for Phrases {
         Phrases {
             reprompt: "Are you still there?".into(),
             silence_goodbye: "It seems this is not a good time. Goodbye.".into(),
-            apology: "Sorry, I am having technical trouble. We will call you back. Goodbye."
-                .into(),
+            apology: "Sorry, I am having technical trouble. We will call you back. Goodbye.".into(),
             max_duration: "I am afraid we are out of time. Thank you, goodbye.".into(),
             budget: "I have to end the call here. Thank you, goodbye.".into(),
         }
@@ -90,15 +87,13 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             turn_end: TurnEnd::Either,
-            vad_silence_ms: 500,
-            vad_onset_ms: 60,
-            vad_mode: 3,
+            vad: VadConfig::default(),
             stt_endpointing_ms: 300,
             backchannel: Backchannel::PauseResume,
             backchannel_max_ms: 700,
             backchannel_max_words: 2,
             min_interrupt_ms: 500,
-            resume_after_ms: 400,
+            resume_after_ms: 200,
             silence_timeout_ms: 8_000,
             silence_reprompts: 1,
             pacer_lead_ms: 60,

@@ -147,6 +147,9 @@ mod tests {
         assert_eq!(summary["turns"][0]["llmFirstTokenMs"], 100.0);
         assert_eq!(summary["turns"][1]["sttFinalMs"], serde_json::Value::Null);
         assert_eq!(summary["endOfSpeechToAudioMs"]["count"], 1);
-        assert!(latency.metrics.encode().contains("agent_turn_latency_seconds_count 1"));
+        assert!(latency
+            .metrics
+            .encode()
+            .contains("agent_turn_latency_seconds_count 1"));
     }
 }

@@ -2,9 +2,11 @@
 
 pub mod clauses;
 pub mod config;
+pub mod events;
 pub mod latency;
 pub mod phrases;
 pub mod reply;
+pub mod session;
 pub mod tools;
 pub mod turn;
 pub mod voicemail;

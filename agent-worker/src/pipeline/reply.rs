@@ -115,20 +115,56 @@ impl Reply {
         (self.audio.len() / FRAME_SAMPLES).saturating_sub(self.next_frame)
     }
 
-    /// The next thing to send. Marks come after every `MARK_EVERY` frames and at clause ends.
-    pub fn next_out(&mut self) -> Next<'_> {
+    /// A mark due at the current position: after every `MARK_EVERY` frames and at clause
+    /// ends. Marks do not wait for the pacer.
+    pub fn take_mark(&mut self) -> Option<String> {
         let sent = self.next_frame;
         let clause_end = self.clauses.iter().any(|c| c.end_frame == Some(sent));
         if sent > self.last_mark_at && (sent - self.last_mark_at >= MARK_EVERY || clause_end) {
             self.last_mark_at = sent;
-            return Next::Mark(format!("r{}g{}f{}", self.id, self.generation, sent));
+            return Some(format!("r{}g{}f{}", self.id, self.generation, sent));
         }
-        let start = sent * FRAME_SAMPLES;
+        None
+    }
+
+    /// The next frame to send, if one is complete.
+    pub fn next_frame(&mut self) -> Option<&[u8]> {
+        let start = self.next_frame * FRAME_SAMPLES;
         if self.audio.len() >= start + FRAME_SAMPLES {
             self.next_frame += 1;
-            return Next::Frame(&self.audio[start..start + FRAME_SAMPLES]);
+            return Some(&self.audio[start..start + FRAME_SAMPLES]);
         }
-        Next::Waiting
+        None
+    }
+
+    /// Whether anything (a frame or a mark) is waiting to be sent.
+    pub fn has_output(&self) -> bool {
+        let sent = self.next_frame;
+        self.unsent_frames() > 0
+            || (sent > self.last_mark_at
+                && (sent - self.last_mark_at >= MARK_EVERY
+                    || self.clauses.iter().any(|c| c.end_frame == Some(sent))))
+    }
+
+    /// The next thing to send, frames and marks interleaved (for tests and simple loops).
+    pub fn next_out(&mut self) -> Next<'_> {
+        if let Some(mark) = self.take_mark() {
+            return Next::Mark(mark);
+        }
+        match self.next_frame() {
+            Some(frame) => Next::Frame(frame),
+            None => Next::Waiting,
+        }
+    }
+
+    /// Whether no clause has been started.
+    pub fn is_empty(&self) -> bool {
+        self.clauses.is_empty()
+    }
+
+    /// Whether any audio has been synthesised.
+    pub fn has_audio(&self) -> bool {
+        !self.audio.is_empty()
     }
 
     /// A mark came back: returns true if it was this reply's and confirms new audio.
@@ -148,11 +184,22 @@ impl Reply {
         self.heard_frames = self.next_frame;
     }
 
-    /// After a `clear`: the far end dropped what it held; resend from what was heard.
+    /// After a `clear`: the far end dropped what it held. Sending resumes at the start of
+    /// the clause that was cut, so a resumed reply repeats the cut clause whole rather
+    /// than starting mid-word.
     pub fn rewind(&mut self) {
         self.generation += 1;
-        self.next_frame = self.heard_frames;
-        self.last_mark_at = self.heard_frames;
+        let heard = self.heard_frames;
+        let resume = self
+            .clauses
+            .iter()
+            .filter(|c| c.start_frame <= heard)
+            .filter(|c| c.end_frame.is_none_or(|end| end > heard))
+            .map(|c| c.start_frame)
+            .next_back()
+            .unwrap_or(heard);
+        self.next_frame = resume;
+        self.last_mark_at = resume;
     }
 
     /// Whether sent audio has not been confirmed played yet.
@@ -271,12 +318,16 @@ mod tests {
             !reply.mark_played(&marks[1]),
             "echoed by the clear, not played"
         );
-        assert_eq!(reply.sent_frames(), 10);
         assert_eq!(reply.heard_text(), "one two...");
-        assert_eq!(reply.unsent_frames(), 20);
-        // Resuming sends the unheard audio again, with fresh marks.
+        // Resuming repeats the cut clause from its start, with fresh marks.
+        assert_eq!(reply.sent_frames(), 0);
+        assert_eq!(reply.unsent_frames(), 30);
+        assert!(!reply.in_flight());
         let marks = send_all(&mut reply);
-        assert_eq!(marks[0], "r7g1f20");
+        assert_eq!(marks[0], "r7g1f10");
+        assert!(!reply.mark_played("r7g1f10"), "already heard");
+        assert!(reply.mark_played("r7g1f20"));
+        assert_eq!(reply.heard_text(), "one two three four five...");
     }
 
     #[test]

@@ -75,7 +75,10 @@ impl CalleeTurn {
 
     /// Words so far.
     pub fn word_count(&self) -> usize {
-        self.pieces.iter().map(|p| p.split_whitespace().count()).sum()
+        self.pieces
+            .iter()
+            .map(|p| p.split_whitespace().count())
+            .sum()
     }
 
     /// Takes the turn, leaving an empty one.
@@ -93,7 +96,10 @@ mod tests {
         let now = Instant::now();
         let mut turn = CalleeTurn::default();
         turn.vad_speech_end();
-        assert!(!turn.is_complete(TurnEnd::Either), "silence alone is no turn");
+        assert!(
+            !turn.is_complete(TurnEnd::Either),
+            "silence alone is no turn"
+        );
         turn.add_final("my code is", false, now);
         assert!(turn.is_complete(TurnEnd::Vad));
         assert!(!turn.is_complete(TurnEnd::Stt));

@@ -1,0 +1,123 @@
+//! The worker's settings: built-in defaults, then `agent-worker.toml` (or the file named by
+//! `AGENT_WORKER_CONFIG`), then `AW__SECTION__KEY` environment variables.
+
+use crate::audio::recording::RecordingConfig;
+use crate::pipeline::config::PipelineConfig;
+use crate::providers::config::ProvidersConfig;
+use anyhow::Context;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// Everything the worker reads at startup.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct WorkerConfig {
+    pub server: ServerConfig,
+    pub control_plane: ControlPlaneConfig,
+    pub twilio: TwilioConfig,
+    pub standalone: StandaloneConfig,
+    pub pipeline: PipelineConfig,
+    pub providers: ProvidersConfig,
+    pub recording: RecordingConfig,
+}
+
+/// The HTTP/WebSocket listener and this worker's identity and size.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    pub listen: String,
+    /// Reported in heartbeats and events; defaults to `<hostname>-<pid>`.
+    pub worker_id: Option<String>,
+    /// Calls held at once; further streams are refused.
+    pub max_calls: u32,
+    /// How long a Media Stream may take to send `start`.
+    pub handshake_timeout_ms: u64,
+    /// On SIGTERM, how long live calls may take to finish.
+    pub drain_timeout_sec: u64,
+    /// Worker threads (0 = one per core).
+    pub threads: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8081".into(),
+            worker_id: None,
+            max_calls: 500,
+            handshake_timeout_ms: 5_000,
+            drain_timeout_sec: 3_600,
+            threads: 0,
+        }
+    }
+}
+
+/// How the worker reaches the control plane.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ControlPlaneConfig {
+    pub url: String,
+    /// The deployment's worker API key (heartbeats).
+    pub api_key: SecretString,
+    /// The secret per-call tokens are signed with (shared with the control plane).
+    pub token_secret: SecretString,
+    pub heartbeat_sec: u64,
+}
+
+impl Default for ControlPlaneConfig {
+    fn default() -> Self {
+        ControlPlaneConfig {
+            url: "http://127.0.0.1:8080".into(),
+            api_key: SecretString::from("dev-worker-key"),
+            token_secret: SecretString::from("dev-worker-token-secret"),
+            heartbeat_sec: 5,
+        }
+    }
+}
+
+/// Twilio Media Streams checks.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct TwilioConfig {
+    /// When set, the upgrade's `X-Twilio-Signature` must be valid for this auth token.
+    pub auth_token: Option<SecretString>,
+    /// The exact URL Twilio connects to (what it signs), e.g. `wss://worker.example.com/twilio/media`.
+    pub media_url: Option<String>,
+}
+
+/// Standalone mode: Media Streams calls with no control plane.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct StandaloneConfig {
+    /// Off by default: a worker without a control plane must be asked for explicitly.
+    pub enabled: bool,
+    /// The assistant (JSON: a `CallJob` without ids, or with them).
+    pub assistant_file: Option<PathBuf>,
+}
+
+impl WorkerConfig {
+    /// Defaults, then the file, then the environment.
+    pub fn load() -> anyhow::Result<Self> {
+        let file = std::env::var("AGENT_WORKER_CONFIG")
+            .unwrap_or_else(|_| "agent-worker.toml".to_string());
+        config::Config::builder()
+            .add_source(config::File::with_name(&file).required(false))
+            .add_source(
+                config::Environment::with_prefix("AW")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()
+            .context("invalid agent worker settings")
+    }
+
+    /// This worker's id.
+    pub fn worker_id(&self) -> String {
+        self.server.worker_id.clone().unwrap_or_else(|| {
+            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
+            format!("{host}-{}", std::process::id())
+        })
+    }
+}
