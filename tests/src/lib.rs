@@ -11,6 +11,7 @@
 //! - [`process`]: starting a real control-plane binary and watching its memory.
 
 pub mod audio;
+pub mod bench;
 pub mod contacts_csv;
 pub mod process;
 pub mod providers;

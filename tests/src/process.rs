@@ -108,6 +108,172 @@ impl ControlPlane {
     }
 }
 
+/// A running agent-worker process, configured through `AW__...` variables.
+#[derive(Debug)]
+pub struct AgentWorker {
+    child: Child,
+    pub pid: u32,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+}
+
+impl AgentWorker {
+    /// Starts `binary` listening on a free port with `settings` (`AW__...` pairs) and
+    /// `args`; output goes to `log`. Waits until `/health` answers.
+    pub async fn start(
+        binary: &Path,
+        settings: &[(String, String)],
+        args: &[String],
+        log: &Path,
+    ) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("opening {}", log.display()))?;
+        let child = Command::new(binary)
+            .args(args)
+            .envs(settings.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("AW__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::from(log_file.try_clone()?))
+            .stderr(Stdio::from(log_file))
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let pid = child.id().context("the worker exited at once")?;
+        let mut worker = AgentWorker {
+            child,
+            pid,
+            base_url: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = worker.child.try_wait()? {
+                bail!("the agent worker exited during start-up ({status})");
+            }
+            let health = client
+                .get(format!("{}/health", worker.base_url))
+                .send()
+                .await;
+            if health.is_ok_and(|r| r.status().is_success()) {
+                return Ok(worker);
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(20),
+                "worker not healthy"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// [`Self::start`] pinned to one CPU with `taskset`.
+    pub async fn start_pinned(
+        binary: &Path,
+        cpu: usize,
+        settings: &[(String, String)],
+        args: &[String],
+        log: &Path,
+    ) -> anyhow::Result<Self> {
+        let mut pinned = vec![
+            "-c".to_string(),
+            cpu.to_string(),
+            binary.display().to_string(),
+        ];
+        pinned.extend(args.iter().cloned());
+        Self::start(Path::new("taskset"), settings, &pinned, log).await
+    }
+
+    /// `ws://127.0.0.1:PORT/twilio/media`.
+    pub fn media_url(&self) -> String {
+        format!("{}/twilio/media", self.base_url.replacen("http", "ws", 1))
+    }
+
+    /// Memory now and at peak.
+    pub fn memory(&self) -> anyhow::Result<Memory> {
+        memory_of(self.pid)
+    }
+
+    /// CPU seconds (user + system) the process has used.
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        cpu_seconds_of(self.pid)
+    }
+
+    /// Sends SIGTERM (the worker drains).
+    pub fn terminate(&self) -> anyhow::Result<()> {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -TERM failed");
+        Ok(())
+    }
+
+    /// SIGKILL: the worker dies mid-call, as in a crash.
+    pub async fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill().await.context("killing the worker")
+    }
+
+    /// Waits for the process to exit by itself.
+    pub async fn wait(mut self) -> anyhow::Result<std::process::ExitStatus> {
+        Ok(self.child.wait().await?)
+    }
+}
+
+/// A binary of this workspace next to the running executable (tests run from
+/// `target/<profile>/deps`, tools from `target/<profile>`); built by `cargo test
+/// --workspace` or `cargo build -p <crate>`.
+pub fn workspace_binary(name: &str) -> anyhow::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    let mut dir = exe.parent().context("executable has no directory")?;
+    if dir.ends_with("deps") {
+        dir = dir.parent().context("no target directory")?;
+    }
+    let binary = dir.join(name);
+    anyhow::ensure!(
+        binary.exists(),
+        "{} is missing: build it with `cargo build --bin {name}`",
+        binary.display()
+    );
+    Ok(binary)
+}
+
+/// Memory of any process.
+pub fn memory_of(pid: u32) -> anyhow::Result<Memory> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .context("reading /proc/<pid>/status (Linux only)")?;
+    Ok(Memory {
+        rss_kib: status_field(&status, "VmRSS:")?,
+        peak_kib: status_field(&status, "VmHWM:")?,
+    })
+}
+
+/// CPU seconds (user + system) of a process, from `/proc/<pid>/stat`.
+pub fn cpu_seconds_of(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .context("reading /proc/<pid>/stat (Linux only)")?;
+    // Fields after the command name (which may hold spaces) start at `) `.
+    let rest = stat.rsplit_once(") ").context("odd /proc stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields.get(i).context("short /proc stat")?.parse::<f64>()?)
+    };
+    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after the name.
+    Ok((ticks(11)? + ticks(12)?) / clock_ticks())
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`, 100 on Linux).
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
 /// A `kB` value of `/proc/<pid>/status`.
 fn status_field(status: &str, name: &str) -> anyhow::Result<u64> {
     status
@@ -126,6 +292,19 @@ pub fn free_port() -> anyhow::Result<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn this_process_has_cpu_time_and_memory() {
+        let pid = std::process::id();
+        let before = cpu_seconds_of(pid).unwrap();
+        let mut x = 0u64;
+        for i in 0..20_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        assert!(x != 1);
+        assert!(cpu_seconds_of(pid).unwrap() >= before);
+        assert!(memory_of(pid).unwrap().rss_kib > 0);
+    }
 
     #[test]
     fn status_fields_are_read_in_kib() {

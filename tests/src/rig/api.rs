@@ -67,20 +67,28 @@ impl Api {
         contacts: Vec<Value>,
         campaign: Value,
     ) -> anyhow::Result<String> {
-        let assistant = self
-            .post(
-                "/api/v1/assistants",
-                json!({"name": "Rig", "systemPrompt": "Talk to {{name}}.", "firstMessage": "Hi {{name}}",
-                       "voicemailMessage": "Please call us back.", "maxDurationSec": 30}),
-            )
-            .await?;
-        let trunk = self
-            .post(
-                "/api/v1/trunks",
-                json!({"name": "Rig trunk", "provider": "twilio", "mode": "twilio_stream",
-                       "numbers": ["+12125550100"], "callsPerSecond": 100}),
-            )
-            .await?;
+        let assistant = json!({"name": "Rig", "systemPrompt": "Talk to {{name}}.",
+            "firstMessage": "Hi {{name}}", "voicemailMessage": "Please call us back.",
+            "maxDurationSec": 30});
+        self.start_campaign_with(contacts, assistant, campaign)
+            .await
+    }
+
+    /// [`Self::start_campaign`] with this assistant definition. A `trunk` object in
+    /// `campaign` is merged into the trunk instead.
+    pub async fn start_campaign_with(
+        &self,
+        contacts: Vec<Value>,
+        assistant: Value,
+        mut campaign: Value,
+    ) -> anyhow::Result<String> {
+        let assistant = self.post("/api/v1/assistants", assistant).await?;
+        let mut trunk = json!({"name": "Rig trunk", "provider": "twilio", "mode": "twilio_stream",
+                               "numbers": ["+12125550100"], "callsPerSecond": 100});
+        if let Some(over) = campaign.as_object_mut().and_then(|c| c.remove("trunk")) {
+            merge(&mut trunk, over);
+        }
+        let trunk = self.post("/api/v1/trunks", trunk).await?;
         let list = self
             .post("/api/v1/contact-lists", json!({"name": "Rig list"}))
             .await?;

@@ -4,6 +4,7 @@
 
 mod api;
 mod standin;
+pub mod voice;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -39,6 +39,8 @@ struct PhoneState {
     hang_up_at: Option<u64>,
     /// Index in the report's barge-ins of one still waiting for the agent to stop.
     open_barge_in: Option<usize>,
+    /// First tick of the current run of ticks with no agent audio.
+    quiet_since: Option<u64>,
     hung_up: bool,
 }
 
@@ -62,6 +64,7 @@ impl Phone {
             last_agent_audio: None,
             hang_up_at: script.hang_up_after_ms.map(|ms| ms / 20),
             open_barge_in: None,
+            quiet_since: None,
             hung_up: false,
         }));
         let (gone_tx, gone) = watch::channel(false);
@@ -153,6 +156,10 @@ impl Phone {
     }
 }
 
+/// Ticks without agent audio after which the agent has stopped talking (100 ms: longer
+/// than the dips inside speech).
+const QUIET_TICKS: u64 = 5;
+
 /// One 20 ms tick; returns true when the callee hung up.
 fn tick(shared: &Shared, sid: &str, phone: &Mutex<PhoneState>) -> bool {
     let mut state = phone.lock().unwrap_or_else(|e| e.into_inner());
@@ -161,7 +168,11 @@ fn tick(shared: &Shared, sid: &str, phone: &Mutex<PhoneState>) -> bool {
     }
     let now = state.tick;
     let now_ms = now * 20;
-    let agent_was_talking = now > 0 && state.last_agent_audio == Some(now - 1);
+    // Speech has short dips (between syllables, up to 40 ms): the agent counts as talking
+    // if heard within the last `QUIET_TICKS`, and as stopped only after that much quiet.
+    let agent_was_talking = state
+        .last_agent_audio
+        .is_some_and(|last| now - last <= QUIET_TICKS);
 
     let last_agent = state.last_agent_audio;
     let (frame, voice_events) = state.voice.frame(now, last_agent);
@@ -169,6 +180,9 @@ fn tick(shared: &Shared, sid: &str, phone: &Mutex<PhoneState>) -> bool {
     state.ear.extend_from_slice(&playout.frame);
     if playout.audible {
         state.last_agent_audio = Some(now);
+        state.quiet_since = None;
+    } else {
+        state.quiet_since.get_or_insert(now);
     }
     let streamed = state.stream.is_some();
     if let Some(stream) = &state.stream {
@@ -199,8 +213,12 @@ fn tick(shared: &Shared, sid: &str, phone: &Mutex<PhoneState>) -> bool {
             VoiceEvent::HangUp => hung_up = true,
         }
     }
-    // A barge-in closes on the first tick the agent is no longer heard.
-    let closed_barge_in = state.open_barge_in.filter(|_| !playout.audible);
+    // A barge-in closes once the agent has been quiet for `QUIET_TICKS`; it stopped on
+    // the first quiet tick.
+    let stopped_at = state
+        .quiet_since
+        .filter(|since| now + 1 - since >= QUIET_TICKS);
+    let closed_barge_in = state.open_barge_in.filter(|_| stopped_at.is_some());
     if closed_barge_in.is_some() {
         state.open_barge_in = None;
     }
@@ -216,7 +234,7 @@ fn tick(shared: &Shared, sid: &str, phone: &Mutex<PhoneState>) -> bool {
             report.underruns_ms.push(now_ms);
         }
         if let Some(b) = closed_barge_in.and_then(|i| report.barge_ins.get_mut(i)) {
-            b.agent_stopped_ms = Some(now_ms);
+            b.agent_stopped_ms = stopped_at.map(|tick| tick * 20);
         }
         for text in &said {
             report.said.push(Said {
@@ -230,12 +248,11 @@ fn tick(shared: &Shared, sid: &str, phone: &Mutex<PhoneState>) -> bool {
             report.barge_ins.push(BargeIn {
                 text: text.clone(),
                 callee_started_ms: now_ms,
-                // Not heard this very tick: the agent had already stopped.
-                agent_stopped_ms: (!playout.audible).then_some(now_ms),
+                agent_stopped_ms: None,
             });
         }
     });
-    if opened.is_some() && playout.audible {
+    if opened.is_some() {
         phone
             .lock()
             .unwrap_or_else(|e| e.into_inner())

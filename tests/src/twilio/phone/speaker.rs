@@ -36,6 +36,8 @@ pub(crate) struct Speaker {
     played: u64,
     marks: VecDeque<(String, u64)>,
     decoder: Decoder,
+    /// The decoder is still inside an utterance a `clear` cut short.
+    cut_short: bool,
 }
 
 impl Speaker {
@@ -46,6 +48,7 @@ impl Speaker {
             played: 0,
             marks: VecDeque::new(),
             decoder: Decoder::new(8000),
+            cut_short: false,
         }
     }
 
@@ -61,7 +64,9 @@ impl Speaker {
     }
 
     /// A `clear`: drops the buffer and returns every pending mark, plus the bytes dropped.
+    /// The utterance it cut short is over on purpose, so running dry in it is no underrun.
     pub(crate) fn clear(&mut self) -> (Vec<String>, usize) {
+        self.cut_short = self.decoder.in_utterance();
         let dropped = self.buffer.len();
         self.buffer.clear();
         self.played = self.queued;
@@ -105,8 +110,11 @@ impl Speaker {
             });
         }
         // Still mid-utterance after a short frame: the utterance needed audio that was not
-        // there in time.
-        out.underrun = available < FRAME && self.decoder.in_utterance();
+        // there in time (unless a clear cut it short).
+        if !self.decoder.in_utterance() {
+            self.cut_short = false;
+        }
+        out.underrun = available < FRAME && self.decoder.in_utterance() && !self.cut_short;
         out.frame = frame;
         out
     }

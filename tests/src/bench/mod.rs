@@ -1,0 +1,4 @@
+//! Benchmarks that drive the real product through the emulators.
+
+pub mod stats;
+pub mod voice;

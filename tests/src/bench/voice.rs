@@ -1,0 +1,358 @@
+//! The voice load benchmark: N concurrent emulated calls against one agent-worker process
+//! in standalone mode. The harness (this process) runs the Twilio emulator's callees and
+//! the provider emulators; each callee listens on its own 8 kHz playout clock, so a gap
+//! in the agent's audio is an underrun at the ear, not a guess.
+//!
+//! Per call the callee answers, hears the first message, says a token, checks it hears
+//! it echoed, does that again, and says goodbye; every fourth callee also talks over the
+//! first message (barge-in). Measured: gaps, lost callee audio, wrong or missing echoes,
+//! turn latency at the ear and our own share of it, barge-in stop time, worker CPU and
+//! memory per call, and the harness's own CPU.
+
+use crate::bench::stats::Percentiles;
+use crate::process::{cpu_seconds_of, memory_of, AgentWorker};
+use crate::providers::{ProviderConfig, ProviderEmulator};
+use crate::speech_code::utterance_samples;
+use crate::twilio::{CallReport, CalleeScript, Emulator, EmulatorConfig, EmulatorHandle};
+use anyhow::Context;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct VoiceBench {
+    /// Concurrent calls.
+    pub calls: usize,
+    /// The agent-worker binary.
+    pub worker_binary: PathBuf,
+    /// CPU the worker is pinned to (`taskset`), if any.
+    pub worker_cpu: Option<usize>,
+    /// Tokio worker threads in the agent worker.
+    pub worker_threads: usize,
+    /// Calls are started evenly over this long.
+    pub ramp: Duration,
+    /// Emulated provider latencies (ms): STT results, LLM first token, TTS first byte.
+    pub stt_delay_ms: u64,
+    pub llm_first_token_ms: u64,
+    pub tts_first_byte_ms: u64,
+    /// Where logs, the assistant file and recordings go.
+    pub work_dir: PathBuf,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct VoiceResult {
+    pub calls: usize,
+    pub completed: usize,
+    /// Calls with at least one gap (underrun) in the agent's audio at the ear.
+    pub calls_with_gaps: usize,
+    pub gaps: usize,
+    /// Callee frames sent that never reached the STT provider.
+    pub dropped_callee_frames: i64,
+    /// Echoes the callee expected and did not hear (lost, wrong or undecodable).
+    pub missing_echoes: usize,
+    /// Utterances at the ear that did not decode.
+    pub undecodable: usize,
+    /// End of callee speech to the start of the agent's reply at the ear (ms).
+    pub turn_latency_ms: Option<Percentiles>,
+    /// Turn latency minus the configured endpointing and emulator latencies (ms).
+    pub own_overhead_ms: Option<Percentiles>,
+    /// Callee speech start to the agent's audio stopping at the ear (ms).
+    pub barge_in_ms: Option<Percentiles>,
+    /// Worker CPU over the busiest window, in cores (1.0 = one core busy).
+    pub worker_cpu_cores: f64,
+    /// Harness CPU over the same window, in cores.
+    pub harness_cpu_cores: f64,
+    /// Worker CPU milliseconds per call-second.
+    pub worker_cpu_ms_per_call_second: f64,
+    /// (peak RSS - idle RSS) / calls, KiB.
+    pub memory_per_call_kib: f64,
+    pub worker_idle_rss_kib: u64,
+    pub worker_peak_rss_kib: u64,
+    pub wall_seconds: f64,
+}
+
+impl VoiceResult {
+    /// Whether the audio was perfect: no gaps, nothing lost, every echo heard. Up to
+    /// `HANG_UP_FRAMES` callee frames per call may be missing: the phone keeps sending
+    /// while the agent's hang-up travels, and those frames have no one to hear them.
+    pub fn clean(&self) -> bool {
+        self.calls_with_gaps == 0
+            && self.dropped_callee_frames <= (HANG_UP_FRAMES * self.calls) as i64
+            && self.missing_echoes == 0
+            && self.completed == self.calls
+    }
+}
+
+/// The turns each callee takes (tokens are per call).
+fn script(call: usize, barge_in: bool) -> (CalleeScript, Vec<String>) {
+    let tokens: Vec<String> = (0..2).map(|t| format!("token-{}", call * 10 + t)).collect();
+    let mut script = CalleeScript::answer_after(100);
+    if barge_in {
+        script = script.say(900, &format!("wait a moment {}", tokens[0]));
+    } else {
+        script = script.reply(300, &format!("my code is {}", tokens[0]));
+    }
+    let script = script
+        .reply(300, &format!("and then {}", tokens[1]))
+        .reply(300, "thanks goodbye")
+        .hang_up_after(120_000);
+    (script, tokens)
+}
+
+fn number(call: usize) -> String {
+    format!("+1415{:07}", 2_000_000 + call)
+}
+
+impl VoiceBench {
+    /// Runs the benchmark once.
+    pub async fn run(&self) -> anyhow::Result<VoiceResult> {
+        std::fs::create_dir_all(&self.work_dir)?;
+        let providers = ProviderEmulator::start(
+            ProviderConfig::instant()
+                .with_stt_delay_ms(self.stt_delay_ms)
+                .with_llm_latency_ms(self.llm_first_token_ms, 0)
+                .with_tts_latency(self.tts_first_byte_ms, 0.0),
+        )
+        .await?;
+        let twilio = Emulator::start(EmulatorConfig::unlimited()).await?;
+        let assistant = self.work_dir.join("bench-assistant.json");
+        std::fs::write(
+            &assistant,
+            serde_json::json!({
+                "systemPrompt": "You are a benchmark agent.",
+                "firstMessage": "Hello, this is the benchmark agent speaking.",
+                "llm": {"provider": "openai", "model": "bench"},
+                "stt": {"provider": "deepgram", "model": "nova-3"},
+                "tts": {"provider": "elevenlabs", "voice": "bench", "model": null},
+                "tools": {"endCall": true, "transferTo": null},
+                "maxDurationSec": 300,
+            })
+            .to_string(),
+        )?;
+        let worker = self.start_worker(&providers, &assistant).await?;
+        let client = reqwest::Client::new();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let idle = memory_of(worker.pid)?;
+        std::fs::write(format!("/proc/{}/clear_refs", worker.pid), "5").ok();
+
+        let mut sids = Vec::with_capacity(self.calls);
+        let mut expected = Vec::with_capacity(self.calls);
+        let started = Instant::now();
+        let gap = self
+            .ramp
+            .checked_div(self.calls.max(1) as u32)
+            .unwrap_or_default();
+        let twiml = format!(
+            r#"<Response><Connect><Stream url="{}"/></Connect></Response>"#,
+            worker.media_url()
+        );
+        for call in 0..self.calls {
+            let (script, tokens) = script(call, call % 4 == 3);
+            twilio.register_callee(&number(call), script);
+            let created: serde_json::Value = client
+                .post(twilio.calls_url())
+                .basic_auth(twilio.account_sid(), Some(twilio.auth_token()))
+                .form(&[
+                    ("To", number(call)),
+                    ("From", "+14155550100".to_string()),
+                    ("Twiml", twiml.clone()),
+                ])
+                .send()
+                .await?
+                .json()
+                .await?;
+            sids.push(created["sid"].as_str().context("no call sid")?.to_string());
+            expected.push(tokens);
+            tokio::time::sleep(gap).await;
+        }
+        // Measure CPU while every call is live: after the ramp, for the next stretch.
+        let cpu_window = Duration::from_secs(10);
+        let (worker_cpu0, harness_cpu0) =
+            (worker.cpu_seconds()?, cpu_seconds_of(std::process::id())?);
+        let window_start = Instant::now();
+        tokio::time::sleep(cpu_window).await;
+        let window = window_start.elapsed().as_secs_f64();
+        let worker_cpu = (worker.cpu_seconds()? - worker_cpu0) / window;
+        let harness_cpu = (cpu_seconds_of(std::process::id())? - harness_cpu0) / window;
+        let peak = memory_of(worker.pid)?.peak_kib.max(idle.rss_kib);
+
+        let deadline = Instant::now() + Duration::from_secs(180);
+        let reports = wait_for_all(&twilio, &sids, deadline).await;
+        let wall = started.elapsed().as_secs_f64();
+        let result = self.measure(
+            &reports,
+            &expected,
+            &providers,
+            Measured {
+                worker_cpu,
+                harness_cpu,
+                idle_kib: idle.rss_kib,
+                peak_kib: peak,
+                wall,
+            },
+        );
+        worker.kill().await.ok();
+        Ok(result)
+    }
+
+    async fn start_worker(
+        &self,
+        providers: &ProviderEmulator,
+        assistant: &std::path::Path,
+    ) -> anyhow::Result<AgentWorker> {
+        let key = "bench-key".to_string();
+        let settings: Vec<(String, String)> = [
+            ("AW__SERVER__THREADS", self.worker_threads.to_string()),
+            ("AW__SERVER__MAX_CALLS", (self.calls + 10).to_string()),
+            (
+                "AW__PROVIDERS__DEEPGRAM__BASE_URL",
+                providers.base_url().to_string(),
+            ),
+            ("AW__PROVIDERS__DEEPGRAM__API_KEY", key.clone()),
+            (
+                "AW__PROVIDERS__OPENAI__BASE_URL",
+                providers.openai_base_url(),
+            ),
+            ("AW__PROVIDERS__OPENAI__API_KEY", key.clone()),
+            (
+                "AW__PROVIDERS__ELEVENLABS__BASE_URL",
+                providers.base_url().to_string(),
+            ),
+            ("AW__PROVIDERS__ELEVENLABS__API_KEY", key),
+            ("AW__RECORDING__ENABLED", "true".into()),
+            (
+                "AW__RECORDING__STORE_URL",
+                format!("file://{}", self.work_dir.join("recordings").display()),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let args = vec!["--standalone".to_string(), assistant.display().to_string()];
+        let log = self.work_dir.join("worker.log");
+        match self.worker_cpu {
+            Some(cpu) => {
+                AgentWorker::start_pinned(&self.worker_binary, cpu, &settings, &args, &log).await
+            }
+            None => AgentWorker::start(&self.worker_binary, &settings, &args, &log).await,
+        }
+    }
+
+    fn measure(
+        &self,
+        reports: &[Option<CallReport>],
+        expected: &[Vec<String>],
+        providers: &ProviderEmulator,
+        m: Measured,
+    ) -> VoiceResult {
+        let mut result = VoiceResult {
+            calls: self.calls,
+            completed: 0,
+            calls_with_gaps: 0,
+            gaps: 0,
+            dropped_callee_frames: 0,
+            missing_echoes: 0,
+            undecodable: 0,
+            turn_latency_ms: None,
+            own_overhead_ms: None,
+            barge_in_ms: None,
+            worker_cpu_cores: m.worker_cpu,
+            harness_cpu_cores: m.harness_cpu,
+            worker_cpu_ms_per_call_second: m.worker_cpu * 1000.0 / self.calls.max(1) as f64,
+            memory_per_call_kib: m.peak_kib.saturating_sub(m.idle_kib) as f64
+                / self.calls.max(1) as f64,
+            worker_idle_rss_kib: m.idle_kib,
+            worker_peak_rss_kib: m.peak_kib,
+            wall_seconds: m.wall,
+        };
+        let configured =
+            (ENDPOINTING_MS + self.stt_delay_ms + self.llm_first_token_ms + self.tts_first_byte_ms)
+                as f64;
+        let (mut turns, mut overheads, mut barge_ins) = (Vec::new(), Vec::new(), Vec::new());
+        let mut sent_frames = 0i64;
+        for (report, tokens) in reports.iter().zip(expected) {
+            let Some(report) = report else {
+                continue;
+            };
+            if report.is_ended() {
+                result.completed += 1;
+            }
+            if !report.underruns_ms.is_empty() {
+                result.calls_with_gaps += 1;
+                result.gaps += report.underruns_ms.len();
+            }
+            result.undecodable += report.heard.iter().filter(|h| h.text.is_none()).count();
+            let heard = report.heard_texts();
+            for token in tokens {
+                if !heard.iter().any(|h| h.contains(token.as_str())) {
+                    result.missing_echoes += 1;
+                }
+            }
+            sent_frames += report
+                .streams
+                .iter()
+                .map(|s| s.media_sent as i64)
+                .sum::<i64>();
+            for said in report.said.iter().filter(|s| s.streamed) {
+                let end = said.start_ms + utterance_ms(&said.text);
+                let next = report.heard.iter().find(|h| h.start_ms >= end);
+                if let Some(next) = next.filter(|h| h.start_ms < end + 10_000) {
+                    let latency = (next.start_ms - end) as f64;
+                    turns.push(latency);
+                    overheads.push((latency - configured).max(0.0));
+                }
+            }
+            barge_ins.extend(
+                report
+                    .barge_ins
+                    .iter()
+                    .filter_map(|b| b.latency_ms())
+                    .map(|v| v as f64),
+            );
+        }
+        let received: f64 = providers.report().stt.iter().map(|s| s.audio_seconds).sum();
+        result.dropped_callee_frames = sent_frames - (received * 50.0).round() as i64;
+        result.turn_latency_ms = Percentiles::of(&turns);
+        result.own_overhead_ms = Percentiles::of(&overheads);
+        result.barge_in_ms = Percentiles::of(&barge_ins);
+        result
+    }
+}
+
+/// Callee frames per call that may be in flight when the agent hangs up.
+pub const HANG_UP_FRAMES: usize = 2;
+
+/// The STT endpointing the worker asks for by default: part of every turn by design.
+const ENDPOINTING_MS: u64 = 300;
+
+struct Measured {
+    worker_cpu: f64,
+    harness_cpu: f64,
+    idle_kib: u64,
+    peak_kib: u64,
+    wall: f64,
+}
+
+/// How long an utterance of `text` lasts, in ms.
+fn utterance_ms(text: &str) -> u64 {
+    utterance_samples(text.len(), 8000) as u64 / 8
+}
+
+async fn wait_for_all(
+    twilio: &EmulatorHandle,
+    sids: &[String],
+    deadline: Instant,
+) -> Vec<Option<CallReport>> {
+    loop {
+        let reports: Vec<Option<CallReport>> = sids.iter().map(|s| twilio.call(s)).collect();
+        let done = reports
+            .iter()
+            .all(|r| r.as_ref().is_some_and(|r| r.is_ended()));
+        if done || Instant::now() >= deadline {
+            return reports;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

@@ -1,0 +1,91 @@
+//! End-to-end tests of the conversation: a campaign dials through the Twilio emulator, a
+//! real agent worker holds the calls against the provider emulators, and the callee's
+//! emulated ear decodes what it really heard on its own 8 kHz playout clock.
+
+#![allow(unreachable_pub)]
+
+mod barge_in;
+mod bench_small;
+mod conversation;
+mod faults;
+mod voicemail;
+mod worker_killed;
+
+use outbound_tests::rig::voice::VoiceRig;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// A valid New York number for `i`.
+pub fn number(i: u32) -> String {
+    format!("+1212300{i:04}")
+}
+
+/// Starts a one-contact-per-script campaign and waits until it completes; returns the
+/// calls (with transcripts) in contact order.
+pub async fn run_campaign(rig: &VoiceRig, contacts: &[String], assistant: Value) -> Vec<Value> {
+    let contacts: Vec<Value> = contacts
+        .iter()
+        .map(|phone| json!({"phone": phone, "timezone": "America/New_York"}))
+        .collect();
+    let campaign = rig
+        .start_campaign_with(
+            contacts,
+            assistant,
+            json!({"maxAttempts": 1,
+            "schedule": {"timezone": "America/New_York",
+                "callingDays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                "startHour": 0, "endHour": 24},
+            // Voice tests run on the wall clock, at whatever hour CI runs them.
+            "allowOutsideLegalHours": true}),
+        )
+        .await
+        .unwrap();
+    rig.wait_for_campaign(&campaign, Duration::from_secs(90))
+        .await
+        .unwrap();
+    let page = rig
+        .get(&format!("/api/v1/calls?campaignId={campaign}&perPage=100"))
+        .await
+        .unwrap();
+    page["data"].as_array().cloned().unwrap_or_default()
+}
+
+/// The call to `phone` among `calls`.
+pub fn call_to<'a>(calls: &'a [Value], phone: &str) -> &'a Value {
+    calls
+        .iter()
+        .find(|c| c["to"] == phone)
+        .unwrap_or_else(|| panic!("no call to {phone} in {calls:?}"))
+}
+
+/// The call's transcript entries as `(speaker, text)`.
+pub async fn transcript(rig: &VoiceRig, call: &Value) -> Vec<(String, String)> {
+    let id = call["id"].as_str().unwrap();
+    let transcript = rig
+        .get(&format!("/api/v1/calls/{id}/transcript"))
+        .await
+        .unwrap();
+    transcript["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["speaker"].as_str().unwrap().to_string(),
+                e["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The default test assistant: a first message and a voicemail message, short enough to
+/// keep tests quick.
+pub fn assistant() -> Value {
+    json!({
+        "name": "Ava",
+        "systemPrompt": "You are Ava from Acme. Keep answers short.",
+        "firstMessage": "Hi, this is Ava from Acme.",
+        "voicemailMessage": "Sorry we missed you. Please call Acme back.",
+        "maxDurationSec": 60,
+    })
+}

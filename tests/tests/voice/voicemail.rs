@@ -1,0 +1,32 @@
+//! An answering machine, told apart by its greeting (Twilio AMD is off): the agent stops,
+//! waits for the beep and leaves the assistant's voicemail message.
+
+use crate::{assistant, call_to, number, run_campaign};
+use outbound_tests::rig::voice::{VoiceOptions, VoiceRig};
+use outbound_tests::twilio::CalleeScript;
+use sqlx::PgPool;
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_voicemail_greeting_gets_the_voicemail_message(db: PgPool) {
+    let rig = VoiceRig::start(db, VoiceOptions::default()).await.unwrap();
+    let phone = number(20);
+    rig.twilio.register_callee(
+        &phone,
+        CalleeScript::voicemail("You have reached Sam. Please leave a message after the tone."),
+    );
+    let calls = run_campaign(&rig, std::slice::from_ref(&phone), assistant()).await;
+    let call = call_to(&calls, &phone);
+    assert_eq!(call["outcome"], "voicemail", "{call}");
+    assert_eq!(call["endReason"], "voicemail", "{call}");
+    let report = rig
+        .twilio
+        .call(call["providerCallId"].as_str().unwrap())
+        .unwrap();
+    let heard = report.heard_texts();
+    assert!(
+        heard
+            .iter()
+            .any(|t| t == "Sorry we missed you. Please call Acme back."),
+        "the machine did not record the message: {heard:?}"
+    );
+}
