@@ -167,10 +167,10 @@ async fn a_job_is_fetched_with_its_own_token_and_refused_otherwise(db: PgPool) {
     assert_eq!(job.call_id, call);
     assert_eq!(job.system_prompt, "You call Ada.");
     assert_eq!(job.first_message.as_deref(), Some("Hi Ada!"));
-    assert_eq!(
-        job.events_url,
-        format!("{base}/internal/v1/calls/{call}/events")
-    );
+    // The public URL is configured, not the port the test happened to get.
+    assert!(job
+        .events_url
+        .ends_with(&format!("/internal/v1/calls/{call}/events")));
 
     let garbage = SecretString::from("garbage");
     assert!(matches!(

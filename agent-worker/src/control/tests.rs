@@ -51,7 +51,10 @@ async fn events(
             continue;
         }
         if event.seq != last + 1 {
-            return (StatusCode::CONFLICT, Json(json!({"error": {"code": "conflict"}})));
+            return (
+                StatusCode::CONFLICT,
+                Json(json!({"error": {"code": "conflict"}})),
+            );
         }
         if matches!(&event.kind, EventKind::Transfer { to } if to == "nowhere") {
             return (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({})));
@@ -124,10 +127,7 @@ async fn events_are_numbered_in_order_and_retried_until_the_endpoint_answers() {
     let handle = reporter.clone();
     assert!(reporter.finish(Duration::from_secs(5)).await);
     let applied = applied(&endpoint);
-    assert_eq!(
-        applied,
-        (1..=10).map(|n| (n, line(n))).collect::<Vec<_>>()
-    );
+    assert_eq!(applied, (1..=10).map(|n| (n, line(n))).collect::<Vec<_>>());
     assert_eq!(endpoint.lock().unwrap().applied[3].at_ms, 400);
     assert_eq!(handle.stats().delivered, 10);
     assert!(endpoint.lock().unwrap().posts > 5);
@@ -150,10 +150,7 @@ async fn a_refused_event_is_dropped_and_the_others_keep_contiguous_numbers() {
     }
     assert!(reporter.finish(Duration::from_secs(5)).await);
     let applied = applied(&endpoint);
-    assert_eq!(
-        applied,
-        (1..=6).map(|n| (n, line(n))).collect::<Vec<_>>()
-    );
+    assert_eq!(applied, (1..=6).map(|n| (n, line(n))).collect::<Vec<_>>());
     let stats = handle.stats();
     assert_eq!((stats.delivered, stats.rejected), (6, 1));
 }

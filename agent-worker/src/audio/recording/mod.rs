@@ -2,9 +2,10 @@
 //! 16-bit PCM WAV, stored through `object_store` under `recordings/{org}/{call}.wav`.
 //!
 //! A call's [`CallRecorder`] aligns both sides on one timeline of 20 ms slots
-//! ([`timeline`]) and streams the PCM to a spool file as it goes ([`spool`]), so a call
-//! holds well under 100 KB of audio in memory whatever its length. At the end the header
-//! gets its real sizes and the file is uploaded, then deleted.
+//! (`timeline`) and streams the PCM to a spool file as it goes (`spool`), so a call
+//! holds about 64 KB of audio in memory whatever its length (at most about 320 KB while
+//! the disk is behind). At the end the header gets its real sizes and the file is
+//! uploaded, one part (`upload_part_bytes`) in memory at a time, then deleted.
 
 mod recorder;
 mod spool;

@@ -160,8 +160,8 @@ impl CallRecorder {
         })
     }
 
-    /// Streams the file to the store in parts, one part in flight at a time, so memory
-    /// stays at about two parts however long the call was.
+    /// Streams the file to the store in parts, one at a time: the next part is filled only
+    /// once the last is stored, so memory stays at one part however long the call was.
     async fn upload(&self, file: &mut File) -> Result<(), UploadError> {
         let upload = self
             .store
@@ -179,7 +179,7 @@ impl CallRecorder {
                     return Err(UploadError::Read(err));
                 }
             };
-            if let Err(err) = writer.wait_for_capacity(1).await {
+            if let Err(err) = writer.wait_for_capacity(0).await {
                 let _ = writer.abort().await;
                 return Err(UploadError::Store(err));
             }
