@@ -34,6 +34,7 @@ pub struct ReporterConfig {
     pub max_batch: usize,
     /// First pause after a failed post; doubles up to `retry_max`.
     pub retry_initial: Duration,
+    /// The longest pause between tries.
     pub retry_max: Duration,
 }
 
@@ -52,6 +53,7 @@ impl Default for ReporterConfig {
 /// What became of the events reported so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReporterStats {
+    /// Accepted by `report`.
     pub reported: u64,
     /// Acknowledged by the control plane.
     pub delivered: u64,
@@ -140,6 +142,7 @@ impl EventReporter {
         Ok(())
     }
 
+    /// Counts so far, for all clones together.
     pub fn stats(&self) -> ReporterStats {
         ReporterStats {
             reported: self.counters.reported.load(Ordering::Relaxed),

@@ -97,9 +97,13 @@ pub enum RecordingError {
 pub struct StoredRecording {
     /// The object key, relative to the store both sides open.
     pub location: String,
+    /// Always `wav`.
     pub format: String,
+    /// Always 2: callee left, agent right.
     pub channels: i16,
+    /// Slots recorded x 20 ms.
     pub duration_sec: f64,
+    /// The whole file, header included.
     pub size_bytes: i64,
 }
 

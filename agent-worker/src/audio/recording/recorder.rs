@@ -26,6 +26,7 @@ const READ_BYTES: usize = 64 * 1024;
 /// What became of the frames pushed so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RecorderStats {
+    /// Frames the timeline did not take.
     pub timeline: TimelineStats,
     /// Seconds of audio dropped because the disk fell behind (they are silence).
     pub dropped_batches: u64,
@@ -96,6 +97,7 @@ impl CallRecorder {
         self.push(track, self.slot_at(at), frame);
     }
 
+    /// What became of the frames so far.
     pub fn stats(&self) -> RecorderStats {
         RecorderStats {
             timeline: self.timeline.stats(),
