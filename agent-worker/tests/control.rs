@@ -31,8 +31,9 @@ fn settings(port: u16) -> Settings {
     s.engine.enabled = false;
     s.workers.api_key = SecretString::from(WORKER_KEY);
     s.workers.token_secret = SecretString::from("test-worker-token-secret");
+    // Nothing here records; keep the default folder out of the working directory.
     s.recordings.store_url = std::env::temp_dir()
-        .join(format!("control-test-{}", Uuid::new_v4()))
+        .join("agent-worker-control-test")
         .display()
         .to_string();
     s
