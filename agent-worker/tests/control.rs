@@ -31,8 +31,9 @@ fn settings(port: u16) -> Settings {
     s.engine.enabled = false;
     s.workers.api_key = SecretString::from(WORKER_KEY);
     s.workers.token_secret = SecretString::from("test-worker-token-secret");
+    // Nothing here records; keep the default folder out of the working directory.
     s.recordings.store_url = std::env::temp_dir()
-        .join(format!("control-test-{}", Uuid::new_v4()))
+        .join("agent-worker-control-test")
         .display()
         .to_string();
     s
@@ -167,10 +168,10 @@ async fn a_job_is_fetched_with_its_own_token_and_refused_otherwise(db: PgPool) {
     assert_eq!(job.call_id, call);
     assert_eq!(job.system_prompt, "You call Ada.");
     assert_eq!(job.first_message.as_deref(), Some("Hi Ada!"));
-    assert_eq!(
-        job.events_url,
-        format!("{base}/internal/v1/calls/{call}/events")
-    );
+    // The public URL is configured, not the port the test happened to get.
+    assert!(job
+        .events_url
+        .ends_with(&format!("/internal/v1/calls/{call}/events")));
 
     let garbage = SecretString::from("garbage");
     assert!(matches!(

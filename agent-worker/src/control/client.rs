@@ -87,6 +87,7 @@ impl ControlPlane {
         self
     }
 
+    /// The control plane's base URL, without a trailing slash.
     pub fn base_url(&self) -> &str {
         &self.base_url
     }

@@ -26,6 +26,7 @@ const FINAL_ATTEMPTS: u32 = 3;
 #[serde(rename_all = "camelCase")]
 pub struct Heartbeat {
     pub worker_id: String,
+    /// Serialises as `twilio_stream` or `livekit_sip`.
     pub mode: CallMode,
     /// Where the worker can be reached (informational).
     pub url: Option<String>,
@@ -46,6 +47,7 @@ pub struct Capacity {
 }
 
 impl Capacity {
+    /// Room for `capacity` calls, none taken.
     pub fn new(capacity: u32) -> Arc<Self> {
         Arc::new(Self {
             capacity: AtomicU32::new(capacity),
@@ -53,10 +55,12 @@ impl Capacity {
         })
     }
 
+    /// Calls the worker can hold at once.
     pub fn capacity(&self) -> u32 {
         self.capacity.load(Ordering::Relaxed)
     }
 
+    /// Changes the capacity; calls already held keep their slots.
     pub fn set_capacity(&self, capacity: u32) {
         self.capacity.store(capacity, Ordering::Relaxed);
     }
@@ -97,7 +101,9 @@ impl Drop for CallSlot {
 pub struct HeartbeatConfig {
     /// Unique per worker process (for example the pod name).
     pub worker_id: String,
+    /// The transport the worker serves.
     pub mode: CallMode,
+    /// Where the worker can be reached (informational).
     pub url: Option<String>,
     /// Between beats; well under the control plane's `heartbeat_ttl_sec` (15 s).
     pub interval: Duration,

@@ -5,6 +5,7 @@
 
 mod backlog;
 pub mod client;
+mod delivery;
 pub mod heartbeat;
 pub mod reporter;
 #[cfg(test)]

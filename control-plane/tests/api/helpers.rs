@@ -11,7 +11,7 @@ pub struct TestApp {
     pub address: String,
     pub db: PgPool,
     pub client: reqwest::Client,
-    /// The app's recordings store (a fresh temporary folder).
+    /// The app's recordings store (a temporary folder).
     pub recordings_url: String,
 }
 
@@ -42,8 +42,10 @@ pub fn test_settings() -> Settings {
     s.engine.enabled = false;
     s.workers.api_key = SecretString::from(TEST_WORKER_KEY);
     s.workers.token_secret = SecretString::from("test-worker-token-secret");
+    // One folder for every test: keys carry the organization and call ids, so tests
+    // cannot collide, and runs leave one folder behind rather than one per test.
     s.recordings.store_url = std::env::temp_dir()
-        .join(format!("cp-test-recordings-{}", uuid::Uuid::new_v4()))
+        .join("cp-test-recordings")
         .display()
         .to_string();
     s

@@ -45,7 +45,8 @@ async fn call_of(app: &TestApp, name: &str) -> Call {
     }
 }
 
-/// Reports recordings stored at `locations`, as a worker does; returns their ids.
+/// Reports recordings stored at `locations`, as a worker does; returns their ids in the
+/// same order.
 async fn report_recordings(app: &TestApp, call: &Call, locations: &[String]) -> Vec<String> {
     let events: Vec<Value> = locations
         .iter()
@@ -70,11 +71,13 @@ async fn report_recordings(app: &TestApp, call: &Call, locations: &[String]) -> 
         .json()
         .await
         .unwrap();
-    list["data"]
-        .as_array()
-        .unwrap()
+    let listed = list["data"].as_array().unwrap();
+    locations
         .iter()
-        .map(|r| r["id"].as_str().unwrap().to_string())
+        .map(|location| {
+            let recording = listed.iter().find(|r| r["location"] == *location).unwrap();
+            recording["id"].as_str().unwrap().to_string()
+        })
         .collect()
 }
 

@@ -2,9 +2,10 @@
 //! 16-bit PCM WAV, stored through `object_store` under `recordings/{org}/{call}.wav`.
 //!
 //! A call's [`CallRecorder`] aligns both sides on one timeline of 20 ms slots
-//! ([`timeline`]) and streams the PCM to a spool file as it goes ([`spool`]), so a call
-//! holds well under 100 KB of audio in memory whatever its length. At the end the header
-//! gets its real sizes and the file is uploaded, then deleted.
+//! (`timeline`) and streams the PCM to a spool file as it goes (`spool`), so a call
+//! holds about 64 KB of audio in memory whatever its length (at most about 320 KB while
+//! the disk is behind). At the end the header gets its real sizes and the file is
+//! uploaded, one part (`upload_part_bytes`) in memory at a time, then deleted.
 
 mod recorder;
 mod spool;
@@ -96,9 +97,13 @@ pub enum RecordingError {
 pub struct StoredRecording {
     /// The object key, relative to the store both sides open.
     pub location: String,
+    /// Always `wav`.
     pub format: String,
+    /// Always 2: callee left, agent right.
     pub channels: i16,
+    /// Slots recorded x 20 ms.
     pub duration_sec: f64,
+    /// The whole file, header included.
     pub size_bytes: i64,
 }
 

@@ -26,6 +26,7 @@ const READ_BYTES: usize = 64 * 1024;
 /// What became of the frames pushed so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RecorderStats {
+    /// Frames the timeline did not take.
     pub timeline: TimelineStats,
     /// Seconds of audio dropped because the disk fell behind (they are silence).
     pub dropped_batches: u64,
@@ -96,6 +97,7 @@ impl CallRecorder {
         self.push(track, self.slot_at(at), frame);
     }
 
+    /// What became of the frames so far.
     pub fn stats(&self) -> RecorderStats {
         RecorderStats {
             timeline: self.timeline.stats(),
@@ -160,8 +162,8 @@ impl CallRecorder {
         })
     }
 
-    /// Streams the file to the store in parts, one part in flight at a time, so memory
-    /// stays at about two parts however long the call was.
+    /// Streams the file to the store in parts, one at a time: the next part is filled only
+    /// once the last is stored, so memory stays at one part however long the call was.
     async fn upload(&self, file: &mut File) -> Result<(), UploadError> {
         let upload = self
             .store
@@ -179,7 +181,7 @@ impl CallRecorder {
                     return Err(UploadError::Read(err));
                 }
             };
-            if let Err(err) = writer.wait_for_capacity(1).await {
+            if let Err(err) = writer.wait_for_capacity(0).await {
                 let _ = writer.abort().await;
                 return Err(UploadError::Store(err));
             }

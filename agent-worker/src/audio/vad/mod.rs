@@ -18,11 +18,14 @@ use super::{mulaw, FRAME_SAMPLES};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VadMode {
+    /// libfvad mode 0: the most speech, the most false alarms.
     Quality,
+    /// Mode 1.
     LowBitrate,
-    /// The default: phone lines are noisy, and a false start interrupts the agent.
+    /// Mode 2, the default: phone lines are noisy, and a false start interrupts the agent.
     #[default]
     Aggressive,
+    /// Mode 3: the fewest false alarms, the most missed quiet speech.
     VeryAggressive,
 }
 

@@ -245,7 +245,7 @@ fn vad_cost_per_frame() {
     let mut audio = voiced(5_000, 0, &mut source);
     audio.extend(noise(5_000, 200, &mut source));
     let mut detector = SpeechDetector::new(&VadConfig::default());
-    let rounds = 20;
+    let rounds = 200;
     let started = std::time::Instant::now();
     let mut events = 0;
     for _ in 0..rounds {
