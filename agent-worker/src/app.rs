@@ -14,6 +14,7 @@ use crate::pipeline::phrases::PhraseCache;
 use crate::providers::registry::Providers;
 use crate::transport::twilio::signature;
 use anyhow::Context;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -179,7 +180,7 @@ fn refuse(status: StatusCode, message: &str) -> Response {
 async fn twilio_media(
     State(worker): State<Arc<Worker>>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     if worker.is_draining() {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "worker is draining");
@@ -202,6 +203,10 @@ async fn twilio_media(
     let Some(slot) = worker.capacity.try_acquire() else {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "worker is at capacity");
     };
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
     let tracker = worker.calls.clone();
     upgrade.on_upgrade(move |socket| {
         tracker.track_future(async move {
@@ -209,4 +214,110 @@ async fn twilio_media(
             drop(slot);
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    fn worker(edit: impl FnOnce(&mut WorkerConfig)) -> Arc<Worker> {
+        let mut config = WorkerConfig::default();
+        config.recording.enabled = false;
+        config.server.max_calls = 1;
+        edit(&mut config);
+        Worker::new(config).unwrap()
+    }
+
+    /// A WebSocket upgrade request for the media endpoint.
+    fn upgrade(signature: Option<&str>) -> Request<Body> {
+        let mut request = Request::get("/twilio/media")
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+        if let Some(signature) = signature {
+            request = request.header(signature::HEADER, signature);
+        }
+        request.body(Body::empty()).unwrap()
+    }
+
+    async fn status_and_body(router: Router, request: Request<Body>) -> (StatusCode, String) {
+        let response = router.oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn health_ready_and_metrics_answer() {
+        let worker = worker(|_| {});
+        let (status, body) = status_and_body(
+            router(worker.clone()),
+            Request::get("/health").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("agent-worker"));
+        let (status, body) = status_and_body(
+            router(worker.clone()),
+            Request::get("/ready").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("\"maxCalls\":1"));
+        let (status, body) = status_and_body(
+            router(worker),
+            Request::get("/metrics").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("agent_turn_latency_seconds"));
+    }
+
+    #[tokio::test]
+    async fn a_draining_worker_is_not_ready_and_refuses_streams() {
+        let worker = worker(|_| {});
+        worker.start_draining();
+        let ready = Request::get("/ready").body(Body::empty()).unwrap();
+        let (status, _) = status_and_body(router(worker.clone()), ready).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let (status, body) = status_and_body(router(worker), upgrade(None)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("draining"));
+    }
+
+    #[tokio::test]
+    async fn a_full_worker_refuses_another_stream() {
+        let worker = worker(|_| {});
+        let _held = worker.capacity.try_acquire().unwrap();
+        let (status, body) = status_and_body(router(worker), upgrade(None)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("capacity"));
+    }
+
+    #[tokio::test]
+    async fn with_an_auth_token_set_the_upgrade_must_be_signed() {
+        let url = "wss://worker.example.com/twilio/media";
+        let worker = worker(|config| {
+            config.twilio.auth_token = Some(secrecy::SecretString::from("12345"));
+            config.twilio.media_url = Some(url.into());
+        });
+        let (status, _) = status_and_body(router(worker.clone()), upgrade(None)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = status_and_body(router(worker.clone()), upgrade(Some("bm90IGl0"))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        // Signed correctly, the request passes the check (and is refused only because a
+        // oneshot request cannot really upgrade: 426).
+        use base64::Engine;
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(b"12345").unwrap();
+        mac.update(url.as_bytes());
+        let good = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let (status, _) = status_and_body(router(worker), upgrade(Some(&good))).await;
+        assert_eq!(status, StatusCode::UPGRADE_REQUIRED);
+    }
 }
