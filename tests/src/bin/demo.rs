@@ -165,26 +165,51 @@ async fn main() -> anyhow::Result<()> {
         "\ncampaign {campaign} started; calling {} numbers...\n",
         numbers.len()
     );
-    rig.wait_for_campaign(&campaign, Duration::from_secs(300))
-        .await?;
-    let calls = rig
-        .get(&format!("/api/v1/calls?campaignId={campaign}&perPage=100"))
-        .await?;
-    for call in calls["data"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .rev()
-    {
+    // Every number dialed once and its call over (a callback the callee asked for is
+    // scheduled for tomorrow, so the campaign itself stays open).
+    let calls = wait_for_calls(&rig, &campaign, numbers.len(), Duration::from_secs(300)).await?;
+    for call in calls.iter().rev() {
         print_call(&rig, call).await?;
     }
+    let status = rig
+        .get(&format!("/api/v1/campaigns/{campaign}/status"))
+        .await?;
+    println!("\ncampaign status: {status}");
     if env("DEMO_EXIT").is_some() {
         return Ok(());
     }
     println!("\nEverything keeps running; Ctrl-C to stop.");
     tokio::signal::ctrl_c().await?;
     Ok(())
+}
+
+async fn wait_for_calls(
+    rig: &VoiceRig,
+    campaign: &str,
+    count: usize,
+    limit: Duration,
+) -> anyhow::Result<Vec<Value>> {
+    let started = std::time::Instant::now();
+    loop {
+        let page = rig
+            .get(&format!("/api/v1/calls?campaignId={campaign}&perPage=100"))
+            .await?;
+        let calls = page["data"].as_array().cloned().unwrap_or_default();
+        // Over: ended, and if answered, its worker's last report (why it ended) is in.
+        let over = calls
+            .iter()
+            .filter(|c| !c["endedAt"].is_null())
+            .filter(|c| c["answeredAt"].is_null() || !c["endReason"].is_null())
+            .count();
+        if calls.len() >= count && over == calls.len() {
+            return Ok(calls);
+        }
+        anyhow::ensure!(
+            started.elapsed() < limit,
+            "calls still going after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 async fn start_demo_campaign(
@@ -235,6 +260,19 @@ async fn print_call(rig: &VoiceRig, call: &Value) -> anyhow::Result<()> {
             "   turn latency (end of callee speech -> first agent audio): p50 {} ms, max {} ms over {} turns",
             latency["p50"], latency["max"], latency["count"]
         );
+    }
+    if env("DEMO_VERBOSE").is_some() {
+        // What the emulated phone did, on its own clock: said, heard, cleared.
+        if let Some(report) = call["providerCallId"]
+            .as_str()
+            .and_then(|sid| rig.twilio.call(sid))
+        {
+            let started = report.answered_at.unwrap_or(report.created_at);
+            for event in &report.timeline {
+                let at = (event.at - started).num_milliseconds() as f64 / 1000.0;
+                println!("   phone {at:>6.2}s {}", event.what);
+            }
+        }
     }
     let transcript = rig.get(&format!("/api/v1/calls/{id}/transcript")).await?;
     for entry in transcript["entries"]

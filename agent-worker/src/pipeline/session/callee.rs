@@ -210,11 +210,23 @@ impl Session {
                 speech_final,
             } => {
                 if !text.trim().is_empty() {
+                    // On the call's clock, like the agent's lines: from the VAD's onset to
+                    // the last voiced frame (providers' own clocks drift and tile).
+                    let end = self
+                        .callee
+                        .last_speech_at
+                        .map_or_else(|| self.at_ms(now), |t| self.at_ms(t));
+                    let spoken = end_ms.saturating_sub(start_ms) as i64;
+                    let start = self
+                        .speech_onset
+                        .map(|t| self.at_ms(t))
+                        .filter(|start| *start <= end)
+                        .unwrap_or(end - spoken);
                     self.report(EventKind::Transcript {
                         speaker: Speaker::Callee,
                         text: text.clone(),
-                        start_ms: start_ms as i64,
-                        end_ms: end_ms as i64,
+                        start_ms: start,
+                        end_ms: end,
                         confidence,
                     })
                     .await;
