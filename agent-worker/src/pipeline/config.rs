@@ -96,7 +96,7 @@ impl Default for PipelineConfig {
             resume_after_ms: 200,
             silence_timeout_ms: 8_000,
             silence_reprompts: 1,
-            pacer_lead_ms: 60,
+            pacer_lead_ms: 200,
             max_buffered_ms: 10_000,
             max_tool_rounds: 3,
             first_message_delay_ms: 0,
