@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::{timeout, Duration};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 /// How a stream ended.
@@ -78,7 +79,12 @@ pub(crate) async fn run(
     let connected = match request {
         Ok(request) => timeout(
             Duration::from_secs(10),
-            tokio_tungstenite::connect_async(request),
+            // tungstenite zero-fills its whole read buffer (128 KiB by default) per read.
+            tokio_tungstenite::connect_async_with_config(
+                request,
+                Some(WebSocketConfig::default().read_buffer_size(4096)),
+                false,
+            ),
         )
         .await
         .map_err(|_| "timed out".to_string())

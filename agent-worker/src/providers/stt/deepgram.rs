@@ -9,6 +9,7 @@
 mod wire;
 
 use super::receiver_stream;
+use crate::app::READ_BUFFER;
 use crate::providers::http::Endpoint;
 use crate::providers::{ProviderError, Stt, SttEvent, SttInput, SttOptions, SttSession};
 use async_trait::async_trait;
@@ -101,10 +102,18 @@ impl DeepgramStt {
             request.headers_mut().insert("Authorization", value);
         }
         let connector = Connector::Rustls(Arc::clone(&self.tls));
-        tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(connector))
-            .await
-            .map(|(socket, _)| socket)
-            .map_err(|e| self.handshake_error(e))
+        // A small read buffer: tungstenite zero-fills all of it on every read.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER);
+        tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(config),
+            true,
+            Some(connector),
+        )
+        .await
+        .map(|(socket, _)| socket)
+        .map_err(|e| self.handshake_error(e))
     }
 
     fn handshake_error(&self, error: tungstenite::Error) -> ProviderError {

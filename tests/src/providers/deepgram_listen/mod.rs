@@ -50,6 +50,7 @@ async fn listen(
     let request_id = super::request_id();
     let header = HeaderValue::from_str(&request_id).ok();
     let mut response = ws
+        .read_buffer_size(4096)
         .on_upgrade(move |socket| session::run(shared, socket, params, fault, request_id))
         .into_response();
     if let Some(value) = header {

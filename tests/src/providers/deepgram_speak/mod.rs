@@ -148,6 +148,7 @@ async fn socket(
     })?;
     let fault = admit_socket(&shared, service, &headers).await?;
     Ok(ws
+        .read_buffer_size(4096)
         .on_upgrade(move |socket| session::run(shared, socket, params.model, params.format, fault))
         .into_response())
 }

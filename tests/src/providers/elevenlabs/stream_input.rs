@@ -69,6 +69,7 @@ pub(super) async fn upgrade(
         authorized: header_key.is_some(),
     };
     Ok(ws
+        .read_buffer_size(4096)
         .on_upgrade(move |socket| session.run(socket, fault))
         .into_response())
 }
