@@ -391,7 +391,7 @@ rig_main() {
       cat "$(state_file rig.env)"
       ;;
     callee) shift; [ $# -ge 2 ] || die "usage: rig.sh callee NAME SCENARIO [SIPP ARGS...]"; start_callee "$@" ;;
-    env) load_env; [ -f "$(state_file rig.env)" ] && cat "$(state_file rig.env)" ;;
+    env) [ -f "$(state_file rig.env)" ] || die "the rig is not running"; cat "$(state_file rig.env)" ;;
     token) shift; rig_token "$@" ;;
     twirp) shift; [ $# -ge 2 ] || die "usage: rig.sh twirp SERVICE/METHOD JSON [GRANTS_JSON]"; rig_twirp "$@" ;;
     stop) stop_all ;;
