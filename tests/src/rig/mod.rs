@@ -117,8 +117,13 @@ impl std::ops::Deref for Rig {
     }
 }
 
-/// Settings for the rig's control plane.
-fn settings(port: u16, twilio: &EmulatorHandle, media_url: &str) -> anyhow::Result<Settings> {
+/// A control plane on `port` dialing through `twilio` to workers at `media_url`, with the
+/// rig's worker key, for a database the rig hands over.
+pub(crate) fn base_settings(
+    port: u16,
+    twilio: &EmulatorHandle,
+    media_url: &str,
+) -> anyhow::Result<Settings> {
     let mut s = Settings::defaults("postgres://unused")?;
     s.server.port = port;
     s.server.public_url = format!("http://127.0.0.1:{port}");
@@ -129,13 +134,19 @@ fn settings(port: u16, twilio: &EmulatorHandle, media_url: &str) -> anyhow::Resu
     s.twilio.account_sid = Some(twilio.account_sid().to_string());
     s.twilio.auth_token = Some(SecretString::from(twilio.auth_token().to_string()));
     s.twilio.media_stream_url = media_url.to_string();
+    s.workers.api_key = SecretString::from(WORKER_KEY);
+    Ok(s)
+}
+
+/// Settings for the rig's control plane.
+fn settings(port: u16, twilio: &EmulatorHandle, media_url: &str) -> anyhow::Result<Settings> {
+    let mut s = base_settings(port, twilio, media_url)?;
     // The test drives the engine on its manual clock.
     s.engine.enabled = false;
     // Small leases, so replicas ticking together really share the queue.
     s.engine.batch = 8;
     s.engine.ring_timeout_sec = 2;
     s.engine.reconcile_after_sec = 30;
-    s.workers.api_key = SecretString::from(WORKER_KEY);
     // Heartbeats come in real time while the manual clock races ahead.
     s.workers.heartbeat_ttl_sec = 10_000_000;
     // Not the default folder under the working directory: nothing here records.

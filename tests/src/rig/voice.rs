@@ -235,20 +235,10 @@ fn control_plane_settings(
     media_url: &str,
     store_url: &str,
 ) -> anyhow::Result<Settings> {
-    let mut s = Settings::defaults("postgres://unused")?;
-    s.server.port = port;
-    s.server.public_url = format!("http://127.0.0.1:{port}");
-    s.server.shutdown_grace_sec = 1;
-    s.database.migrate = false;
-    s.database.max_connections = 10;
-    s.twilio.base_url = twilio.base_url().to_string();
-    s.twilio.account_sid = Some(twilio.account_sid().to_string());
-    s.twilio.auth_token = Some(SecretString::from(twilio.auth_token().to_string()));
-    s.twilio.media_stream_url = media_url.to_string();
+    let mut s = super::base_settings(port, twilio, media_url)?;
     s.engine.enabled = true;
     s.engine.tick_ms = 100;
     s.engine.ring_timeout_sec = 10;
-    s.workers.api_key = SecretString::from(WORKER_KEY);
     s.workers.token_secret = SecretString::from(TOKEN_SECRET);
     s.recordings.store_url = store_url.to_string();
     Ok(s)

@@ -1,6 +1,6 @@
 //! Barge-in and backchannels, measured at the callee's ear on its playout clock.
 
-use crate::{call_to, number, run_campaign, transcript};
+use crate::{number, run_one, transcript};
 use outbound_tests::rig::voice::{VoiceOptions, VoiceRig};
 use outbound_tests::twilio::CalleeScript;
 use serde_json::json;
@@ -19,18 +19,10 @@ fn assistant() -> serde_json::Value {
 async fn the_agent_stops_within_300_ms_when_the_callee_talks_over_it(db: PgPool) {
     let rig = VoiceRig::start(db, VoiceOptions::default()).await.unwrap();
     let phone = number(10);
-    rig.twilio.register_callee(
-        &phone,
-        CalleeScript::answer_after(200)
-            .say(1_500, "sorry who is calling token-44")
-            .reply(300, "goodbye"),
-    );
-    let calls = run_campaign(&rig, std::slice::from_ref(&phone), assistant()).await;
-    let call = call_to(&calls, &phone);
-    let report = rig
-        .twilio
-        .call(call["providerCallId"].as_str().unwrap())
-        .unwrap();
+    let script = CalleeScript::answer_after(200)
+        .say(1_500, "sorry who is calling token-44")
+        .reply(300, "goodbye");
+    let (call, report) = run_one(&rig, &phone, script, assistant()).await;
     let barge_in = report
         .barge_ins
         .first()
@@ -47,7 +39,7 @@ async fn the_agent_stops_within_300_ms_when_the_callee_talks_over_it(db: PgPool)
         report.heard_texts()
     );
     // The history (and the transcript) hold only what was heard of the first message.
-    let lines = transcript(&rig, call).await;
+    let lines = transcript(&rig, &call).await;
     let first = &lines.iter().find(|(who, _)| who == "agent").unwrap().1;
     assert!(
         first.ends_with("...") && first.len() < LONG_FIRST.len(),
@@ -71,18 +63,10 @@ async fn the_agent_stops_within_300_ms_when_the_callee_talks_over_it(db: PgPool)
 async fn a_backchannel_pauses_the_agent_which_then_resumes(db: PgPool) {
     let rig = VoiceRig::start(db, VoiceOptions::default()).await.unwrap();
     let phone = number(11);
-    rig.twilio.register_callee(
-        &phone,
-        CalleeScript::answer_after(200)
-            .say(1_500, "ok")
-            .reply(400, "goodbye"),
-    );
-    let calls = run_campaign(&rig, std::slice::from_ref(&phone), assistant()).await;
-    let call = call_to(&calls, &phone);
-    let report = rig
-        .twilio
-        .call(call["providerCallId"].as_str().unwrap())
-        .unwrap();
+    let script = CalleeScript::answer_after(200)
+        .say(1_500, "ok")
+        .reply(400, "goodbye");
+    let (_, report) = run_one(&rig, &phone, script, assistant()).await;
     assert!(
         !report.barge_ins.is_empty(),
         "the agent should pause for the callee"

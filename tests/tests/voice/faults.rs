@@ -1,6 +1,6 @@
 //! Providers failing mid-call: the call falls back, or ends politely; never silence.
 
-use crate::{assistant, call_to, number, run_campaign};
+use crate::{assistant, number, run_one};
 use outbound_tests::providers::{Fault, ProviderConfig, Service};
 use outbound_tests::rig::voice::{VoiceOptions, VoiceRig};
 use outbound_tests::twilio::CalleeScript;
@@ -24,13 +24,7 @@ async fn a_dropped_stt_connection_is_reopened_and_the_call_goes_on(db: PgPool) {
     };
     let rig = VoiceRig::start(db, options).await.unwrap();
     let phone = number(30);
-    rig.twilio.register_callee(&phone, talker());
-    let calls = run_campaign(&rig, std::slice::from_ref(&phone), assistant()).await;
-    let call = call_to(&calls, &phone);
-    let report = rig
-        .twilio
-        .call(call["providerCallId"].as_str().unwrap())
-        .unwrap();
+    let (call, report) = run_one(&rig, &phone, talker(), assistant()).await;
     assert!(
         report.heard_texts().iter().any(|t| t.contains("token-21")),
         "{:?}",
@@ -59,13 +53,7 @@ async fn a_failing_elevenlabs_falls_back_to_openai_tts(db: PgPool) {
     };
     let rig = VoiceRig::start(db, options).await.unwrap();
     let phone = number(31);
-    rig.twilio.register_callee(&phone, talker());
-    let calls = run_campaign(&rig, std::slice::from_ref(&phone), assistant()).await;
-    let call = call_to(&calls, &phone);
-    let report = rig
-        .twilio
-        .call(call["providerCallId"].as_str().unwrap())
-        .unwrap();
+    let (_, report) = run_one(&rig, &phone, talker(), assistant()).await;
     let heard = report.heard_texts();
     // OpenAI's 24 kHz PCM went through the worker's resampler and still decodes.
     assert_eq!(
@@ -95,14 +83,8 @@ async fn a_stalled_llm_ends_the_call_with_an_apology(db: PgPool) {
     };
     let rig = VoiceRig::start(db, options).await.unwrap();
     let phone = number(32);
-    rig.twilio.register_callee(&phone, talker());
-    let calls = run_campaign(&rig, std::slice::from_ref(&phone), assistant()).await;
-    let call = call_to(&calls, &phone);
+    let (call, report) = run_one(&rig, &phone, talker(), assistant()).await;
     assert_eq!(call["endReason"], "llm_failed", "{call}");
-    let report = rig
-        .twilio
-        .call(call["providerCallId"].as_str().unwrap())
-        .unwrap();
     let heard = report.heard_texts();
     assert_eq!(heard.last().map(String::as_str), Some(APOLOGY), "{heard:?}");
     assert_eq!(
@@ -125,14 +107,8 @@ async fn with_no_working_tts_the_call_ends_at_once_instead_of_staying_silent(db:
     };
     let rig = VoiceRig::start(db, options).await.unwrap();
     let phone = number(33);
-    rig.twilio.register_callee(&phone, talker());
-    let calls = run_campaign(&rig, std::slice::from_ref(&phone), assistant()).await;
-    let call = call_to(&calls, &phone);
+    let (call, report) = run_one(&rig, &phone, talker(), assistant()).await;
     assert_eq!(call["endReason"], "tts_failed", "{call}");
-    let report = rig
-        .twilio
-        .call(call["providerCallId"].as_str().unwrap())
-        .unwrap();
     assert_eq!(report.ended_by.as_deref(), Some("twiml"));
     assert!(
         report.duration_s().unwrap() <= 10,

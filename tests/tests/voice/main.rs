@@ -12,6 +12,7 @@ mod voicemail;
 mod worker_killed;
 
 use outbound_tests::rig::voice::VoiceRig;
+use outbound_tests::twilio::{CallReport, CalleeScript};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -48,6 +49,24 @@ pub async fn run_campaign(rig: &VoiceRig, contacts: &[String], assistant: Value)
         .await
         .unwrap();
     page["data"].as_array().cloned().unwrap_or_default()
+}
+
+/// Runs a one-callee campaign: `phone` behaves as `script`; returns the call as the API
+/// shows it and as the emulated phone lived it.
+pub async fn run_one(
+    rig: &VoiceRig,
+    phone: &str,
+    script: CalleeScript,
+    assistant: Value,
+) -> (Value, CallReport) {
+    rig.twilio.register_callee(phone, script);
+    let calls = run_campaign(rig, &[phone.to_string()], assistant).await;
+    let call = call_to(&calls, phone).clone();
+    let report = rig
+        .twilio
+        .call(call["providerCallId"].as_str().unwrap())
+        .unwrap();
+    (call, report)
 }
 
 /// The call to `phone` among `calls`.

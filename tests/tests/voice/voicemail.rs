@@ -1,7 +1,7 @@
 //! An answering machine, told apart by its greeting (Twilio AMD is off): the agent stops,
 //! waits for the beep and leaves the assistant's voicemail message.
 
-use crate::{assistant, call_to, number, run_campaign};
+use crate::{assistant, number, run_one};
 use outbound_tests::rig::voice::{VoiceOptions, VoiceRig};
 use outbound_tests::twilio::CalleeScript;
 use sqlx::PgPool;
@@ -10,18 +10,11 @@ use sqlx::PgPool;
 async fn a_voicemail_greeting_gets_the_voicemail_message(db: PgPool) {
     let rig = VoiceRig::start(db, VoiceOptions::default()).await.unwrap();
     let phone = number(20);
-    rig.twilio.register_callee(
-        &phone,
-        CalleeScript::voicemail("You have reached Sam. Please leave a message after the tone."),
-    );
-    let calls = run_campaign(&rig, std::slice::from_ref(&phone), assistant()).await;
-    let call = call_to(&calls, &phone);
+    let greeting = "You have reached Sam. Please leave a message after the tone.";
+    let (call, report) =
+        run_one(&rig, &phone, CalleeScript::voicemail(greeting), assistant()).await;
     assert_eq!(call["outcome"], "voicemail", "{call}");
     assert_eq!(call["endReason"], "voicemail", "{call}");
-    let report = rig
-        .twilio
-        .call(call["providerCallId"].as_str().unwrap())
-        .unwrap();
     let heard = report.heard_texts();
     assert!(
         heard
