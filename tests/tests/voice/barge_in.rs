@@ -17,6 +17,7 @@ fn assistant() -> serde_json::Value {
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
 async fn the_agent_stops_within_300_ms_when_the_callee_talks_over_it(db: PgPool) {
+    let _slot = crate::slot(1).await;
     let rig = VoiceRig::start(db, VoiceOptions::default()).await.unwrap();
     let phone = number(10);
     let script = CalleeScript::answer_after(200)
@@ -61,6 +62,7 @@ async fn the_agent_stops_within_300_ms_when_the_callee_talks_over_it(db: PgPool)
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
 async fn a_backchannel_pauses_the_agent_which_then_resumes(db: PgPool) {
+    let _slot = crate::slot(1).await;
     let rig = VoiceRig::start(db, VoiceOptions::default()).await.unwrap();
     let phone = number(11);
     let script = CalleeScript::answer_after(200)

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_concurrent_calls_have_no_gap_and_lose_nothing() {
+    let _slot = crate::slot(2).await;
     let work_dir = tempfile::tempdir().unwrap();
     let bench = VoiceBench {
         calls: 20,

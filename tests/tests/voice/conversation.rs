@@ -11,6 +11,7 @@ use sqlx::PgPool;
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
 async fn a_callee_and_the_agent_hold_a_conversation_end_to_end(db: PgPool) {
+    let _slot = crate::slot(1).await;
     let rig = VoiceRig::start(db, VoiceOptions::default()).await.unwrap();
     let (talker, refuser) = (number(1), number(2));
     rig.twilio.register_callee(

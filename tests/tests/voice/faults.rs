@@ -17,6 +17,7 @@ fn talker() -> CalleeScript {
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
 async fn a_dropped_stt_connection_is_reopened_and_the_call_goes_on(db: PgPool) {
+    let _slot = crate::slot(1).await;
     let options = VoiceOptions {
         providers: ProviderConfig::instant()
             .with_fault(Fault::drop_after(Service::Stt, 1_000).times(1)),
@@ -44,6 +45,7 @@ async fn a_dropped_stt_connection_is_reopened_and_the_call_goes_on(db: PgPool) {
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
 async fn a_failing_elevenlabs_falls_back_to_openai_tts(db: PgPool) {
+    let _slot = crate::slot(1).await;
     let options = VoiceOptions {
         providers: ProviderConfig::instant().with_fault(Fault::status(Service::TtsElevenlabs, 500)),
         worker: Box::new(|config| {
@@ -74,6 +76,7 @@ async fn a_failing_elevenlabs_falls_back_to_openai_tts(db: PgPool) {
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
 async fn a_stalled_llm_ends_the_call_with_an_apology(db: PgPool) {
+    let _slot = crate::slot(1).await;
     let options = VoiceOptions {
         providers: ProviderConfig::instant().with_fault(Fault::stall(Service::Llm)),
         worker: Box::new(|config| {
@@ -96,6 +99,7 @@ async fn a_stalled_llm_ends_the_call_with_an_apology(db: PgPool) {
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
 async fn with_no_working_tts_the_call_ends_at_once_instead_of_staying_silent(db: PgPool) {
+    let _slot = crate::slot(1).await;
     let options = VoiceOptions {
         providers: ProviderConfig::instant()
             .with_fault(Fault::status(Service::TtsElevenlabs, 503))

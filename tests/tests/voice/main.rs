@@ -16,6 +16,18 @@ use outbound_tests::twilio::{CallReport, CalleeScript};
 use serde_json::{json, Value};
 use std::time::Duration;
 
+/// Voice tests run real-time audio on two cores: at most two at once, so a test measures
+/// the product rather than the machine's contention (the benchmark test takes both).
+static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Waits for a slot to run a voice test in; hold it for the test's whole body.
+pub async fn slot(count: u32) -> tokio::sync::SemaphorePermit<'static> {
+    SLOTS
+        .acquire_many(count)
+        .await
+        .expect("the semaphore is never closed")
+}
+
 /// A valid New York number for `i`.
 pub fn number(i: u32) -> String {
     format!("+1212300{i:04}")
@@ -44,11 +56,23 @@ pub async fn run_campaign(rig: &VoiceRig, contacts: &[String], assistant: Value)
     rig.wait_for_campaign(&campaign, Duration::from_secs(90))
         .await
         .unwrap();
-    let page = rig
-        .get(&format!("/api/v1/calls?campaignId={campaign}&perPage=100"))
-        .await
-        .unwrap();
-    page["data"].as_array().cloned().unwrap_or_default()
+    // The campaign completes on Twilio's final callback; the worker's last reports (usage,
+    // latency, recording, why it ended) follow a moment later.
+    let started = std::time::Instant::now();
+    loop {
+        let page = rig
+            .get(&format!("/api/v1/calls?campaignId={campaign}&perPage=100"))
+            .await
+            .unwrap();
+        let calls = page["data"].as_array().cloned().unwrap_or_default();
+        let reported = calls
+            .iter()
+            .all(|c| c["answeredAt"].is_null() || !c["endReason"].is_null());
+        if reported || started.elapsed() > Duration::from_secs(30) {
+            return calls;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Runs a one-callee campaign: `phone` behaves as `script`; returns the call as the API

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
 async fn a_voicemail_greeting_gets_the_voicemail_message(db: PgPool) {
+    let _slot = crate::slot(1).await;
     let rig = VoiceRig::start(db, VoiceOptions::default()).await.unwrap();
     let phone = number(20);
     let greeting = "You have reached Sam. Please leave a message after the tone.";

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
 async fn a_worker_killed_mid_call_leaves_the_call_failed_with_a_reason(db: PgPool) {
+    let _slot = crate::slot(1).await;
     let options = VoiceOptions {
         worker_process: true,
         control_plane: Box::new(|settings| {
