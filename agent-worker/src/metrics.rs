@@ -29,6 +29,8 @@ pub struct WorkerMetrics {
     pub tts_first_byte: Histogram,
     /// Callee speech onset (as the VAD saw it) to the `clear` sent.
     pub barge_in: Histogram,
+    /// The worker's own time in a turn (see `pipeline::latency`), finely bucketed.
+    pub own_overhead: Histogram,
     pub active_calls: Gauge,
     pub calls_ended: Family<EndLabels, Counter>,
 }
@@ -48,6 +50,10 @@ impl Default for WorkerMetrics {
         let llm_first_token = seconds();
         let tts_first_byte = seconds();
         let barge_in = seconds();
+        // 50 us to ~1 s: the worker's own time is well under a millisecond.
+        let own_overhead = Histogram::new(
+            prometheus_client::metrics::histogram::exponential_buckets(0.000_05, 1.4, 30),
+        );
         let active_calls = Gauge::default();
         let calls_ended = Family::<EndLabels, Counter>::default();
         registry.register(
@@ -75,6 +81,11 @@ impl Default for WorkerMetrics {
             "Callee speech onset to the agent's audio being cleared",
             barge_in.clone(),
         );
+        registry.register(
+            "own_overhead_seconds",
+            "The worker's own time per turn, providers' latencies excluded",
+            own_overhead.clone(),
+        );
         registry.register("active_calls", "Calls in progress", active_calls.clone());
         registry.register("calls_ended", "Calls ended, by reason", calls_ended.clone());
         WorkerMetrics {
@@ -84,6 +95,7 @@ impl Default for WorkerMetrics {
             llm_first_token,
             tts_first_byte,
             barge_in,
+            own_overhead,
             active_calls,
             calls_ended,
         }

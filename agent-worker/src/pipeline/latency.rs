@@ -16,6 +16,9 @@ pub struct TurnLatency {
     pub stt_final_ms: Option<f64>,
     pub llm_first_token_ms: Option<f64>,
     pub tts_first_byte_ms: Option<f64>,
+    /// The worker's own share: turn end to LLM request, first clause to TTS request, and
+    /// TTS first byte to first audio sent (everything but waiting on providers).
+    pub own_overhead_ms: Option<f64>,
 }
 
 /// One barge-in: callee speech onset to the clear.
@@ -30,6 +33,10 @@ pub struct BargeInLatency {
 #[derive(Debug, Default)]
 pub struct TurnClock {
     pub speech_end: Option<Instant>,
+    /// When the event that ended the callee's turn was received.
+    pub turn_end: Option<Instant>,
+    /// When the model's first clause was complete.
+    pub first_clause: Option<Instant>,
     pub stt_final: Option<Instant>,
     pub llm_request: Option<Instant>,
     pub llm_first_token: Option<Instant>,
@@ -68,12 +75,14 @@ impl CallLatency {
             stt_final_ms: ms(clock.speech_end, clock.stt_final),
             llm_first_token_ms: ms(clock.llm_request, clock.llm_first_token),
             tts_first_byte_ms: ms(clock.tts_request, clock.tts_first_byte),
+            own_overhead_ms: own_overhead(clock),
         };
         for (value, histogram) in [
             (record.end_of_speech_to_audio_ms, &self.metrics.turn_latency),
             (record.stt_final_ms, &self.metrics.stt_final),
             (record.llm_first_token_ms, &self.metrics.llm_first_token),
             (record.tts_first_byte_ms, &self.metrics.tts_first_byte),
+            (record.own_overhead_ms, &self.metrics.own_overhead),
         ] {
             if let Some(value) = value {
                 histogram.observe(value / 1000.0);
@@ -105,8 +114,18 @@ impl CallLatency {
             "sttFinalMs": pick(|t| t.stt_final_ms),
             "llmFirstTokenMs": pick(|t| t.llm_first_token_ms),
             "ttsFirstByteMs": pick(|t| t.tts_first_byte_ms),
+            "ownOverheadMs": pick(|t| t.own_overhead_ms),
         })
     }
+}
+
+/// The three stretches of a turn where only the worker is at work.
+fn own_overhead(clock: &TurnClock) -> Option<f64> {
+    Some(
+        ms(clock.turn_end, clock.llm_request)?
+            + ms(clock.first_clause, clock.tts_request)?
+            + ms(clock.tts_first_byte, clock.first_audio)?,
+    )
 }
 
 /// Median, worst and count of sorted values.
@@ -132,6 +151,8 @@ mod tests {
         let at = |ms| Some(t0 + Duration::from_millis(ms));
         let clock = TurnClock {
             speech_end: at(0),
+            turn_end: at(312),
+            first_clause: at(440),
             stt_final: at(310),
             llm_request: at(320),
             llm_first_token: at(420),
@@ -145,6 +166,8 @@ mod tests {
         let summary = latency.summary();
         assert_eq!(summary["turns"][0]["endOfSpeechToAudioMs"], 505.0);
         assert_eq!(summary["turns"][0]["llmFirstTokenMs"], 100.0);
+        // 8 ms to ask the model, 10 ms to ask for speech, 5 ms to send the first audio.
+        assert_eq!(summary["turns"][0]["ownOverheadMs"], 23.0);
         assert_eq!(summary["turns"][1]["sttFinalMs"], serde_json::Value::Null);
         assert_eq!(summary["endOfSpeechToAudioMs"]["count"], 1);
         assert!(latency

@@ -60,6 +60,9 @@ pub struct VoiceResult {
     pub own_overhead_ms: Option<Percentiles>,
     /// Callee speech start to the agent's audio stopping at the ear (ms).
     pub barge_in_ms: Option<Percentiles>,
+    /// The worker's own time per turn as it measures it (p50, p99 in ms, bucket upper
+    /// bounds of its `agent_own_overhead_seconds` histogram).
+    pub worker_own_overhead_ms: Option<(f64, f64)>,
     /// Worker CPU over the busiest window, in cores (1.0 = one core busy).
     pub worker_cpu_cores: f64,
     /// Harness CPU over the same window, in cores.
@@ -181,11 +184,19 @@ impl VoiceBench {
         let deadline = Instant::now() + Duration::from_secs(180);
         let reports = wait_for_all(&twilio, &sids, deadline).await;
         let wall = started.elapsed().as_secs_f64();
+        let metrics = client
+            .get(format!("{}/metrics", worker.base_url))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let own_overhead = histogram_quantiles(&metrics, "agent_own_overhead_seconds");
         let result = self.measure(
             &reports,
             &expected,
             &providers,
             Measured {
+                own_overhead,
                 worker_cpu,
                 harness_cpu,
                 idle_kib: idle.rss_kib,
@@ -258,6 +269,7 @@ impl VoiceBench {
             turn_latency_ms: None,
             own_overhead_ms: None,
             barge_in_ms: None,
+            worker_own_overhead_ms: m.own_overhead,
             worker_cpu_cores: m.worker_cpu,
             harness_cpu_cores: m.harness_cpu,
             worker_cpu_ms_per_call_second: m.worker_cpu * 1000.0 / self.calls.max(1) as f64,
@@ -328,11 +340,41 @@ pub const HANG_UP_FRAMES: usize = 2;
 const ENDPOINTING_MS: u64 = 300;
 
 struct Measured {
+    own_overhead: Option<(f64, f64)>,
     worker_cpu: f64,
     harness_cpu: f64,
     idle_kib: u64,
     peak_kib: u64,
     wall: f64,
+}
+
+/// p50 and p99 (ms) of a Prometheus histogram in text format, as bucket upper bounds.
+fn histogram_quantiles(text: &str, name: &str) -> Option<(f64, f64)> {
+    let prefix = format!("{name}_bucket{{le=\"");
+    let buckets: Vec<(f64, f64)> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix(&prefix))
+        .filter_map(|rest| {
+            let (le, count) = rest.split_once("\"} ")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, count.trim().parse().ok()?))
+        })
+        .collect();
+    let total = buckets.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    let at = |q: f64| {
+        buckets
+            .iter()
+            .find(|(_, count)| *count >= q * total)
+            .map(|(le, _)| le * 1000.0)
+    };
+    Some((at(0.5)?, at(0.99)?))
 }
 
 /// How long an utterance of `text` lasts, in ms.
@@ -354,5 +396,19 @@ async fn wait_for_all(
             return reports;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_come_from_cumulative_buckets() {
+        let text = "# TYPE x histogram\nx_sum 1.0\nx_count 100\n\
+            x_bucket{le=\"0.001\"} 40\nx_bucket{le=\"0.002\"} 90\n\
+            x_bucket{le=\"0.005\"} 99\nx_bucket{le=\"+Inf\"} 100\n";
+        assert_eq!(histogram_quantiles(text, "x"), Some((2.0, 5.0)));
+        assert_eq!(histogram_quantiles("", "x"), None);
     }
 }

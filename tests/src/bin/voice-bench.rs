@@ -94,7 +94,7 @@ fn ms(p: &Option<outbound_tests::bench::stats::Percentiles>) -> String {
 
 fn row(r: &VoiceResult) -> String {
     format!(
-        "| {} | {}/{} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.1} | {:.0} |",
+        "| {} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.1} | {:.0} |",
         r.calls,
         r.completed,
         r.calls,
@@ -103,6 +103,9 @@ fn row(r: &VoiceResult) -> String {
         r.missing_echoes,
         ms(&r.turn_latency_ms),
         ms(&r.own_overhead_ms),
+        r.worker_own_overhead_ms
+            .map(|(p50, p99)| format!("{p50:.2} / {p99:.2}"))
+            .unwrap_or_else(|| "-".into()),
         ms(&r.barge_in_ms),
         r.worker_cpu_cores,
         r.harness_cpu_cores,
@@ -115,8 +118,8 @@ fn render(series: &[usize], results: &[VoiceResult], commit: &str) -> String {
     let mut out = format!(
         "# Voice load benchmark\n\n`./dev bench voice {}` at commit {commit}: agent worker pinned to CPU 0 \
          (one runtime thread), harness on CPU 1, emulated providers with zero configured latency.\n\n\
-         | calls | completed | calls with gaps | lost callee frames | missing echoes | turn latency p50/p99/max ms | own overhead p50/p99/max ms | barge-in p50/p99/max ms | worker cores | harness cores | worker CPU ms per call-second | KiB per call |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         | calls | completed | calls with gaps | lost callee frames | missing echoes | turn latency p50/p99/max ms | ear minus configured latencies p50/p99/max ms | worker's own time per turn p50/p99 ms | barge-in p50/p99/max ms | worker cores | harness cores | worker CPU ms per call-second | KiB per call |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         series.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" ")
     );
     for r in results {
@@ -145,11 +148,11 @@ fn render(series: &[usize], results: &[VoiceResult], commit: &str) -> String {
     let verdicts = [
         ("calls per core >= 500", best >= TARGET_CALLS),
         (
-            "own overhead p99 <= 10 ms",
+            "own overhead p99 <= 10 ms (the worker's own time per turn)",
             clean
                 .last()
-                .and_then(|r| r.own_overhead_ms)
-                .is_some_and(|p| p.p99 <= TARGET_OVERHEAD_P99_MS),
+                .and_then(|r| r.worker_own_overhead_ms)
+                .is_some_and(|(_, p99)| p99 <= TARGET_OVERHEAD_P99_MS),
         ),
         (
             "barge-in <= 300 ms",

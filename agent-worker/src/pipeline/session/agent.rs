@@ -163,6 +163,7 @@ impl Session {
         self.silence_deadline = None;
         self.turn_clock = TurnClock {
             speech_end: turn.last_speech_at,
+            turn_end: Some(self.event_at),
             stt_final: turn.last_final_at,
             ..TurnClock::default()
         };
@@ -216,6 +217,9 @@ impl Session {
                     speaking
                         .queue
                         .push_back(PendingClause { text, cache: None });
+                    if speaking.is_turn {
+                        self.turn_clock.first_clause.get_or_insert(now);
+                    }
                 }
             }
             Some(Ok(LlmEvent::ToolCall(call))) => {
@@ -256,6 +260,9 @@ impl Session {
                 text: rest,
                 cache: None,
             });
+            if speaking.is_turn {
+                self.turn_clock.first_clause.get_or_insert(now);
+            }
         }
         let tools_only = !speaking.round_text && !speaking.tool_calls.is_empty();
         if tools_only && speaking.after == AfterReply::Listen && speaking.round < max_rounds {

@@ -22,6 +22,7 @@ impl Session {
         tts: &mut Option<TtsStream>,
     ) {
         let now = Instant::now();
+        self.event_at = now;
         let slot = self.callee_frames;
         self.callee_frames += 1;
         if let Some(recorder) = self.recorder.as_mut() {
@@ -201,6 +202,7 @@ impl Session {
         tts: &mut Option<TtsStream>,
     ) {
         let now = Instant::now();
+        self.event_at = now;
         match event {
             SttEvent::Final {
                 text,
@@ -269,6 +271,7 @@ impl Session {
     /// A key press: the model hears it as words.
     pub(super) fn on_dtmf(&mut self, digit: char) {
         let now = Instant::now();
+        self.event_at = now;
         self.callee
             .add_final(&format!("(pressed {digit})"), true, now);
         self.callee.last_speech_at = Some(now);

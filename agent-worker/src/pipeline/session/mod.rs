@@ -146,6 +146,8 @@ struct Session {
     max_duration_at: Instant,
     next_budget_check: Instant,
     transcript_seq: u32,
+    /// When the event being handled was received (a turn's end is timed from it).
+    event_at: Instant,
     /// Events queued by code that cannot await; sent at the end of each step.
     pending_reports: Vec<shared::events::EventKind>,
     /// Drop the LLM and TTS streams at the next step (set by code that cannot reach them).
@@ -213,6 +215,7 @@ pub async fn run(parts: SessionParts, transport: &mut dyn Transport) -> String {
         next_budget_check: started + Duration::from_secs(1),
         transcript_seq: 0,
         pending_reports: Vec::new(),
+        event_at: started,
         cancel_streams: false,
     };
     session.metrics.active_calls.inc();
