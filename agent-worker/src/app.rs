@@ -10,7 +10,9 @@ use crate::config::WorkerConfig;
 use crate::control::heartbeat::{self, Capacity, HeartbeatConfig};
 use crate::control::ControlPlane;
 use crate::metrics::WorkerMetrics;
+use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::phrases::PhraseCache;
+use crate::providers::cost::Rates;
 use crate::providers::registry::Providers;
 use crate::transport::twilio::signature;
 use anyhow::Context;
@@ -45,7 +47,10 @@ pub struct Worker {
     pub metrics: WorkerMetrics,
     pub tokens: CallTokens,
     pub control: ControlPlane,
-    pub http: reqwest::Client,
+    /// The conversation settings every session shares.
+    pub pipeline: Arc<PipelineConfig>,
+    /// Provider rates every call's cost is priced with.
+    pub rates: Arc<Rates>,
     /// Call slots: admission and what heartbeats report.
     pub capacity: Arc<Capacity>,
     /// Set on SIGTERM: no new calls.
@@ -94,8 +99,9 @@ impl Worker {
             phrases: PhraseCache::new(PHRASE_CACHE_BYTES),
             metrics: WorkerMetrics::default(),
             tokens: CallTokens::new(config.control_plane.token_secret.expose_secret().as_bytes()),
-            control: ControlPlane::new(&config.control_plane.url, http.clone()),
-            http,
+            control: ControlPlane::new(&config.control_plane.url, http),
+            pipeline: Arc::new(config.pipeline.clone()),
+            rates: Arc::new(config.providers.rates.clone()),
             capacity: Capacity::new(config.server.max_calls),
             draining: AtomicBool::new(false),
             shutdown: CancellationToken::new(),

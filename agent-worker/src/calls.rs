@@ -107,7 +107,6 @@ pub async fn run_call(
         )))),
         None => Box::new(LogEvents {
             call: job.call_id.to_string(),
-            seen: Vec::new(),
         }),
     };
     let usage = UsageMeter::default();
@@ -151,12 +150,12 @@ pub async fn run_call(
         None => None,
     };
     let parts = SessionParts {
-        config: Arc::new(worker.config.pipeline.clone()),
+        config: worker.pipeline.clone(),
         stt,
         llm,
         tts,
         usage,
-        rates: Arc::new(worker.config.providers.rates.clone()),
+        rates: worker.rates.clone(),
         phrases: worker.phrases.clone(),
         metrics: worker.metrics.clone(),
         events,

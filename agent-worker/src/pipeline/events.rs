@@ -14,11 +14,10 @@ pub trait CallEvents: Send {
     async fn finish(&mut self, wait: Duration) -> bool;
 }
 
-/// Standalone mode: events are logged (one JSON line each) and kept for inspection.
+/// Standalone mode: events are logged, one JSON line each.
 #[derive(Debug, Default)]
 pub struct LogEvents {
     pub call: String,
-    pub seen: Vec<(i64, EventKind)>,
 }
 
 #[async_trait]
@@ -26,7 +25,6 @@ impl CallEvents for LogEvents {
     async fn report(&mut self, at_ms: i64, kind: EventKind) {
         let json = serde_json::to_string(&kind).unwrap_or_default();
         tracing::info!(call = %self.call, at_ms, event = %json, "call event");
-        self.seen.push((at_ms, kind));
     }
 
     async fn finish(&mut self, _wait: Duration) -> bool {

@@ -39,16 +39,6 @@ pub struct Reply {
     last_mark_at: usize,
 }
 
-/// What the pacer should send next.
-#[derive(Debug, PartialEq)]
-pub enum Next<'a> {
-    Frame(&'a [u8]),
-    /// A mark confirming frames up to here.
-    Mark(String),
-    /// Nothing ready (more audio may come).
-    Waiting,
-}
-
 impl Reply {
     pub fn new(id: u64) -> Self {
         Reply {
@@ -118,13 +108,22 @@ impl Reply {
     /// A mark due at the current position: after every `MARK_EVERY` frames and at clause
     /// ends. Marks do not wait for the pacer.
     pub fn take_mark(&mut self) -> Option<String> {
-        let sent = self.next_frame;
-        let clause_end = self.clauses.iter().any(|c| c.end_frame == Some(sent));
-        if sent > self.last_mark_at && (sent - self.last_mark_at >= MARK_EVERY || clause_end) {
-            self.last_mark_at = sent;
-            return Some(format!("r{}g{}f{}", self.id, self.generation, sent));
+        if !self.mark_due() {
+            return None;
         }
-        None
+        self.last_mark_at = self.next_frame;
+        Some(format!(
+            "r{}g{}f{}",
+            self.id, self.generation, self.next_frame
+        ))
+    }
+
+    /// Whether the frames sent since the last mark call for one.
+    fn mark_due(&self) -> bool {
+        let sent = self.next_frame;
+        sent > self.last_mark_at
+            && (sent - self.last_mark_at >= MARK_EVERY
+                || self.clauses.iter().any(|c| c.end_frame == Some(sent)))
     }
 
     /// The next frame to send, if one is complete.
@@ -139,27 +138,7 @@ impl Reply {
 
     /// Whether anything (a frame or a mark) is waiting to be sent.
     pub fn has_output(&self) -> bool {
-        let sent = self.next_frame;
-        self.unsent_frames() > 0
-            || (sent > self.last_mark_at
-                && (sent - self.last_mark_at >= MARK_EVERY
-                    || self.clauses.iter().any(|c| c.end_frame == Some(sent))))
-    }
-
-    /// The next thing to send, frames and marks interleaved (for tests and simple loops).
-    pub fn next_out(&mut self) -> Next<'_> {
-        if let Some(mark) = self.take_mark() {
-            return Next::Mark(mark);
-        }
-        match self.next_frame() {
-            Some(frame) => Next::Frame(frame),
-            None => Next::Waiting,
-        }
-    }
-
-    /// Whether no clause has been started.
-    pub fn is_empty(&self) -> bool {
-        self.clauses.is_empty()
+        self.unsent_frames() > 0 || self.mark_due()
     }
 
     /// Whether any audio has been synthesised.
@@ -246,12 +225,6 @@ impl Reply {
         }
         parts.join(" ")
     }
-
-    /// The whole reply's text (what the agent meant to say).
-    pub fn full_text(&self) -> String {
-        let texts: Vec<&str> = self.clauses.iter().map(|c| c.text.as_str()).collect();
-        texts.join(" ")
-    }
 }
 
 fn parse_mark(name: &str) -> Option<(u64, u32, usize)> {
@@ -268,6 +241,28 @@ fn parse_mark(name: &str) -> Option<(u64, u32, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a pacing loop sends next: frames and marks interleaved.
+    #[derive(Debug, PartialEq)]
+    enum Next<'a> {
+        Frame(&'a [u8]),
+        /// A mark confirming frames up to here.
+        Mark(String),
+        /// Nothing ready (more audio may come).
+        Waiting,
+    }
+
+    impl Reply {
+        fn next_out(&mut self) -> Next<'_> {
+            if let Some(mark) = self.take_mark() {
+                return Next::Mark(mark);
+            }
+            match self.next_frame() {
+                Some(frame) => Next::Frame(frame),
+                None => Next::Waiting,
+            }
+        }
+    }
 
     fn reply_with(clauses: &[(&str, usize)]) -> Reply {
         let mut reply = Reply::new(7);
@@ -341,6 +336,5 @@ mod tests {
         reply.end_clause();
         assert!(matches!(reply.next_out(), Next::Frame(f) if f[39] == 2 && f[40] == SILENCE));
         assert_eq!(reply.next_out(), Next::Mark("r1g0f2".into()));
-        assert_eq!(reply.full_text(), "Hi.");
     }
 }

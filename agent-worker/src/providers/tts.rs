@@ -23,6 +23,11 @@ pub struct TtsRequest {
 /// 8 kHz mu-law audio in chunks of any size, in order.
 pub type TtsStream = BoxStream<'static, Result<Bytes, ProviderError>>;
 
+/// The request's value, or the provider's own when the request leaves it blank.
+pub(crate) fn given_or<'a>(given: Option<&'a str>, default: &'a str) -> &'a str {
+    given.filter(|v| !v.trim().is_empty()).unwrap_or(default)
+}
+
 /// A text-to-speech provider. Implementations convert to 8 kHz mu-law themselves, so the
 /// pipeline never cares what the service emits.
 #[async_trait]

@@ -491,7 +491,6 @@ impl Session {
         }
         if !heard.is_empty() {
             let start_ms = speaking.started_ms.unwrap_or_default();
-            self.transcript_seq += 1;
             self.pending_reports.push(EventKind::Transcript {
                 speaker: Speaker::Agent,
                 text: heard,

@@ -145,7 +145,6 @@ struct Session {
     ending_since: Option<Instant>,
     max_duration_at: Instant,
     next_budget_check: Instant,
-    transcript_seq: u32,
     /// When the event being handled was received (a turn's end is timed from it).
     event_at: Instant,
     /// Events queued by code that cannot await; sent at the end of each step.
@@ -213,7 +212,6 @@ pub async fn run(parts: SessionParts, transport: &mut dyn Transport) -> String {
         ending_since: None,
         max_duration_at: started + max_duration,
         next_budget_check: started + Duration::from_secs(1),
-        transcript_seq: 0,
         pending_reports: Vec::new(),
         event_at: started,
         cancel_streams: false,

@@ -123,14 +123,8 @@ impl Tts for OpenAiTts {
     }
 
     async fn synthesize(&self, request: TtsRequest) -> Result<TtsStream, ProviderError> {
-        let voice = Some(request.voice.as_str())
-            .filter(|v| !v.trim().is_empty())
-            .unwrap_or(&self.default_voice);
-        let model = request
-            .model
-            .as_deref()
-            .filter(|m| !m.trim().is_empty())
-            .unwrap_or(&self.default_model);
+        let voice = super::given_or(Some(&request.voice), &self.default_voice);
+        let model = super::given_or(request.model.as_deref(), &self.default_model);
         let converter =
             PcmToMulaw::new(PCM_RATE).map_err(|e| self.endpoint.protocol(e.to_string()))?;
         let body = json!({"model": model, "input": request.text, "voice": voice, "response_format": "pcm"});
