@@ -5,6 +5,7 @@ use super::inspect::{self, Settings};
 use super::report::CallReport;
 use super::script::CalleeScript;
 use super::store::Shared;
+use super::trunking::{self, TrunkReport};
 use super::{inspect::all_calls, rest};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ impl Emulator {
         let base_url = format!("http://{addr}");
         let shared = Arc::new(Shared::new(config));
         let app = rest::router()
+            .merge(trunking::router())
             .merge(inspect::router())
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
@@ -125,6 +127,27 @@ impl EmulatorHandle {
             fail_code: Some(code),
             ..Settings::default()
         });
+    }
+
+    /// Puts `number` (E.164) in the account, as buying it would; returns its `PN` SID.
+    pub fn own_number(&self, number: &str) -> String {
+        self.shared.trunking().own_number(number)
+    }
+
+    /// The account's Elastic SIP trunks, by SID.
+    pub fn trunks(&self) -> Vec<TrunkReport> {
+        self.shared.trunking().trunks()
+    }
+
+    /// SIDs of every SIP credential list in the account.
+    pub fn credential_lists(&self) -> Vec<String> {
+        self.shared.trunking().credential_list_sids()
+    }
+
+    /// Whether a SIP call to `domain` with these digest credentials would be let through:
+    /// what LiveKit's outbound trunk presents to Twilio.
+    pub fn accepts_sip_credentials(&self, domain: &str, username: &str, password: &str) -> bool {
+        self.shared.trunking().accepts(domain, username, password)
     }
 
     /// Refuses every request with 401 / 20003 while `on`.

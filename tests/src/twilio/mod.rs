@@ -28,6 +28,7 @@ pub mod script;
 pub mod signature;
 mod store;
 mod stream;
+pub mod trunking;
 pub mod twiml;
 
 pub use config::{EmulatorConfig, VerbTiming};
@@ -36,6 +37,7 @@ pub use error::TwilioError;
 pub use inspect::Settings;
 pub use report::CallReport;
 pub use script::{CallbackDelivery, CalleeScript, Pickup};
+pub use trunking::TrunkReport;
 
 /// A Twilio-style SID: two letters and 32 lower-case hex digits.
 pub(crate) fn new_sid(prefix: &str) -> String {

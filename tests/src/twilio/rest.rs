@@ -32,7 +32,11 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
 }
 
 /// HTTP Basic with the account SID and auth token, and the SID in the path.
-fn authorize(shared: &Shared, account: &str, headers: &HeaderMap) -> Result<(), TwilioError> {
+pub(crate) fn authorize(
+    shared: &Shared,
+    account: &str,
+    headers: &HeaderMap,
+) -> Result<(), TwilioError> {
     if shared.lock().faults.reject_credentials {
         return Err(TwilioError::authenticate());
     }
@@ -57,7 +61,7 @@ fn authorize(shared: &Shared, account: &str, headers: &HeaderMap) -> Result<(), 
     Ok(())
 }
 
-fn form(body: &Bytes) -> Result<Vec<(String, String)>, TwilioError> {
+pub(crate) fn form(body: &Bytes) -> Result<Vec<(String, String)>, TwilioError> {
     serde_urlencoded::from_bytes(body)
         .map_err(|e| TwilioError::bad_request(20001, format!("Malformed form body: {e}")))
 }

@@ -7,6 +7,7 @@ use super::config::EmulatorConfig;
 use super::phone::Phone;
 use super::report::{CallReport, TimelineEvent};
 use super::script::CalleeScript;
+use super::trunking::Directory;
 use chrono::Utc;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -70,6 +71,9 @@ pub(crate) struct Shared {
     pub config: EmulatorConfig,
     pub http: reqwest::Client,
     state: Mutex<State>,
+    /// Elastic SIP Trunking resources: apart from the calls, so provisioning never waits
+    /// on call traffic.
+    trunking: Mutex<Directory>,
 }
 
 impl Shared {
@@ -90,7 +94,12 @@ impl Shared {
                 .build()
                 .unwrap_or_default(),
             state: Mutex::new(state),
+            trunking: Mutex::new(Directory::default()),
         }
+    }
+
+    pub(crate) fn trunking(&self) -> MutexGuard<'_, Directory> {
+        self.trunking.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
