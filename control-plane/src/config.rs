@@ -21,6 +21,20 @@ pub struct Settings {
     pub engine: EngineSettings,
     pub workers: WorkerSettings,
     pub recordings: RecordingSettings,
+    pub livekit: LiveKitSettings,
+}
+
+/// The LiveKit project (LiveKit Cloud or self-hosted) that outbound SIP trunks are
+/// registered with. Unset `url` means no LiveKit: `livekit_sip` trunks are stored only.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LiveKitSettings {
+    /// The server's HTTP(S) URL: `https://<project>.livekit.cloud` or
+    /// `http://livekit-server:7880` (`wss://` and `ws://` are accepted and mapped).
+    pub url: Option<String>,
+    pub api_key: Option<String>,
+    pub api_secret: Option<SecretString>,
+    /// How long a request to LiveKit's API may take.
+    pub request_timeout_sec: u64,
 }
 
 /// The store call recordings live in: the same one the agent workers write to.
@@ -55,6 +69,8 @@ pub struct TwilioSettings {
     pub media_stream_url: String,
     /// How long a REST request to Twilio may take.
     pub request_timeout_sec: u64,
+    /// Elastic SIP Trunking's API (`https://trunking.twilio.com`), or the emulator's URL.
+    pub trunking_url: String,
 }
 
 /// The campaign engine running inside this replica.
@@ -189,6 +205,8 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, co
             "ws://127.0.0.1:8081/twilio/media",
         )?
         .set_default("twilio.request_timeout_sec", 15)?
+        .set_default("twilio.trunking_url", "https://trunking.twilio.com")?
+        .set_default("livekit.request_timeout_sec", 15)?
         .set_default("engine.enabled", true)?
         .set_default("engine.tick_ms", 500)?
         .set_default("engine.lease_sec", 60)?

@@ -20,6 +20,7 @@ pub mod error;
 pub mod http;
 pub mod imports;
 pub mod internal;
+pub mod provisioning;
 pub mod state;
 pub mod telemetry;
 pub mod webhooks;

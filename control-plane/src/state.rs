@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::crypto::SecretBox;
 use crate::dialer::twilio::{TwilioClient, TwilioStreamDialer, TwilioUrls};
 use crate::engine::{Clock, Dialers, Engine, SystemClock};
+use crate::provisioning::Provisioner;
 use crate::telemetry::Metrics;
 
 /// Cheap to clone: everything inside is shared.
@@ -29,6 +30,8 @@ pub struct AppState {
     pub engine: Engine,
     /// Where call recordings are stored (opened from `recordings.store_url`).
     pub recordings: Arc<dyn ObjectStore>,
+    /// Trunks' other sides: LiveKit outbound trunks and Twilio Elastic SIP trunks.
+    pub provisioner: Arc<Provisioner>,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
                         settings.recordings.store_url
                     )
                 })?;
+        let provisioner = Arc::new(Provisioner::new(&settings)?);
         let sessions = SessionKeys::new(&settings.auth);
         let secrets = Arc::new(SecretBox::new(&settings.auth.encryption_key));
         let engine = Engine::new(
@@ -71,6 +75,7 @@ impl AppState {
             metrics: Metrics::new(),
             engine,
             recordings,
+            provisioner,
         })
     }
 }

@@ -9,10 +9,12 @@
 //! - [`rig`]: the control plane, the emulator and a stand-in worker wired together.
 //! - [`contacts_csv`]: a deterministic contact CSV of any size, generated as a stream.
 //! - [`process`]: starting a real control-plane binary and watching its memory.
+//! - [`livekit`]: a real livekit-server with its Redis, for the trunk registration tests.
 
 pub mod audio;
 pub mod bench;
 pub mod contacts_csv;
+pub mod livekit;
 pub mod process;
 pub mod providers;
 pub mod rig;

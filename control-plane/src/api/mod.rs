@@ -18,6 +18,7 @@ pub mod health;
 pub mod imports;
 pub mod metrics;
 pub mod trunks;
+pub mod twilio_trunks;
 pub mod workers;
 
 /// The document's fixed parts; paths are added by the routers.
@@ -63,6 +64,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(imports::router())
         .merge(dnc::router())
         .merge(trunks::router())
+        .merge(twilio_trunks::router())
         .merge(campaigns::router())
         .merge(calls::router())
         .merge(metrics::router())

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use secrecy::SecretString;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -12,10 +13,13 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::crypto::SecretBox;
-use crate::db::trunks::{self, SealedChange, TrunkRow, UpdateError};
+use crate::db::trunks::{self, ProvisioningRow, SealedChange, TrunkRow, UpdateError};
+use crate::dialer::ProviderAccount;
 use crate::domain::trunk::{SecretChange, TrunkInput, TrunkMode};
 use crate::error::{ApiError, ErrorBody};
 use crate::http::{ApiJson, ApiPath, ApiQuery, Page, PageQuery};
+use crate::provisioning::twilio::TwilioTrunkRef;
+use crate::provisioning::{outbound_trunk, twilio_error};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -38,8 +42,11 @@ pub struct TrunkView {
     pub calls_per_second: f64,
     pub account_sid: Option<String>,
     pub has_auth_token: bool,
-    /// The trunk's id at LiveKit once provisioned there; read-only.
+    /// The trunk's id at LiveKit once registered there; read-only.
     pub livekit_trunk_id: Option<String>,
+    /// The Twilio Elastic SIP trunk the control plane provisioned for it (`TK...`), if any;
+    /// read-only. Deleting the trunk deletes that one too.
+    pub twilio_trunk_sid: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -61,6 +68,7 @@ impl TryFrom<TrunkRow> for TrunkView {
             account_sid: row.account_sid,
             has_auth_token: row.has_auth_token,
             livekit_trunk_id: row.livekit_trunk_id,
+            twilio_trunk_sid: row.twilio_trunk_sid,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -68,7 +76,7 @@ impl TryFrom<TrunkRow> for TrunkView {
 }
 
 /// Seals a new secret; on create there is nothing to keep, so `Keep` means none.
-fn seal(secrets: &SecretBox, change: &SecretChange) -> SealedChange {
+pub(crate) fn seal(secrets: &SecretBox, change: &SecretChange) -> SealedChange {
     match change {
         SecretChange::Keep => SealedChange {
             keep: true,
@@ -85,19 +93,56 @@ fn seal(secrets: &SecretBox, change: &SecretChange) -> SealedChange {
     }
 }
 
-/// Creates a trunk.
+/// Creates a trunk. A `livekit_sip` trunk is registered as a LiveKit outbound trunk first
+/// when a LiveKit project is configured (`livekitTrunkId`).
 #[utoipa::path(post, path = "/api/v1/trunks", tag = "trunks", request_body = TrunkInput,
-    responses((status = 201, body = TrunkView), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = TrunkView), (status = 422, body = ErrorBody),
+        (status = 502, body = ErrorBody)))]
 async fn create_trunk(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<TrunkInput>,
 ) -> Result<(StatusCode, ApiJson<TrunkView>), ApiError> {
     let spec = body.into_spec()?;
+    let id = Uuid::now_v7();
+    let livekit_id = match (&spec.mode, &spec.address) {
+        (TrunkMode::LivekitSip, Some(address)) => {
+            let password = match &spec.auth_password {
+                SecretChange::Set(p) => Some(SecretString::from(p.clone())),
+                _ => None,
+            };
+            let trunk = outbound_trunk(
+                &id.to_string(),
+                &spec.name,
+                address,
+                &spec.numbers,
+                spec.auth_username.as_deref(),
+                password.as_ref(),
+            );
+            state.provisioner.register(&trunk).await?
+        }
+        _ => None,
+    };
     let password = seal(&state.secrets, &spec.auth_password).sealed;
     let token = seal(&state.secrets, &spec.auth_token).sealed;
-    let row = trunks::insert(&state.db, caller.org_id, &spec, password, token).await?;
-    Ok((StatusCode::CREATED, ApiJson(row.try_into()?)))
+    let stored = async {
+        let mut tx = state.db.begin().await?;
+        let mut row = trunks::insert(&mut *tx, id, caller.org_id, &spec, password, token).await?;
+        if let Some(livekit_id) = &livekit_id {
+            row =
+                trunks::set_livekit_trunk_id(&mut *tx, caller.org_id, id, Some(livekit_id)).await?;
+        }
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(row)
+    }
+    .await;
+    match stored {
+        Ok(row) => Ok((StatusCode::CREATED, ApiJson(row.try_into()?))),
+        Err(err) => {
+            state.provisioner.undo_register(livekit_id.as_deref()).await;
+            Err(err.into())
+        }
+    }
 }
 
 /// Lists trunks, newest first.
@@ -132,11 +177,14 @@ async fn get_trunk(
     Ok(ApiJson(row.try_into()?))
 }
 
-/// Replaces a trunk's fields; omitted secrets keep their stored values.
+/// Replaces a trunk's fields; omitted secrets keep their stored values. A `livekit_sip`
+/// trunk is registered at LiveKit anew (a new `livekitTrunkId`) and the old registration
+/// removed, so LiveKit always dials with what is stored here.
 #[utoipa::path(put, path = "/api/v1/trunks/{id}", tag = "trunks",
     params(("id" = Uuid, Path)), request_body = TrunkInput,
     responses((status = 200, body = TrunkView), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 502, body = ErrorBody)))]
 async fn update_trunk(
     State(state): State<AppState>,
     caller: Caller,
@@ -144,33 +192,136 @@ async fn update_trunk(
     ApiJson(body): ApiJson<TrunkInput>,
 ) -> Result<ApiJson<TrunkView>, ApiError> {
     let spec = body.into_spec()?;
+    let current = trunks::provisioning(&state.db, caller.org_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("trunk"))?;
+    let new_livekit_id = match (&spec.mode, &spec.address) {
+        (TrunkMode::LivekitSip, Some(address)) if state.provisioner.livekit.is_some() => {
+            let password = match &spec.auth_password {
+                SecretChange::Set(p) => Some(SecretString::from(p.clone())),
+                SecretChange::Clear => None,
+                SecretChange::Keep => current
+                    .auth_password_enc
+                    .as_deref()
+                    .map(|sealed| state.secrets.open(sealed))
+                    .transpose()?,
+            };
+            let trunk = outbound_trunk(
+                &id.to_string(),
+                &spec.name,
+                address,
+                &spec.numbers,
+                spec.auth_username.as_deref(),
+                password.as_ref(),
+            );
+            state.provisioner.register(&trunk).await?
+        }
+        _ => None,
+    };
     let password = seal(&state.secrets, &spec.auth_password);
     let token = seal(&state.secrets, &spec.auth_token);
-    match trunks::update(&state.db, caller.org_id, id, &spec, password, token).await {
-        Ok(row) => Ok(ApiJson(row.try_into()?)),
-        Err(UpdateError::NotFound) => Err(ApiError::NotFound("trunk")),
-        Err(UpdateError::ModeInUse) => Err(ApiError::Conflict(
-            "the mode of a trunk that campaigns use cannot change".into(),
-        )),
-        Err(UpdateError::Db(err)) => Err(err.into()),
+    let updated = async {
+        let mut tx = state.db.begin().await?;
+        let mut row = trunks::update(&mut tx, caller.org_id, id, &spec, password, token).await?;
+        if new_livekit_id.is_some() || spec.mode != TrunkMode::LivekitSip {
+            row = trunks::set_livekit_trunk_id(
+                &mut *tx,
+                caller.org_id,
+                id,
+                new_livekit_id.as_deref(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok::<_, UpdateError>(row)
     }
+    .await;
+    let row = match updated {
+        Ok(row) => row,
+        Err(err) => {
+            state
+                .provisioner
+                .undo_register(new_livekit_id.as_deref())
+                .await;
+            return Err(match err {
+                UpdateError::NotFound => ApiError::NotFound("trunk"),
+                UpdateError::ModeInUse => ApiError::Conflict(
+                    "the mode of a trunk that campaigns use cannot change".into(),
+                ),
+                UpdateError::Db(err) => err.into(),
+            });
+        }
+    };
+    // The row now names the new registration (or none): the old one can go.
+    if row.livekit_trunk_id != current.livekit_trunk_id {
+        state
+            .provisioner
+            .undo_register(current.livekit_trunk_id.as_deref())
+            .await;
+    }
+    Ok(ApiJson(row.try_into()?))
 }
 
-/// Deletes a trunk that no campaign uses.
+/// Deletes a trunk that no campaign uses, with its LiveKit registration and, for a trunk
+/// provisioned here, the Twilio trunk and credential list. If LiveKit or Twilio cannot be
+/// reached the trunk stays (502) and the delete can be retried.
 #[utoipa::path(delete, path = "/api/v1/trunks/{id}", tag = "trunks",
     params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 502, body = ErrorBody)))]
 async fn delete_trunk(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    match trunks::delete(&state.db, caller.org_id, id).await {
-        Ok(true) => Ok(StatusCode::NO_CONTENT),
-        Ok(false) => Err(ApiError::NotFound("trunk")),
+    let mut tx = state.db.begin().await?;
+    let current = trunks::provisioning(&mut *tx, caller.org_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("trunk"))?;
+    match trunks::delete(&mut *tx, caller.org_id, id).await {
+        Ok(_) => {}
         Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
-            Err(ApiError::Conflict("the trunk is used by a campaign".into()))
+            return Err(ApiError::Conflict("the trunk is used by a campaign".into()))
         }
-        Err(err) => Err(err.into()),
+        Err(err) => return Err(err.into()),
     }
+    // The row is gone only if the remote sides are: both calls treat "already gone" as
+    // done, so a retry after a failure here finishes the job.
+    if let Some(livekit_id) = &current.livekit_trunk_id {
+        state.provisioner.unregister(livekit_id).await?;
+    }
+    if let Some(twilio) = twilio_side(&state, &current)? {
+        let (account, trunk) = twilio;
+        state
+            .provisioner
+            .trunking
+            .deprovision(&account, &trunk)
+            .await
+            .map_err(|err| twilio_error(err, false))?;
+    }
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The Twilio trunk a row says the control plane made, with the account that made it.
+fn twilio_side(
+    state: &AppState,
+    row: &ProvisioningRow,
+) -> Result<Option<(ProviderAccount, TwilioTrunkRef)>, ApiError> {
+    let (Some(trunk_sid), Some(account_sid), Some(token)) = (
+        &row.twilio_trunk_sid,
+        &row.twilio_account_sid,
+        &row.twilio_auth_token_enc,
+    ) else {
+        return Ok(None);
+    };
+    let account = ProviderAccount {
+        account_sid: account_sid.clone(),
+        auth_token: state.secrets.open(token)?,
+    };
+    let trunk = TwilioTrunkRef {
+        trunk_sid: trunk_sid.clone(),
+        credential_list_sid: row.twilio_credential_list_sid.clone(),
+    };
+    Ok(Some((account, trunk)))
 }

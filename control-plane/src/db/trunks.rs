@@ -20,6 +20,8 @@ pub struct TrunkRow {
     pub account_sid: Option<String>,
     pub has_auth_token: bool,
     pub livekit_trunk_id: Option<String>,
+    /// Set when the control plane provisioned the trunk at Twilio.
+    pub twilio_trunk_sid: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -47,8 +49,9 @@ impl From<sqlx::Error> for UpdateError {
     }
 }
 
-pub async fn insert(
-    db: &PgPool,
+pub async fn insert<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    id: Uuid,
     org_id: Uuid,
     spec: &TrunkSpec,
     auth_password: Option<Vec<u8>>,
@@ -62,8 +65,8 @@ pub async fn insert(
            returning id, name, provider, mode, numbers, address, auth_username,
                      auth_password_enc is not null as "has_auth_password!", calls_per_second,
                      account_sid, auth_token_enc is not null as "has_auth_token!",
-                     livekit_trunk_id, created_at, updated_at"#,
-        Uuid::now_v7(),
+                     livekit_trunk_id, twilio_trunk_sid, created_at, updated_at"#,
+        id,
         org_id,
         spec.name,
         spec.provider,
@@ -86,7 +89,7 @@ pub async fn get(db: &PgPool, org_id: Uuid, id: Uuid) -> sqlx::Result<Option<Tru
         r#"select id, name, provider, mode, numbers, address, auth_username,
                   auth_password_enc is not null as "has_auth_password!", calls_per_second,
                   account_sid, auth_token_enc is not null as "has_auth_token!",
-                  livekit_trunk_id, created_at, updated_at
+                  livekit_trunk_id, twilio_trunk_sid, created_at, updated_at
            from trunks where org_id = $1 and id = $2"#,
         org_id,
         id
@@ -106,7 +109,7 @@ pub async fn list(
         r#"select id, name, provider, mode, numbers, address, auth_username,
                   auth_password_enc is not null as "has_auth_password!", calls_per_second,
                   account_sid, auth_token_enc is not null as "has_auth_token!",
-                  livekit_trunk_id, created_at, updated_at
+                  livekit_trunk_id, twilio_trunk_sid, created_at, updated_at
            from trunks where org_id = $1
            order by created_at desc, id desc limit $2 offset $3"#,
         org_id,
@@ -124,23 +127,22 @@ pub async fn list(
     Ok((rows, total))
 }
 
-/// Replaces the trunk's fields. The row lock taken first means a campaign being created
+/// Replaces the trunk's fields, inside the caller's transaction. The row lock taken first means a campaign being created
 /// (which takes a share lock on its trunk) cannot slip in between the check and the write.
 pub async fn update(
-    db: &PgPool,
+    conn: &mut sqlx::PgConnection,
     org_id: Uuid,
     id: Uuid,
     spec: &TrunkSpec,
     auth_password: SealedChange,
     auth_token: SealedChange,
 ) -> Result<TrunkRow, UpdateError> {
-    let mut tx = db.begin().await?;
     let current = sqlx::query_scalar!(
         "select mode from trunks where org_id = $1 and id = $2 for update",
         org_id,
         id
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or(UpdateError::NotFound)?;
     if current != spec.mode.as_str() {
@@ -149,7 +151,7 @@ pub async fn update(
             org_id,
             id
         )
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
         if used {
             return Err(UpdateError::ModeInUse);
@@ -167,7 +169,7 @@ pub async fn update(
            returning id, name, provider, mode, numbers, address, auth_username,
                      auth_password_enc is not null as "has_auth_password!", calls_per_second,
                      account_sid, auth_token_enc is not null as "has_auth_token!",
-                     livekit_trunk_id, created_at, updated_at"#,
+                     livekit_trunk_id, twilio_trunk_sid, created_at, updated_at"#,
         org_id,
         id,
         spec.name,
@@ -183,15 +185,18 @@ pub async fn update(
         auth_token.keep,
         auth_token.sealed
     )
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(row)
 }
 
 /// Deletes the trunk; `Ok(false)` when there is none. Fails with a foreign-key violation
 /// while a campaign still uses it.
-pub async fn delete(db: &PgPool, org_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+pub async fn delete<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    org_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<bool> {
     let done = sqlx::query!(
         "delete from trunks where org_id = $1 and id = $2",
         org_id,
@@ -200,4 +205,99 @@ pub async fn delete(db: &PgPool, org_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
     .execute(db)
     .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// What it takes to register a trunk at LiveKit again, or to remove it from LiveKit and
+/// Twilio: the sealed secrets and the ids elsewhere.
+#[derive(Debug, Clone)]
+pub struct ProvisioningRow {
+    pub name: String,
+    pub mode: String,
+    pub numbers: Vec<String>,
+    pub address: Option<String>,
+    pub auth_username: Option<String>,
+    pub auth_password_enc: Option<Vec<u8>>,
+    pub livekit_trunk_id: Option<String>,
+    pub twilio_trunk_sid: Option<String>,
+    pub twilio_credential_list_sid: Option<String>,
+    pub twilio_account_sid: Option<String>,
+    pub twilio_auth_token_enc: Option<Vec<u8>>,
+}
+
+/// The trunk's provisioning state, its row locked until the transaction ends (inside
+/// one; a plain read otherwise).
+pub async fn provisioning<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    org_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<ProvisioningRow>> {
+    sqlx::query_as!(
+        ProvisioningRow,
+        r#"select name, mode, numbers, address, auth_username, auth_password_enc,
+                  livekit_trunk_id, twilio_trunk_sid, twilio_credential_list_sid,
+                  twilio_account_sid, twilio_auth_token_enc
+           from trunks where org_id = $1 and id = $2 for update"#,
+        org_id,
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Records the trunk's id at LiveKit (`None` once it is removed there).
+pub async fn set_livekit_trunk_id<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    org_id: Uuid,
+    id: Uuid,
+    livekit_trunk_id: Option<&str>,
+) -> sqlx::Result<TrunkRow> {
+    sqlx::query_as!(
+        TrunkRow,
+        r#"update trunks set livekit_trunk_id = $3 where org_id = $1 and id = $2
+           returning id, name, provider, mode, numbers, address, auth_username,
+                     auth_password_enc is not null as "has_auth_password!", calls_per_second,
+                     account_sid, auth_token_enc is not null as "has_auth_token!",
+                     livekit_trunk_id, twilio_trunk_sid, created_at, updated_at"#,
+        org_id,
+        id,
+        livekit_trunk_id
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// What the control plane created at Twilio for a trunk, and with which account.
+#[derive(Debug, Clone)]
+pub struct TwilioRefs<'a> {
+    pub trunk_sid: &'a str,
+    pub credential_list_sid: &'a str,
+    pub account_sid: &'a str,
+    pub auth_token_enc: Vec<u8>,
+}
+
+pub async fn set_twilio_refs<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    org_id: Uuid,
+    id: Uuid,
+    refs: TwilioRefs<'_>,
+) -> sqlx::Result<TrunkRow> {
+    sqlx::query_as!(
+        TrunkRow,
+        r#"update trunks
+           set twilio_trunk_sid = $3, twilio_credential_list_sid = $4,
+               twilio_account_sid = $5, twilio_auth_token_enc = $6
+           where org_id = $1 and id = $2
+           returning id, name, provider, mode, numbers, address, auth_username,
+                     auth_password_enc is not null as "has_auth_password!", calls_per_second,
+                     account_sid, auth_token_enc is not null as "has_auth_token!",
+                     livekit_trunk_id, twilio_trunk_sid, created_at, updated_at"#,
+        org_id,
+        id,
+        refs.trunk_sid,
+        refs.credential_list_sid,
+        refs.account_sid,
+        refs.auth_token_enc
+    )
+    .fetch_one(db)
+    .await
 }

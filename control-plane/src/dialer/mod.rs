@@ -33,6 +33,19 @@ pub struct ProviderAccount {
     pub auth_token: SecretString,
 }
 
+impl ProviderAccount {
+    /// The deployment's own account, when its settings name one.
+    pub fn from_settings(twilio: &crate::config::TwilioSettings) -> Option<Self> {
+        match (&twilio.account_sid, &twilio.auth_token) {
+            (Some(sid), Some(token)) => Some(ProviderAccount {
+                account_sid: sid.clone(),
+                auth_token: token.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// What the provider said when the call was created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placed {

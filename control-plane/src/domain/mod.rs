@@ -5,3 +5,4 @@ pub mod assistant;
 pub mod campaign;
 pub mod contact;
 pub mod trunk;
+pub mod twilio_trunk;

@@ -118,24 +118,7 @@ impl TrunkInput {
             "must be livekit_sip or twilio_stream",
         );
 
-        v.check(
-            !self.numbers.is_empty(),
-            "numbers",
-            "must list at least one number",
-        );
-        let mut numbers: Vec<String> = Vec::with_capacity(self.numbers.len());
-        for (i, raw) in self.numbers.iter().enumerate() {
-            match PhoneNumber::parse(raw, None) {
-                Ok(number) if numbers.contains(&number.to_string()) => {
-                    v.push(&format!("numbers[{i}]"), "is listed twice")
-                }
-                Ok(number) => numbers.push(number.to_string()),
-                Err(err) => v.push(
-                    &format!("numbers[{i}]"),
-                    format!("{err} (use E.164, +country...)"),
-                ),
-            }
-        }
+        let numbers = parse_numbers(&mut v, &self.numbers);
 
         let address = non_empty(self.address);
         match (&address, mode) {
@@ -150,12 +133,7 @@ impl TrunkInput {
             (None, _) => {}
         }
 
-        let calls_per_second = self.calls_per_second.unwrap_or(1.0);
-        v.check(
-            calls_per_second.is_finite() && calls_per_second > 0.0 && calls_per_second <= 100.0,
-            "callsPerSecond",
-            "must be above 0 and at most 100",
-        );
+        let calls_per_second = parse_calls_per_second(&mut v, self.calls_per_second);
 
         let twilio = mode == Some(TrunkMode::TwilioStream);
         let account_sid = non_empty(self.account_sid);
@@ -192,7 +170,7 @@ impl TrunkInput {
     }
 }
 
-fn non_empty(value: Option<String>) -> Option<String> {
+pub(crate) fn non_empty(value: Option<String>) -> Option<String> {
     value
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
@@ -204,6 +182,40 @@ fn secret_change(value: Option<String>) -> SecretChange {
         Some(s) if s.is_empty() => SecretChange::Clear,
         Some(s) => SecretChange::Set(s),
     }
+}
+
+/// Caller ids in E.164, at least one, none twice; each bad one is reported by index.
+pub(crate) fn parse_numbers(v: &mut Validator, raw_numbers: &[String]) -> Vec<String> {
+    v.check(
+        !raw_numbers.is_empty(),
+        "numbers",
+        "must list at least one number",
+    );
+    let mut numbers: Vec<String> = Vec::with_capacity(raw_numbers.len());
+    for (i, raw) in raw_numbers.iter().enumerate() {
+        match PhoneNumber::parse(raw, None) {
+            Ok(number) if numbers.contains(&number.to_string()) => {
+                v.push(&format!("numbers[{i}]"), "is listed twice")
+            }
+            Ok(number) => numbers.push(number.to_string()),
+            Err(err) => v.push(
+                &format!("numbers[{i}]"),
+                format!("{err} (use E.164, +country...)"),
+            ),
+        }
+    }
+    numbers
+}
+
+/// Calls per second through a trunk: above 0 and at most 100, 1 by default.
+pub(crate) fn parse_calls_per_second(v: &mut Validator, raw: Option<f64>) -> f64 {
+    let calls_per_second = raw.unwrap_or(1.0);
+    v.check(
+        calls_per_second.is_finite() && calls_per_second > 0.0 && calls_per_second <= 100.0,
+        "callsPerSecond",
+        "must be above 0 and at most 100",
+    );
+    calls_per_second
 }
 
 /// A SIP `host[:port]`: LiveKit adds the scheme itself, so a `sip:` here would be doubled.

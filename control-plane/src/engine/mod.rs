@@ -80,13 +80,7 @@ impl Engine {
         workers: &WorkerSettings,
         twilio: &TwilioSettings,
     ) -> Self {
-        let default_account = match (&twilio.account_sid, &twilio.auth_token) {
-            (Some(sid), Some(token)) => Some(ProviderAccount {
-                account_sid: sid.clone(),
-                auth_token: token.clone(),
-            }),
-            _ => None,
-        };
+        let default_account = ProviderAccount::from_settings(twilio);
         Self {
             inner: Arc::new(Inner {
                 db,

@@ -41,6 +41,16 @@ pub struct Rig {
 impl Rig {
     /// Starts everything with the manual clock at `start`.
     pub async fn start(db: PgPool, start: DateTime<Utc>) -> anyhow::Result<Self> {
+        Self::start_with(db, start, |_| {}).await
+    }
+
+    /// Like [`Rig::start`], with `adjust` changing the control plane's settings first (to
+    /// point it at a LiveKit server, say).
+    pub async fn start_with(
+        db: PgPool,
+        start: DateTime<Utc>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> anyhow::Result<Self> {
         let twilio = Emulator::start(EmulatorConfig::unlimited()).await?;
         let clock = Arc::new(ManualClock::new(start));
         let port = free_port()?;
@@ -49,7 +59,8 @@ impl Rig {
         // for a short greeting and its beep), as a real agent would stay on the line.
         let worker =
             StandInWorker::start(&api, WORKER_KEY, 1000, Duration::from_millis(2500)).await?;
-        let settings = settings(port, &twilio, &worker.media_url())?;
+        let mut settings = settings(port, &twilio, &worker.media_url())?;
+        adjust(&mut settings);
         let app = Application::build_with(settings.clone(), db.clone(), clock.clone()).await?;
         let engine = app.engine();
         tokio::spawn(app.run_until_stopped(std::future::pending()));
@@ -131,6 +142,7 @@ pub(crate) fn base_settings(
     s.database.migrate = false;
     s.database.max_connections = 10;
     s.twilio.base_url = twilio.base_url().to_string();
+    s.twilio.trunking_url = twilio.base_url().to_string();
     s.twilio.account_sid = Some(twilio.account_sid().to_string());
     s.twilio.auth_token = Some(SecretString::from(twilio.auth_token().to_string()));
     s.twilio.media_stream_url = media_url.to_string();

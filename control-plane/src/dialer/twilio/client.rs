@@ -206,29 +206,48 @@ impl TwilioClient {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<T, TwilioError> {
-        let response = request.send().await.map_err(|err| {
-            if err.is_connect() {
-                TwilioError::Connect(err.to_string())
-            } else {
-                TwilioError::Transport(err.to_string())
-            }
-        })?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|err| TwilioError::Transport(err.to_string()))?;
-        if status.is_success() {
-            return serde_json::from_slice(&body)
-                .map_err(|err| TwilioError::Transport(format!("unreadable answer: {err}")));
-        }
-        let parsed: Option<ApiErrorBody> = serde_json::from_slice(&body).ok();
-        Err(TwilioError::Api {
-            status: status.as_u16(),
-            code: parsed.as_ref().and_then(|b| b.code),
-            message: parsed
-                .and_then(|b| b.message)
-                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned()),
-        })
+        send(request).await
     }
+}
+
+/// Sends a Twilio REST request and reads its JSON answer, or Twilio's error body.
+pub(crate) async fn send<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+) -> Result<T, TwilioError> {
+    let (status, body) = exchange(request).await?;
+    serde_json::from_slice(&body)
+        .map_err(|err| TwilioError::Transport(format!("unreadable answer (HTTP {status}): {err}")))
+}
+
+/// Sends a request whose success has no body (`DELETE` answers 204).
+pub(crate) async fn send_no_content(request: reqwest::RequestBuilder) -> Result<(), TwilioError> {
+    exchange(request).await.map(|_| ())
+}
+
+async fn exchange(
+    request: reqwest::RequestBuilder,
+) -> Result<(u16, axum::body::Bytes), TwilioError> {
+    let response = request.send().await.map_err(|err| {
+        if err.is_connect() {
+            TwilioError::Connect(err.to_string())
+        } else {
+            TwilioError::Transport(err.to_string())
+        }
+    })?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|err| TwilioError::Transport(err.to_string()))?;
+    if status.is_success() {
+        return Ok((status.as_u16(), body));
+    }
+    let parsed: Option<ApiErrorBody> = serde_json::from_slice(&body).ok();
+    Err(TwilioError::Api {
+        status: status.as_u16(),
+        code: parsed.as_ref().and_then(|b| b.code),
+        message: parsed
+            .and_then(|b| b.message)
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned()),
+    })
 }

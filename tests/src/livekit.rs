@@ -1,0 +1,176 @@
+//! A real LiveKit server (and the Redis its SIP service needs) for tests: the Go
+//! `livekit-server` binary that `./dev test` installs, on free loopback ports, with its
+//! own Redis, stopped when the handle drops.
+//!
+//! The binary is `LIVEKIT_SERVER_BIN`, else the one `./dev test` caches under
+//! `~/.cache/outbound-calling/go-bin/`; Redis is `REDIS_SERVER_BIN`, else `redis-server`
+//! on the `PATH`. A test that needs them fails with a message naming what is missing: it
+//! is never skipped.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::process::{Child, Command};
+
+use crate::process::free_port;
+
+/// The version `./dev test` installs.
+pub const LIVEKIT_SERVER_VERSION: &str = "v1.13.5";
+
+/// A running livekit-server with its Redis.
+pub struct LiveKitServer {
+    server: Child,
+    redis: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    pub api_key: String,
+    pub api_secret: String,
+    _dir: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for LiveKitServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveKitServer")
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+fn livekit_binary() -> anyhow::Result<PathBuf> {
+    if let Ok(path) = std::env::var("LIVEKIT_SERVER_BIN") {
+        return Ok(path.into());
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    let cached = PathBuf::from(home).join(format!(
+        ".cache/outbound-calling/go-bin/livekit-server-{LIVEKIT_SERVER_VERSION}/server"
+    ));
+    anyhow::ensure!(
+        cached.exists(),
+        "livekit-server not found: set LIVEKIT_SERVER_BIN or run ./dev test, which installs it at {}",
+        cached.display()
+    );
+    Ok(cached)
+}
+
+impl LiveKitServer {
+    /// Starts Redis and livekit-server and waits until the server answers.
+    pub async fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let redis_port = free_port()?;
+        let redis_bin = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
+        let redis = Command::new(&redis_bin)
+            .args(["--port", &redis_port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| {
+                format!("starting {redis_bin} (install redis-server, or run ./dev test)")
+            })?;
+
+        let http_port = free_port()?;
+        let api_key = "testkey".to_string();
+        // v1.13 warns about secrets shorter than 32 characters.
+        let api_secret = "test-secret-of-at-least-32-characters".to_string();
+        let config = format!(
+            "port: {http_port}\nbind_addresses: [127.0.0.1]\n\
+             rtc:\n  tcp_port: {}\n  udp_port: {}\n  node_ip: 127.0.0.1\n  use_external_ip: false\n\
+             redis:\n  address: 127.0.0.1:{redis_port}\n\
+             keys:\n  {api_key}: {api_secret}\nlogging:\n  level: warn\n",
+            free_port()?,
+            free_port()?,
+        );
+        let config_path = dir.path().join("livekit.yaml");
+        std::fs::write(&config_path, config)?;
+        let log = std::fs::File::create(dir.path().join("livekit.log"))?;
+        let binary = livekit_binary()?;
+        let server = Command::new(&binary)
+            .arg("--config")
+            .arg(&config_path)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut lk = Self {
+            server,
+            redis,
+            url: format!("http://127.0.0.1:{http_port}"),
+            api_key,
+            api_secret,
+            _dir: dir,
+        };
+        lk.wait_ready().await?;
+        Ok(lk)
+    }
+
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if let Some(status) = self.server.try_wait()? {
+                let log = std::fs::read_to_string(self._dir.path().join("livekit.log"))
+                    .unwrap_or_default();
+                anyhow::bail!("livekit-server exited with {status}:\n{log}");
+            }
+            if let Some(status) = self.redis.try_wait()? {
+                anyhow::bail!("redis-server exited with {status}");
+            }
+            if let Ok(response) = client.get(&self.url).send().await {
+                if response.status().is_success() {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        anyhow::bail!("livekit-server at {} never answered", self.url)
+    }
+
+    /// A Twirp call to the SIP service with an admin token, for tests to look at what the
+    /// product registered.
+    pub async fn sip(
+        &self,
+        method: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = serde_json::json!({
+            "iss": self.api_key, "sub": "test", "nbf": now - 10, "exp": now + 600,
+            "sip": {"admin": true, "call": true},
+        });
+        let token = jwt_hs256(&claims, self.api_secret.as_bytes());
+        let response = reqwest::Client::new()
+            .post(format!("{}/twirp/livekit.SIP/{method}", self.url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        let text = response.text().await?;
+        anyhow::ensure!(status.is_success(), "{method}: HTTP {status}: {text}");
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    /// The outbound trunks LiveKit holds.
+    pub async fn outbound_trunks(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        let list = self
+            .sip("ListSIPOutboundTrunk", serde_json::json!({}))
+            .await?;
+        Ok(list["items"].as_array().cloned().unwrap_or_default())
+    }
+}
+
+/// An HS256 JWT, written here rather than borrowed from the product, so the test's token
+/// is an independent check of what LiveKit accepts.
+fn jwt_hs256(claims: &serde_json::Value, secret: &[u8]) -> String {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let header = b64(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = b64(claims.to_string().as_bytes());
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes any key");
+    mac.update(format!("{header}.{payload}").as_bytes());
+    format!("{header}.{payload}.{}", b64(&mac.finalize().into_bytes()))
+}
