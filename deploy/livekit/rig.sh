@@ -30,39 +30,19 @@ set -euo pipefail
 RIG_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RIG_ROOT="$(cd "$RIG_SRC/../.." && pwd)"
 
-LK_SERVER_MODULE="github.com/livekit/livekit-server/cmd/server"
-LK_SERVER_VERSION="${LK_SERVER_VERSION:-v1.13.5}"
+# apt_install, go_install, install_livekit_server, livekit_server_bin, log, die (shared with
+# ./dev). LK_BIN_CACHE, LK_BUILD_JOBS, LK_GO_TOOLCHAIN and LK_SERVER_VERSION still apply.
+# shellcheck source=../lib/install.sh
+. "$RIG_SRC/../lib/install.sh"
+LK_BIN_CACHE="$OC_GO_BIN"
 LK_SIP_MODULE="github.com/livekit/sip/cmd/livekit-sip"
 LK_SIP_VERSION="${LK_SIP_VERSION:-v1.11.0}"
-# Both modules say `go 1.26`; an older go (1.21+) fetches this toolchain from the module proxy.
-LK_GO_TOOLCHAIN="${LK_GO_TOOLCHAIN:-go1.26.8}"
-LK_BIN_CACHE="${LK_BIN_CACHE:-$HOME/.cache/outbound-calling/go-bin}"
 LK_RIG_DIR="${LK_RIG_DIR:-$RIG_ROOT/target/livekit-rig}"
-# Parallel compile jobs for go install (the machine is small and shared: 1 by default).
-LK_BUILD_JOBS="${LK_BUILD_JOBS:-1}"
 LK_API_KEY="${LK_API_KEY:-devkey}"
 # livekit-server v1.13 wants 32+ characters ("secret is too short" otherwise).
 LK_API_SECRET="${LK_API_SECRET:-rig-secret-for-loopback-tests-only-0123456789}"
 LK_LOG_LEVEL="${LK_LOG_LEVEL:-debug}"
 LK_START_TIMEOUT="${LK_START_TIMEOUT:-60}"
-
-log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
-die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
-
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
-apt_updated=0
-apt_install() {
-  # Installs Debian packages that are not there yet.
-  local missing=() pkg
-  for pkg in "$@"; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  log "installing ${missing[*]}"
-  if [ $apt_updated -eq 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
-}
 
 # --- ports -------------------------------------------------------------------------------
 
@@ -155,46 +135,6 @@ spawn() {
 
 # --- installing --------------------------------------------------------------------------
 
-ensure_go() {
-  command -v go >/dev/null || die "go not found: install Go 1.21 or newer (it fetches $LK_GO_TOOLCHAIN itself)"
-  local have; have=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
-  case "$have" in
-    ''|1.1[0-9]*|1.20*) die "go $have is too old: Go 1.21 or newer is needed to fetch $LK_GO_TOOLCHAIN" ;;
-  esac
-  # `go 1.26` modules need go >= 1.26: an older go switches to this toolchain by itself.
-  if [ "$(printf '%s\n1.26\n' "$have" | sort -V | head -n 1)" != "1.26" ]; then
-    export GOTOOLCHAIN="$LK_GO_TOOLCHAIN"
-    log "go $have is older than 1.26: using GOTOOLCHAIN=$GOTOOLCHAIN"
-  fi
-}
-
-# go_install NAME MODULE VERSION BINARY: go install MODULE@VERSION into
-# $LK_BIN_CACHE/NAME-VERSION/BINARY unless it is there already.
-go_install() {
-  local name=$1 module=$2 version=$3 binary=$4
-  local dir="$LK_BIN_CACHE/$name-$version"
-  [ -x "$dir/$binary" ] && return 0
-  ensure_go
-  mkdir -p "$LK_BIN_CACHE/logs"
-  local tmp="$dir.partial" logf="$LK_BIN_CACHE/logs/$name-$version.log"
-  rm -rf "$tmp"; mkdir -p "$tmp"
-  log "building $name $version (go install $module@$version; a few minutes the first time)"
-  local start; start=$(date +%s)
-  if ! GOBIN="$tmp" GOFLAGS="-p=$LK_BUILD_JOBS -buildvcs=false" GOMAXPROCS="$LK_BUILD_JOBS" \
-      nice -n 19 go install "$module@$version" > "$logf" 2>&1; then
-    rm -rf "$tmp"
-    grep -v '^go: downloading' "$logf" | tail -n 20 >&2
-    die "go install $module@$version failed (full log: $logf)"
-  fi
-  rm -rf "$dir"; mv "$tmp" "$dir"
-  log "built $name $version in $(( $(date +%s) - start ))s: $dir/$binary"
-}
-
-install_livekit_server() {
-  apt_install ca-certificates gcc libc6-dev
-  go_install livekit-server "$LK_SERVER_MODULE" "$LK_SERVER_VERSION" server
-}
-
 install_livekit_sip() {
   # livekit-sip is cgo: Opus (libopus, libopusfile) and libsoxr through pkg-config.
   apt_install ca-certificates gcc libc6-dev pkg-config libopus-dev libopusfile-dev libsoxr-dev
@@ -212,7 +152,7 @@ install_livekit_tools() {
   [ "${1:-}" = "--no-sip" ] || install_livekit_sip
 }
 
-server_bin() { echo "$LK_BIN_CACHE/livekit-server-$LK_SERVER_VERSION/server"; }
+server_bin() { livekit_server_bin; }
 sip_bin() { echo "$LK_BIN_CACHE/livekit-sip-$LK_SIP_VERSION/livekit-sip"; }
 
 # --- starting ----------------------------------------------------------------------------
