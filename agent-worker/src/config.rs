@@ -103,14 +103,24 @@ impl WorkerConfig {
         config::Config::builder()
             .add_source(config::File::with_name(&file).required(false))
             .add_source(
+                // An empty variable is unset: compose files and charts pass optional
+                // secrets as `VAR=` when none is given.
                 config::Environment::with_prefix("AW")
+                    .ignore_empty(true)
                     .prefix_separator("__")
                     .separator("__")
                     .try_parsing(true),
             )
             .build()?
-            .try_deserialize()
+            .try_deserialize::<Self>()
             .context("invalid agent worker settings")
+            .map(|mut config| {
+                // The providers' own variable names work too (`DEEPGRAM_API_KEY`, ...).
+                config.providers = config
+                    .providers
+                    .with_keys_from_env(|var| std::env::var(var).ok());
+                config
+            })
     }
 
     /// This worker's id.

@@ -151,7 +151,10 @@ impl Settings {
         let mut builder = defaults()?
             .add_source(config::File::with_name(&file).required(false))
             .add_source(
+                // An empty variable is unset: compose files and charts pass optional
+                // secrets as `VAR=` when none is given.
                 config::Environment::with_prefix("CP")
+                    .ignore_empty(true)
                     .prefix_separator("__")
                     .separator("__"),
             );
