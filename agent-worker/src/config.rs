@@ -68,8 +68,10 @@ impl Default for ControlPlaneConfig {
     fn default() -> Self {
         ControlPlaneConfig {
             url: "http://127.0.0.1:8080".into(),
-            api_key: SecretString::from("dev-worker-key"),
-            token_secret: SecretString::from("dev-worker-token-secret"),
+            // The control plane's development defaults, so the two run together on a
+            // laptop with no settings; every deployment sets its own.
+            api_key: SecretString::from("dev-only-secret-change-me"),
+            token_secret: SecretString::from("dev-only-secret-change-me"),
             heartbeat_sec: 5,
         }
     }
