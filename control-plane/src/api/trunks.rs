@@ -15,7 +15,7 @@ use crate::auth::Caller;
 use crate::crypto::SecretBox;
 use crate::db::trunks::{self, ProvisioningRow, SealedChange, TrunkRow, UpdateError};
 use crate::dialer::ProviderAccount;
-use crate::domain::trunk::{SecretChange, TrunkInput, TrunkMode};
+use crate::domain::trunk::{SecretChange, TrunkInput, TrunkMode, TrunkSpec};
 use crate::error::{ApiError, ErrorBody};
 use crate::http::{ApiJson, ApiPath, ApiQuery, Page, PageQuery};
 use crate::provisioning::twilio::TwilioTrunkRef;
@@ -105,24 +105,8 @@ async fn create_trunk(
 ) -> Result<(StatusCode, ApiJson<TrunkView>), ApiError> {
     let spec = body.into_spec()?;
     let id = Uuid::now_v7();
-    let livekit_id = match (&spec.mode, &spec.address) {
-        (TrunkMode::LivekitSip, Some(address)) => {
-            let password = match &spec.auth_password {
-                SecretChange::Set(p) => Some(SecretString::from(p.clone())),
-                _ => None,
-            };
-            let trunk = outbound_trunk(
-                &id.to_string(),
-                &spec.name,
-                address,
-                &spec.numbers,
-                spec.auth_username.as_deref(),
-                password.as_ref(),
-            );
-            state.provisioner.register(&trunk).await?
-        }
-        _ => None,
-    };
+    // On create there is no stored password to keep.
+    let livekit_id = register_spec(&state, id, &spec, None).await?;
     let password = seal(&state.secrets, &spec.auth_password).sealed;
     let token = seal(&state.secrets, &spec.auth_token).sealed;
     let stored = async {
@@ -143,6 +127,38 @@ async fn create_trunk(
             Err(err.into())
         }
     }
+}
+
+/// Registers a `livekit_sip` trunk spec at LiveKit (when a project is configured); a
+/// password the spec keeps is `stored`, opened here. `None` for other trunks.
+async fn register_spec(
+    state: &AppState,
+    id: Uuid,
+    spec: &TrunkSpec,
+    stored: Option<&[u8]>,
+) -> Result<Option<String>, ApiError> {
+    let (TrunkMode::LivekitSip, Some(address)) = (spec.mode, &spec.address) else {
+        return Ok(None);
+    };
+    if state.provisioner.livekit.is_none() {
+        return Ok(None);
+    }
+    let password = match &spec.auth_password {
+        SecretChange::Set(p) => Some(SecretString::from(p.clone())),
+        SecretChange::Clear => None,
+        SecretChange::Keep => stored
+            .map(|sealed| state.secrets.open(sealed))
+            .transpose()?,
+    };
+    let trunk = outbound_trunk(
+        &id.to_string(),
+        &spec.name,
+        address,
+        &spec.numbers,
+        spec.auth_username.as_deref(),
+        password.as_ref(),
+    );
+    state.provisioner.register(&trunk).await
 }
 
 /// Lists trunks, newest first.
@@ -195,29 +211,8 @@ async fn update_trunk(
     let current = trunks::provisioning(&state.db, caller.org_id, id)
         .await?
         .ok_or(ApiError::NotFound("trunk"))?;
-    let new_livekit_id = match (&spec.mode, &spec.address) {
-        (TrunkMode::LivekitSip, Some(address)) if state.provisioner.livekit.is_some() => {
-            let password = match &spec.auth_password {
-                SecretChange::Set(p) => Some(SecretString::from(p.clone())),
-                SecretChange::Clear => None,
-                SecretChange::Keep => current
-                    .auth_password_enc
-                    .as_deref()
-                    .map(|sealed| state.secrets.open(sealed))
-                    .transpose()?,
-            };
-            let trunk = outbound_trunk(
-                &id.to_string(),
-                &spec.name,
-                address,
-                &spec.numbers,
-                spec.auth_username.as_deref(),
-                password.as_ref(),
-            );
-            state.provisioner.register(&trunk).await?
-        }
-        _ => None,
-    };
+    let new_livekit_id =
+        register_spec(&state, id, &spec, current.auth_password_enc.as_deref()).await?;
     let password = seal(&state.secrets, &spec.auth_password);
     let token = seal(&state.secrets, &spec.auth_token);
     let updated = async {

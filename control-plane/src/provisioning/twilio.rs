@@ -12,7 +12,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::dialer::twilio::{send, send_no_content, TwilioError};
+use crate::dialer::twilio::{http_client, send, send_no_content, TwilioError};
 use crate::dialer::ProviderAccount;
 
 /// Twilio's SIP trunking REST APIs: Trunking v1 and the 2010 API's SIP credential lists
@@ -86,13 +86,8 @@ struct NumberResource {
 
 impl TrunkingClient {
     pub fn new(api_url: &str, trunking_url: &str, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .expect("a reqwest client with timeouts builds");
         Self {
-            http,
+            http: http_client(timeout),
             api_url: api_url.trim_end_matches('/').to_string(),
             trunking_url: trunking_url.trim_end_matches('/').to_string(),
         }

@@ -114,13 +114,8 @@ impl TwilioError {
 
 impl TwilioClient {
     pub fn new(base_url: &str, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .expect("a reqwest client with timeouts builds");
         Self {
-            http,
+            http: http_client(timeout),
             base_url: base_url.trim_end_matches('/').to_string(),
         }
     }
@@ -208,6 +203,15 @@ impl TwilioClient {
     ) -> Result<T, TwilioError> {
         send(request).await
     }
+}
+
+/// An HTTP client for Twilio's APIs: `timeout` per request, 5 s to connect.
+pub(crate) fn http_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .expect("a reqwest client with timeouts builds")
 }
 
 /// Sends a Twilio REST request and reads its JSON answer, or Twilio's error body.

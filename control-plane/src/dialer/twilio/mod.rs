@@ -4,7 +4,7 @@
 mod client;
 pub mod twiml;
 
-pub(crate) use client::{send, send_no_content};
+pub(crate) use client::{http_client, send, send_no_content};
 pub use client::{TwilioClient, TwilioError};
 
 use async_trait::async_trait;
