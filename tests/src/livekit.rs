@@ -27,7 +27,8 @@ pub struct LiveKitServer {
     pub url: String,
     pub api_key: String,
     pub api_secret: String,
-    _dir: tempfile::TempDir,
+    /// Config and log; removed on drop.
+    dir: tempfile::TempDir,
 }
 
 impl std::fmt::Debug for LiveKitServer {
@@ -101,7 +102,7 @@ impl LiveKitServer {
             url: format!("http://127.0.0.1:{http_port}"),
             api_key,
             api_secret,
-            _dir: dir,
+            dir,
         };
         lk.wait_ready().await?;
         Ok(lk)
@@ -111,7 +112,7 @@ impl LiveKitServer {
         let client = reqwest::Client::new();
         for _ in 0..300 {
             if let Some(status) = self.server.try_wait()? {
-                let log = std::fs::read_to_string(self._dir.path().join("livekit.log"))
+                let log = std::fs::read_to_string(self.dir.path().join("livekit.log"))
                     .unwrap_or_default();
                 anyhow::bail!("livekit-server exited with {status}:\n{log}");
             }

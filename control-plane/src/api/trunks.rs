@@ -13,13 +13,16 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::crypto::SecretBox;
-use crate::db::trunks::{self, ProvisioningRow, SealedChange, TrunkRow, UpdateError};
+use crate::db::trunks::{
+    self, ProvisioningRow, Remote, SealedChange, TrunkRow, TwilioRefs, UpdateError,
+};
 use crate::dialer::ProviderAccount;
 use crate::domain::trunk::{SecretChange, TrunkInput, TrunkMode, TrunkSpec};
 use crate::error::{ApiError, ErrorBody};
 use crate::http::{ApiJson, ApiPath, ApiQuery, Page, PageQuery};
+use crate::provisioning::livekit::OutboundTrunk;
 use crate::provisioning::twilio::TwilioTrunkRef;
-use crate::provisioning::{outbound_trunk, twilio_error};
+use crate::provisioning::twilio_error;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -76,7 +79,7 @@ impl TryFrom<TrunkRow> for TrunkView {
 }
 
 /// Seals a new secret; on create there is nothing to keep, so `Keep` means none.
-pub(crate) fn seal(secrets: &SecretBox, change: &SecretChange) -> SealedChange {
+fn seal(secrets: &SecretBox, change: &SecretChange) -> SealedChange {
     match change {
         SecretChange::Keep => SealedChange {
             keep: true,
@@ -104,24 +107,30 @@ async fn create_trunk(
     ApiJson(body): ApiJson<TrunkInput>,
 ) -> Result<(StatusCode, ApiJson<TrunkView>), ApiError> {
     let spec = body.into_spec()?;
+    let row = store_new(&state, caller.org_id, &spec, None).await?;
+    Ok((StatusCode::CREATED, ApiJson(row.try_into()?)))
+}
+
+/// Stores a new trunk, registered at LiveKit first when it is a `livekit_sip` one and a
+/// project is configured; `twilio` names what was provisioned at Twilio for it. If the
+/// row cannot be written the registration is removed again.
+pub(crate) async fn store_new(
+    state: &AppState,
+    org_id: Uuid,
+    spec: &TrunkSpec,
+    twilio: Option<TwilioRefs<'_>>,
+) -> Result<TrunkRow, ApiError> {
     let id = Uuid::now_v7();
-    // On create there is no stored password to keep.
-    let livekit_id = register_spec(&state, id, &spec, None).await?;
+    // A new trunk has no stored password to keep.
+    let livekit_id = register_spec(state, id, spec, None).await?;
     let password = seal(&state.secrets, &spec.auth_password).sealed;
     let token = seal(&state.secrets, &spec.auth_token).sealed;
-    let stored = async {
-        let mut tx = state.db.begin().await?;
-        let mut row = trunks::insert(&mut *tx, id, caller.org_id, &spec, password, token).await?;
-        if let Some(livekit_id) = &livekit_id {
-            row =
-                trunks::set_livekit_trunk_id(&mut *tx, caller.org_id, id, Some(livekit_id)).await?;
-        }
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(row)
-    }
-    .await;
-    match stored {
-        Ok(row) => Ok((StatusCode::CREATED, ApiJson(row.try_into()?))),
+    let remote = Remote {
+        livekit_trunk_id: livekit_id.as_deref(),
+        twilio,
+    };
+    match trunks::insert(&state.db, id, org_id, spec, password, token, remote).await {
+        Ok(row) => Ok(row),
         Err(err) => {
             state.provisioner.undo_register(livekit_id.as_deref()).await;
             Err(err.into())
@@ -150,14 +159,15 @@ async fn register_spec(
             .map(|sealed| state.secrets.open(sealed))
             .transpose()?,
     };
-    let trunk = outbound_trunk(
-        &id.to_string(),
-        &spec.name,
-        address,
-        &spec.numbers,
-        spec.auth_username.as_deref(),
-        password.as_ref(),
-    );
+    let trunk = OutboundTrunk {
+        name: spec.name.clone(),
+        address: address.clone(),
+        numbers: spec.numbers.clone(),
+        auth_username: spec.auth_username.clone(),
+        auth_password: password,
+        // Ours, so an operator can tell in LiveKit which trunk is which.
+        metadata: serde_json::json!({ "outboundTrunkId": id }).to_string(),
+    };
     state.provisioner.register(&trunk).await
 }
 
@@ -285,8 +295,7 @@ async fn delete_trunk(
     if let Some(livekit_id) = &current.livekit_trunk_id {
         state.provisioner.unregister(livekit_id).await?;
     }
-    if let Some(twilio) = twilio_side(&state, &current)? {
-        let (account, trunk) = twilio;
+    if let Some((account, trunk)) = twilio_side(&state, &current)? {
         state
             .provisioner
             .trunking

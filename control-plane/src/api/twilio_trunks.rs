@@ -8,18 +8,17 @@ use axum::http::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
-use super::trunks::{seal, TrunkView};
+use super::trunks::{store_new, TrunkView};
 use crate::auth::Caller;
-use crate::db::trunks::{self, TwilioRefs};
+use crate::db::trunks::TwilioRefs;
 use crate::dialer::ProviderAccount;
 use crate::domain::trunk::{SecretChange, TrunkMode, TrunkSpec};
 use crate::domain::twilio_trunk::TwilioTrunkInput;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::ApiJson;
-use crate::provisioning::twilio::{ProvisionedTrunk, TrunkPlan, TwilioTrunkRef};
-use crate::provisioning::{outbound_trunk, provision_error};
+use crate::provisioning::provision_error;
+use crate::provisioning::twilio::{TrunkPlan, TwilioTrunkRef};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -74,8 +73,14 @@ async fn provision_twilio_trunk(
         account_sid: None,
         auth_token: SecretChange::Clear,
     };
-    match store(&state, caller.org_id, &trunk, &account, &provisioned).await {
-        Ok(view) => Ok((StatusCode::CREATED, ApiJson(view))),
+    let refs = TwilioRefs {
+        trunk_sid: &provisioned.trunk_sid,
+        credential_list_sid: &provisioned.credential_list_sid,
+        account_sid: &account.account_sid,
+        auth_token_enc: state.secrets.seal(account.auth_token.expose_secret()),
+    };
+    match store_new(&state, caller.org_id, &trunk, Some(refs)).await {
+        Ok(row) => Ok((StatusCode::CREATED, ApiJson(row.try_into()?))),
         Err(err) => {
             // Nothing of this trunk stays at Twilio when we could not keep it.
             let made = TwilioTrunkRef {
@@ -91,53 +96,6 @@ async fn provision_twilio_trunk(
                 tracing::error!(trunk = %made.trunk_sid, "could not remove a Twilio trunk after a failed provisioning: {undo}");
             }
             Err(err)
-        }
-    }
-}
-
-/// Registers the provisioned trunk at LiveKit and stores it with what was made where.
-async fn store(
-    state: &AppState,
-    org_id: Uuid,
-    trunk: &TrunkSpec,
-    account: &ProviderAccount,
-    provisioned: &ProvisionedTrunk,
-) -> Result<TrunkView, ApiError> {
-    let id = Uuid::now_v7();
-    let livekit_id = state
-        .provisioner
-        .register(&outbound_trunk(
-            &id.to_string(),
-            &trunk.name,
-            &provisioned.domain_name,
-            &trunk.numbers,
-            Some(&provisioned.username),
-            Some(&provisioned.password),
-        ))
-        .await?;
-    let stored = async {
-        let mut tx = state.db.begin().await?;
-        let password = seal(&state.secrets, &trunk.auth_password).sealed;
-        trunks::insert(&mut *tx, id, org_id, trunk, password, None).await?;
-        let refs = TwilioRefs {
-            trunk_sid: &provisioned.trunk_sid,
-            credential_list_sid: &provisioned.credential_list_sid,
-            account_sid: &account.account_sid,
-            auth_token_enc: state.secrets.seal(account.auth_token.expose_secret()),
-        };
-        let mut row = trunks::set_twilio_refs(&mut *tx, org_id, id, refs).await?;
-        if let Some(livekit_id) = &livekit_id {
-            row = trunks::set_livekit_trunk_id(&mut *tx, org_id, id, Some(livekit_id)).await?;
-        }
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(row)
-    }
-    .await;
-    match stored {
-        Ok(row) => row.try_into(),
-        Err(err) => {
-            state.provisioner.undo_register(livekit_id.as_deref()).await;
-            Err(err.into())
         }
     }
 }

@@ -49,6 +49,13 @@ impl From<sqlx::Error> for UpdateError {
     }
 }
 
+/// Where else a new trunk exists, stored with it in the same statement.
+#[derive(Debug, Clone, Default)]
+pub struct Remote<'a> {
+    pub livekit_trunk_id: Option<&'a str>,
+    pub twilio: Option<TwilioRefs<'a>>,
+}
+
 pub async fn insert<'e>(
     db: impl sqlx::PgExecutor<'e>,
     id: Uuid,
@@ -56,12 +63,16 @@ pub async fn insert<'e>(
     spec: &TrunkSpec,
     auth_password: Option<Vec<u8>>,
     auth_token: Option<Vec<u8>>,
+    remote: Remote<'_>,
 ) -> sqlx::Result<TrunkRow> {
+    let twilio = remote.twilio;
     sqlx::query_as!(
         TrunkRow,
         r#"insert into trunks (id, org_id, name, provider, mode, numbers, address, auth_username,
-                               auth_password_enc, calls_per_second, account_sid, auth_token_enc)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                               auth_password_enc, calls_per_second, account_sid, auth_token_enc,
+                               livekit_trunk_id, twilio_trunk_sid, twilio_credential_list_sid,
+                               twilio_account_sid, twilio_auth_token_enc)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
            returning id, name, provider, mode, numbers, address, auth_username,
                      auth_password_enc is not null as "has_auth_password!", calls_per_second,
                      account_sid, auth_token_enc is not null as "has_auth_token!",
@@ -77,7 +88,12 @@ pub async fn insert<'e>(
         auth_password,
         spec.calls_per_second,
         spec.account_sid,
-        auth_token
+        auth_token,
+        remote.livekit_trunk_id,
+        twilio.as_ref().map(|t| t.trunk_sid),
+        twilio.as_ref().map(|t| t.credential_list_sid),
+        twilio.as_ref().map(|t| t.account_sid),
+        twilio.map(|t| t.auth_token_enc)
     )
     .fetch_one(db)
     .await
@@ -273,31 +289,4 @@ pub struct TwilioRefs<'a> {
     pub credential_list_sid: &'a str,
     pub account_sid: &'a str,
     pub auth_token_enc: Vec<u8>,
-}
-
-pub async fn set_twilio_refs<'e>(
-    db: impl sqlx::PgExecutor<'e>,
-    org_id: Uuid,
-    id: Uuid,
-    refs: TwilioRefs<'_>,
-) -> sqlx::Result<TrunkRow> {
-    sqlx::query_as!(
-        TrunkRow,
-        r#"update trunks
-           set twilio_trunk_sid = $3, twilio_credential_list_sid = $4,
-               twilio_account_sid = $5, twilio_auth_token_enc = $6
-           where org_id = $1 and id = $2
-           returning id, name, provider, mode, numbers, address, auth_username,
-                     auth_password_enc is not null as "has_auth_password!", calls_per_second,
-                     account_sid, auth_token_enc is not null as "has_auth_token!",
-                     livekit_trunk_id, twilio_trunk_sid, created_at, updated_at"#,
-        org_id,
-        id,
-        refs.trunk_sid,
-        refs.credential_list_sid,
-        refs.account_sid,
-        refs.auth_token_enc
-    )
-    .fetch_one(db)
-    .await
 }

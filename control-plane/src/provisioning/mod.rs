@@ -11,8 +11,6 @@ pub mod twilio;
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
-
 use crate::config::Settings;
 use crate::dialer::twilio::TwilioError;
 use crate::dialer::ProviderAccount;
@@ -77,25 +75,6 @@ impl Provisioner {
                 );
             }
         }
-    }
-}
-
-/// Makes a LiveKit outbound trunk description from a stored or requested trunk.
-pub fn outbound_trunk(
-    trunk_id: &str,
-    name: &str,
-    address: &str,
-    numbers: &[String],
-    auth_username: Option<&str>,
-    auth_password: Option<&SecretString>,
-) -> OutboundTrunk {
-    OutboundTrunk {
-        name: name.to_string(),
-        address: address.to_string(),
-        numbers: numbers.to_vec(),
-        auth_username: auth_username.map(str::to_string),
-        auth_password: auth_password.map(|p| SecretString::from(p.expose_secret().to_string())),
-        metadata: serde_json::json!({ "outboundTrunkId": trunk_id }).to_string(),
     }
 }
 

@@ -100,18 +100,21 @@ impl TrunkingClient {
         )
     }
 
-    fn post(&self, account: &ProviderAccount, url: String) -> reqwest::RequestBuilder {
-        self.http.post(url).basic_auth(
+    /// A request authenticated as `account` (HTTP Basic with its SID and token).
+    fn request(
+        &self,
+        account: &ProviderAccount,
+        method: reqwest::Method,
+        url: String,
+    ) -> reqwest::RequestBuilder {
+        self.http.request(method, url).basic_auth(
             &account.account_sid,
             Some(account.auth_token.expose_secret()),
         )
     }
 
-    fn delete(&self, account: &ProviderAccount, url: String) -> reqwest::RequestBuilder {
-        self.http.delete(url).basic_auth(
-            &account.account_sid,
-            Some(account.auth_token.expose_secret()),
-        )
+    fn post(&self, account: &ProviderAccount, url: String) -> reqwest::RequestBuilder {
+        self.request(account, reqwest::Method::POST, url)
     }
 
     /// The `PN` SID of one of the account's numbers, if it has it.
@@ -120,16 +123,9 @@ impl TrunkingClient {
         account: &ProviderAccount,
         number: &str,
     ) -> Result<Option<String>, TwilioError> {
+        let url = format!("{}/IncomingPhoneNumbers.json", self.account_url(account));
         let request = self
-            .http
-            .get(format!(
-                "{}/IncomingPhoneNumbers.json",
-                self.account_url(account)
-            ))
-            .basic_auth(
-                &account.account_sid,
-                Some(account.auth_token.expose_secret()),
-            )
+            .request(account, reqwest::Method::GET, url)
             .query(&[("PhoneNumber", number)]);
         let list: NumberList = send(request).await?;
         Ok(list
@@ -244,13 +240,17 @@ impl TrunkingClient {
         trunk: &TwilioTrunkRef,
     ) -> Result<(), TwilioError> {
         let trunk_url = format!("{}/v1/Trunks/{}", self.trunking_url, trunk.trunk_sid);
-        gone_is_fine(send_no_content(self.delete(account, trunk_url)).await)?;
+        gone_is_fine(
+            send_no_content(self.request(account, reqwest::Method::DELETE, trunk_url)).await,
+        )?;
         if let Some(list) = &trunk.credential_list_sid {
             let url = format!(
                 "{}/SIP/CredentialLists/{list}.json",
                 self.account_url(account)
             );
-            gone_is_fine(send_no_content(self.delete(account, url)).await)?;
+            gone_is_fine(
+                send_no_content(self.request(account, reqwest::Method::DELETE, url)).await,
+            )?;
         }
         Ok(())
     }

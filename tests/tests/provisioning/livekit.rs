@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::{now, stored_password};
+use crate::{now, provision, stored_password};
 
 async fn rig_with(db: PgPool, livekit: &LiveKitServer) -> Rig {
     let (url, key, secret) = (
@@ -34,14 +34,11 @@ async fn a_provisioned_twilio_trunk_is_livekits_outbound_trunk(db: PgPool) {
     let livekit = LiveKitServer::start().await.unwrap();
     let rig = rig_with(db, &livekit).await;
     rig.twilio.own_number("+14155550111");
-    let (status, trunk) = rig
-        .request(
-            Method::POST,
-            "/api/v1/trunks/twilio",
-            Some(json!({"name": "Acme", "numbers": ["+14155550111"], "domainName": "acme-lk"})),
-        )
-        .await
-        .unwrap();
+    let (status, trunk) = provision(
+        &rig,
+        json!({"name": "Acme", "numbers": ["+14155550111"], "domainName": "acme-lk"}),
+    )
+    .await;
     assert_eq!(status, 201, "{trunk}");
     let livekit_id = &trunk["livekitTrunkId"];
     assert!(
@@ -127,14 +124,8 @@ async fn livekit_refusing_the_keys_stores_nothing(db: PgPool) {
     .await
     .unwrap();
     rig.twilio.own_number("+14155550131");
-    let (status, body) = rig
-        .request(
-            Method::POST,
-            "/api/v1/trunks/twilio",
-            Some(json!({"name": "Acme", "numbers": ["+14155550131"]})),
-        )
-        .await
-        .unwrap();
+    let (status, body) =
+        provision(&rig, json!({"name": "Acme", "numbers": ["+14155550131"]})).await;
     assert_eq!(status, 502, "{body}");
     assert!(body.to_string().contains("livekit.api_secret"), "{body}");
     // Neither a stored trunk nor a Twilio trunk is left behind.

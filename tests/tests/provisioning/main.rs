@@ -11,11 +11,19 @@ use chrono::{TimeZone, Utc};
 use control_plane::crypto::SecretBox;
 use outbound_tests::rig::Rig;
 use secrecy::ExposeSecret;
+use serde_json::Value;
 use uuid::Uuid;
 
 /// Any moment: provisioning does not look at the clock.
 pub fn now() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap()
+}
+
+/// `POST /api/v1/trunks/twilio`: the status and the body.
+pub async fn provision(rig: &Rig, body: Value) -> (u16, Value) {
+    rig.request(reqwest::Method::POST, "/api/v1/trunks/twilio", Some(body))
+        .await
+        .unwrap()
 }
 
 /// The trunk's stored SIP password, unsealed with the control plane's key: what LiveKit

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::{now, stored_password};
+use crate::{now, provision, stored_password};
 
 const A: &str = "+14155550101";
 const B: &str = "+14155550102";
@@ -17,17 +17,12 @@ async fn provisions_a_trunk_livekit_can_dial_through(db: PgPool) {
     rig.twilio.own_number(A);
     rig.twilio.own_number(B);
 
-    let (status, trunk) = rig
-        .request(
-            Method::POST,
-            "/api/v1/trunks/twilio",
-            Some(
-                json!({"name": "Acme outbound", "numbers": [A, B], "domainName": "acme-out",
+    let (status, trunk) = provision(
+        &rig,
+        json!({"name": "Acme outbound", "numbers": [A, B], "domainName": "acme-out",
                         "callsPerSecond": 5}),
-            ),
-        )
-        .await
-        .unwrap();
+    )
+    .await;
     assert_eq!(status, 201, "{trunk}");
     assert_eq!(trunk["mode"], "livekit_sip");
     assert_eq!(trunk["provider"], "twilio");
@@ -68,14 +63,7 @@ async fn provisions_a_trunk_livekit_can_dial_through(db: PgPool) {
 async fn a_number_the_account_lacks_is_refused_before_anything_is_made(db: PgPool) {
     let rig = Rig::start(db, now()).await.unwrap();
     rig.twilio.own_number(A);
-    let (status, body) = rig
-        .request(
-            Method::POST,
-            "/api/v1/trunks/twilio",
-            Some(json!({"name": "Acme", "numbers": [A, B]})),
-        )
-        .await
-        .unwrap();
+    let (status, body) = provision(&rig, json!({"name": "Acme", "numbers": [A, B]})).await;
     assert_eq!(status, 422, "{body}");
     let fields = body["error"]["details"].to_string();
     assert!(
@@ -91,25 +79,19 @@ async fn a_refusal_midway_undoes_what_was_made(db: PgPool) {
     let rig = Rig::start(db, now()).await.unwrap();
     rig.twilio.own_number(A);
     rig.twilio.own_number(B);
-    let (status, first) = rig
-        .request(
-            Method::POST,
-            "/api/v1/trunks/twilio",
-            Some(json!({"name": "First", "numbers": [A], "domainName": "first"})),
-        )
-        .await
-        .unwrap();
+    let (status, first) = provision(
+        &rig,
+        json!({"name": "First", "numbers": [A], "domainName": "first"}),
+    )
+    .await;
     assert_eq!(status, 201, "{first}");
 
     // B goes onto the new trunk, then A is refused: it is on the first trunk already.
-    let (status, body) = rig
-        .request(
-            Method::POST,
-            "/api/v1/trunks/twilio",
-            Some(json!({"name": "Second", "numbers": [B, A], "domainName": "second"})),
-        )
-        .await
-        .unwrap();
+    let (status, body) = provision(
+        &rig,
+        json!({"name": "Second", "numbers": [B, A], "domainName": "second"}),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     assert!(body.to_string().contains("already associated"), "{body}");
 
@@ -131,10 +113,7 @@ async fn deleting_the_trunk_deletes_it_at_twilio_and_its_domain_stays_reserved(d
     let rig = Rig::start(db, now()).await.unwrap();
     rig.twilio.own_number(A);
     let body = json!({"name": "Acme", "numbers": [A], "domainName": "acme-del"});
-    let (status, trunk) = rig
-        .request(Method::POST, "/api/v1/trunks/twilio", Some(body.clone()))
-        .await
-        .unwrap();
+    let (status, trunk) = provision(&rig, body.clone()).await;
     assert_eq!(status, 201, "{trunk}");
 
     let path = format!("/api/v1/trunks/{}", trunk["id"].as_str().unwrap());
@@ -147,20 +126,14 @@ async fn deleting_the_trunk_deletes_it_at_twilio_and_its_domain_stays_reserved(d
 
     // Twilio keeps a deleted trunk's domain: asking for it again is a conflict that says
     // why, and the number is free for another domain.
-    let (status, refused) = rig
-        .request(Method::POST, "/api/v1/trunks/twilio", Some(body))
-        .await
-        .unwrap();
+    let (status, refused) = provision(&rig, body).await;
     assert_eq!(status, 409, "{refused}");
     assert!(refused.to_string().contains("30 days"), "{refused}");
-    let (status, again) = rig
-        .request(
-            Method::POST,
-            "/api/v1/trunks/twilio",
-            Some(json!({"name": "Acme", "numbers": [A], "domainName": "acme-del-2"})),
-        )
-        .await
-        .unwrap();
+    let (status, again) = provision(
+        &rig,
+        json!({"name": "Acme", "numbers": [A], "domainName": "acme-del-2"}),
+    )
+    .await;
     assert_eq!(status, 201, "{again}");
 }
 
@@ -168,15 +141,12 @@ async fn deleting_the_trunk_deletes_it_at_twilio_and_its_domain_stays_reserved(d
 async fn credentials_twilio_refuses_are_the_callers_mistake(db: PgPool) {
     let rig = Rig::start(db, now()).await.unwrap();
     rig.twilio.own_number(A);
-    let (status, body) = rig
-        .request(
-            Method::POST,
-            "/api/v1/trunks/twilio",
-            Some(json!({"name": "Acme", "numbers": [A],
-                        "accountSid": rig.twilio.account_sid(), "authToken": "not-the-token"})),
-        )
-        .await
-        .unwrap();
+    let (status, body) = provision(
+        &rig,
+        json!({"name": "Acme", "numbers": [A],
+                        "accountSid": rig.twilio.account_sid(), "authToken": "not-the-token"}),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     assert!(body.to_string().contains("authToken"), "{body}");
     assert!(rig.twilio.trunks().is_empty());
@@ -185,14 +155,11 @@ async fn credentials_twilio_refuses_are_the_callers_mistake(db: PgPool) {
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
 async fn bad_fields_are_refused_without_asking_twilio(db: PgPool) {
     let rig = Rig::start(db, now()).await.unwrap();
-    let (status, body) = rig
-        .request(
-            Method::POST,
-            "/api/v1/trunks/twilio",
-            Some(json!({"name": "", "numbers": [], "domainName": "no_underscores"})),
-        )
-        .await
-        .unwrap();
+    let (status, body) = provision(
+        &rig,
+        json!({"name": "", "numbers": [], "domainName": "no_underscores"}),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     let fields = body["error"]["details"].to_string();
     for field in ["name", "numbers", "domainName"] {
