@@ -81,7 +81,7 @@ async fn admit(
         .ok_or(AdmitError::Missing("token"))?;
     worker
         .tokens
-        .verify_for(token, call_id)
+        .verify_for(token, call_id, chrono::Utc::now().timestamp())
         .map_err(|e| AdmitError::Token(e.to_string()))?;
     let job = worker
         .control

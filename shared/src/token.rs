@@ -30,6 +30,9 @@ pub struct CallClaims {
 
 const AUDIENCE: &str = "call";
 
+/// Clock difference between the minting and the checking host that is still accepted.
+const LEEWAY_SEC: i64 = 5;
+
 /// Signs and checks call tokens with one shared secret.
 #[derive(Clone)]
 pub struct CallTokens {
@@ -63,19 +66,27 @@ impl CallTokens {
             .expect("HS256 signing of a small struct cannot fail")
     }
 
-    /// The claims of a valid, unexpired token, whatever call it is for.
-    pub fn verify(&self, token: &str) -> Result<CallClaims, TokenError> {
+    /// The claims of a valid token, whatever call it is for, unexpired at `now` (seconds
+    /// since the epoch). The caller passes its clock: the control plane mints expiries from
+    /// the engine's clock, so it must judge them by that clock too, not the host's.
+    pub fn verify(&self, token: &str, now: i64) -> Result<CallClaims, TokenError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[AUDIENCE]);
-        validation.leeway = 5;
-        jsonwebtoken::decode::<CallClaims>(token, &self.decoding, &validation)
+        validation.set_required_spec_claims(&["exp", "aud"]);
+        // Expiry is checked below against the caller's clock, not jsonwebtoken's.
+        validation.validate_exp = false;
+        let claims = jsonwebtoken::decode::<CallClaims>(token, &self.decoding, &validation)
             .map(|data| data.claims)
-            .map_err(|_| TokenError::Invalid)
+            .map_err(|_| TokenError::Invalid)?;
+        if claims.exp + LEEWAY_SEC < now {
+            return Err(TokenError::Invalid);
+        }
+        Ok(claims)
     }
 
-    /// The claims of a valid token for exactly `call`.
-    pub fn verify_for(&self, token: &str, call: Uuid) -> Result<CallClaims, TokenError> {
-        let claims = self.verify(token)?;
+    /// The claims of a valid token for exactly `call`, unexpired at `now`.
+    pub fn verify_for(&self, token: &str, call: Uuid, now: i64) -> Result<CallClaims, TokenError> {
+        let claims = self.verify(token, now)?;
         if claims.sub != call {
             return Err(TokenError::WrongCall);
         }
@@ -87,22 +98,31 @@ impl CallTokens {
 mod tests {
     use super::*;
 
-    fn now() -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-    }
+    /// Any instant works: expiry is judged by the clock the caller passes in.
+    const NOW: i64 = 1_764_000_000;
 
     #[test]
     fn a_token_is_good_for_its_own_call_only() {
         let tokens = CallTokens::new(b"secret");
         let (call, org) = (Uuid::new_v4(), Uuid::new_v4());
-        let token = tokens.mint(call, org, now() + 60);
-        assert_eq!(tokens.verify_for(&token, call).unwrap().org, org);
+        let token = tokens.mint(call, org, NOW + 60);
+        assert_eq!(tokens.verify_for(&token, call, NOW).unwrap().org, org);
         assert_eq!(
-            tokens.verify_for(&token, Uuid::new_v4()),
+            tokens.verify_for(&token, Uuid::new_v4(), NOW),
             Err(TokenError::WrongCall)
+        );
+    }
+
+    #[test]
+    fn expiry_is_judged_by_the_callers_clock_with_a_small_leeway() {
+        let tokens = CallTokens::new(b"secret");
+        let call = Uuid::new_v4();
+        // Minted from a clock years behind the host's: still good by that clock.
+        let token = tokens.mint(call, Uuid::new_v4(), NOW + 60);
+        assert!(tokens.verify(&token, NOW + 60 + LEEWAY_SEC).is_ok());
+        assert_eq!(
+            tokens.verify(&token, NOW + 61 + LEEWAY_SEC),
+            Err(TokenError::Invalid)
         );
     }
 
@@ -110,9 +130,10 @@ mod tests {
     fn expired_or_foreign_tokens_are_refused() {
         let tokens = CallTokens::new(b"secret");
         let call = Uuid::new_v4();
-        let expired = tokens.mint(call, Uuid::new_v4(), now() - 60);
-        assert_eq!(tokens.verify(&expired), Err(TokenError::Invalid));
-        let other = CallTokens::new(b"other").mint(call, Uuid::new_v4(), now() + 60);
-        assert_eq!(tokens.verify(&other), Err(TokenError::Invalid));
+        let expired = tokens.mint(call, Uuid::new_v4(), NOW - 60);
+        assert_eq!(tokens.verify(&expired, NOW), Err(TokenError::Invalid));
+        let other = CallTokens::new(b"other").mint(call, Uuid::new_v4(), NOW + 60);
+        assert_eq!(tokens.verify(&other, NOW), Err(TokenError::Invalid));
+        assert_eq!(tokens.verify("garbage", NOW), Err(TokenError::Invalid));
     }
 }

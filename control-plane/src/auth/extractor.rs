@@ -38,6 +38,7 @@ impl FromRequestParts<AppState> for Caller {
         let caller = if token.starts_with(API_KEY_PREFIX) {
             let row = sqlx::query!(
                 // last_used_at is refreshed at most once a minute: no write on every request.
+                // It is an audit stamp on the database's clock; no rule reads it.
                 r#"with key as (
                        select id, org_id from api_keys where key_hash = $1 and revoked_at is null
                    ), touched as (

@@ -63,7 +63,8 @@ pub async fn list(
     Ok((rows, total))
 }
 
-/// Revokes the key; `None` when the organization has no such key.
+/// Revokes the key; `None` when the organization has no such key. `revoked_at` is an
+/// audit stamp on the database's clock: what refuses the key is that it is set at all.
 pub async fn revoke(db: &PgPool, org_id: Uuid, id: Uuid) -> sqlx::Result<Option<ApiKeyRow>> {
     sqlx::query_as!(
         ApiKeyRow,

@@ -98,7 +98,8 @@ pub async fn insert_errors(tx: &mut Tx<'_>, id: Uuid, errors: &[RowError]) -> sq
     Ok(())
 }
 
-/// Ends the import: `completed`, or `failed` with the reason.
+/// Ends the import: `completed`, or `failed` with the reason. `finished_at` is an audit
+/// stamp on the database's clock; no rule reads it.
 pub async fn finish(db: &PgPool, id: Uuid, failure: Option<&str>) -> sqlx::Result<()> {
     sqlx::query!(
         "update imports

@@ -282,8 +282,8 @@ async fn commit_dialing(
     sqlx::query!(
         "insert into calls (id, org_id, campaign_id, contact_id, attempt_id, assistant_id,
                             assistant_version, trunk_id, mode, to_phone, from_phone, status,
-                            variables, created_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, $13)",
+                            variables, created_at, heard_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, $13, $13)",
         call_id,
         campaign.org_id,
         campaign.id,

@@ -45,9 +45,10 @@ async fn reconcile_dials(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<(
            from calls c
            left join trunks t on t.id = c.trunk_id
            where c.status in ('queued', 'initiated', 'ringing', 'in_progress')
-             and c.updated_at < now() - make_interval(secs => $1::bigint)
-           order by c.updated_at
+             and c.heard_at < $1::timestamptz - make_interval(secs => $2::bigint)
+           order by c.heard_at
            limit 100"#,
+        now,
         engine.settings.reconcile_after_sec
     )
     .fetch_all(&engine.db)
@@ -65,9 +66,13 @@ async fn reconcile_dials(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<(
             continue;
         };
         // Whatever the answer, this call is not asked about again for another quiet spell.
-        sqlx::query!("update calls set updated_at = now() where id = $1", call.id)
-            .execute(&engine.db)
-            .await?;
+        sqlx::query!(
+            "update calls set heard_at = greatest(heard_at, $2) where id = $1",
+            call.id,
+            now
+        )
+        .execute(&engine.db)
+        .await?;
         let found = match &call.provider_call_id {
             Some(sid) => dialer.fetch(&account, sid).await,
             None => {
@@ -129,8 +134,9 @@ async fn settle_orphans(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<()
         "select c.id, c.status, c.answered_by, c.end_reason
          from campaign_attempts a join calls c on c.id = a.last_call_id
          where a.state in ('dialing', 'in_call') and call_status_rank(c.status) = 4
-           and c.updated_at < now() - interval '5 seconds'
-         limit 100"
+           and c.heard_at < $1::timestamptz - interval '5 seconds'
+         limit 100",
+        now
     )
     .fetch_all(&engine.db)
     .await?;

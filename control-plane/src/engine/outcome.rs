@@ -42,7 +42,8 @@ pub async fn apply_call_status(
                ended_at = case when $5 then coalesce(ended_at, $4) else ended_at end,
                duration_sec = coalesce($6, duration_sec),
                answered_by = coalesce($7, answered_by),
-               sequence_seen = greatest(sequence_seen, coalesce($8, -1))
+               sequence_seen = greatest(sequence_seen, coalesce($8, -1)),
+               heard_at = greatest(heard_at, $4)
            where id = $1 and call_status_rank(status) < call_status_rank($2)
            returning answered_by, answered_at"#,
         call_id,
@@ -204,7 +205,8 @@ pub(super) async fn fail_call(
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "update calls set status = 'failed', end_reason = $2, ended_at = coalesce(ended_at, $3)
+        "update calls set status = 'failed', end_reason = $2, ended_at = coalesce(ended_at, $3),
+                          heard_at = greatest(heard_at, $3)
          where id = $1 and call_status_rank(status) < 4",
         call_id,
         reason,
@@ -238,7 +240,8 @@ pub(super) async fn give_back(
 ) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
     sqlx::query!(
-        "update calls set status = 'canceled', end_reason = $2, ended_at = coalesce(ended_at, $3)
+        "update calls set status = 'canceled', end_reason = $2, ended_at = coalesce(ended_at, $3),
+                          heard_at = greatest(heard_at, $3)
          where id = $1 and call_status_rank(status) < 4",
         call_id,
         reason,

@@ -19,6 +19,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The claims of a valid token for exactly this call; a token for another call is 403.
+/// Expiry is judged by the engine's clock, the one that minted it.
 pub(super) fn call_token(
     state: &AppState,
     headers: &HeaderMap,
@@ -28,7 +29,7 @@ pub(super) fn call_token(
     state
         .engine
         .tokens()
-        .verify_for(token, call)
+        .verify_for(token, call, state.engine.clock().now().timestamp())
         .map_err(|err| match err {
             TokenError::WrongCall => ApiError::Forbidden("the token is for another call".into()),
             TokenError::Invalid => ApiError::Unauthorized,

@@ -51,8 +51,13 @@ impl Rig {
         start: DateTime<Utc>,
         adjust: impl FnOnce(&mut Settings),
     ) -> anyhow::Result<Self> {
-        let twilio = Emulator::start(EmulatorConfig::unlimited()).await?;
         let clock = Arc::new(ManualClock::new(start));
+        // Twilio reports times on the test's clock, as it would on the shared real time.
+        let twilio = Emulator::start(EmulatorConfig {
+            clock: clock.clone(),
+            ..EmulatorConfig::unlimited()
+        })
+        .await?;
         let port = free_port()?;
         let api = format!("http://127.0.0.1:{port}");
         // Calls stay up long enough for answering-machine detection to decide (about 1.5 s
@@ -161,6 +166,10 @@ fn settings(port: u16, twilio: &EmulatorHandle, media_url: &str) -> anyhow::Resu
     s.engine.reconcile_after_sec = 30;
     // Heartbeats come in real time while the manual clock races ahead.
     s.workers.heartbeat_ttl_sec = 10_000_000;
+    // Calls (and answering-machine detection) last real seconds while the manual clock
+    // moves minutes per round: call tokens, judged by that clock, get a day of grace so a
+    // stand-in's last events are not refused as expired.
+    s.workers.token_grace_sec = 86_400;
     // Not the default folder under the working directory: nothing here records.
     s.recordings.store_url = std::env::temp_dir()
         .join("outbound-rig-recordings")

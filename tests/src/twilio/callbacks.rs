@@ -6,7 +6,6 @@ use super::report::{CallbackKind, CallbackRecord};
 use super::script::CallbackDelivery;
 use super::signature;
 use super::store::Shared;
-use chrono::Utc;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -39,7 +38,7 @@ pub(crate) async fn send(shared: &Shared, sid: &str, request: Request) -> Result
     } else {
         shared.http.post(&url).form(&request.params)
     };
-    let sent_at = Utc::now();
+    let sent_at = shared.now();
     let result = builder
         .header(signature::HEADER, &sig)
         .header("User-Agent", "TwilioProxy/1.1")

@@ -1,7 +1,9 @@
 //! How an emulator instance is set up.
 
 use super::script::CalleeScript;
+use control_plane::engine::{Clock, SystemClock};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Settings for one emulator instance: one Twilio account.
 #[derive(Debug, Clone)]
@@ -18,6 +20,10 @@ pub struct EmulatorConfig {
     pub default_callee: CalleeScript,
     /// How long TwiML verbs that play to the callee take.
     pub timing: VerbTiming,
+    /// Twilio's clock, for the times it reports (`date_created`, `Timestamp`, ...). The
+    /// wall clock by default; a test that runs the control plane on a manual clock gives
+    /// Twilio the same one, as real Twilio and a real control plane share the real time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for EmulatorConfig {
@@ -29,6 +35,7 @@ impl Default for EmulatorConfig {
             calls_per_second: 1.0,
             default_callee: CalleeScript::answer(),
             timing: VerbTiming::default(),
+            clock: Arc::new(SystemClock),
         }
     }
 }

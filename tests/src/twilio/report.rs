@@ -242,4 +242,13 @@ impl CallReport {
         let (start, end) = (self.answered_at?, self.ended_at?);
         Some((end - start).num_milliseconds().max(0) / 1000)
     }
+
+    /// When the call last changed, as Twilio's `date_updated` reports it.
+    pub fn last_change(&self) -> DateTime<Utc> {
+        [self.ended_at, self.answered_at, self.dialed_at]
+            .into_iter()
+            .flatten()
+            .next()
+            .unwrap_or(self.created_at)
+    }
 }

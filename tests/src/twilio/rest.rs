@@ -11,7 +11,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
-use chrono::Utc;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
@@ -104,7 +103,7 @@ async fn create(
         from: params.from.clone(),
         status: "queued".into(),
         answered_by: None,
-        created_at: Utc::now(),
+        created_at: shared.now(),
         dialed_at: None,
         answered_at: None,
         ended_at: None,
@@ -290,7 +289,7 @@ fn resource(report: &CallReport) -> Value {
         "answered_by": report.answered_by,
         "api_version": "2010-04-01",
         "date_created": twilio_time(report.created_at),
-        "date_updated": twilio_time(Utc::now()),
+        "date_updated": twilio_time(report.last_change()),
         "start_time": report.dialed_at.map(twilio_time),
         "end_time": report.ended_at.map(twilio_time),
         "duration": duration,

@@ -8,7 +8,6 @@ use super::phone::Phone;
 use super::report::{CallReport, TimelineEvent};
 use super::script::CalleeScript;
 use super::trunking::Directory;
-use chrono::Utc;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use tokio::sync::{mpsc, watch};
@@ -77,6 +76,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Twilio's now, on the configured clock.
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.config.clock.now()
+    }
+
     pub(crate) fn new(config: EmulatorConfig) -> Self {
         let state = State {
             scripts: HashMap::new(),
@@ -123,7 +127,7 @@ impl Shared {
         tracing::debug!(call = sid, "{what}");
         self.update(sid, |r| {
             r.timeline.push(TimelineEvent {
-                at: Utc::now(),
+                at: self.now(),
                 what,
             })
         });

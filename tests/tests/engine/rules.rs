@@ -1,14 +1,14 @@
 //! Dial-time rules over simulated days: callee-local calling windows, the daily cap, and
 //! pause / resume / stop.
 
-use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use futures::FutureExt;
 use outbound_tests::rig::Rig;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::{contact, number, tuesday_morning_new_york};
+use crate::{contact, late_november, number, tuesday_morning_new_york};
 
 /// When each call was created (engine clock) and to whom, from the database.
 async fn dial_times(rig: &Rig) -> Vec<(String, DateTime<Utc>)> {
@@ -22,8 +22,8 @@ async fn dial_times(rig: &Rig) -> Vec<(String, DateTime<Utc>)> {
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
 async fn calls_happen_only_inside_each_callees_window_and_under_the_daily_cap(db: PgPool) {
-    // Saturday 2026-11-28 12:00 UTC.
-    let start = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+    // A Saturday at 12:00 UTC (2026-11-28 by default).
+    let start = late_november(26, Weekday::Sat, 12, 0);
     let rig = Rig::start(db, start).await.unwrap();
     let zones = [
         "America/New_York",
@@ -93,7 +93,7 @@ async fn calls_happen_only_inside_each_callees_window_and_under_the_daily_cap(db
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
 async fn a_number_whose_zone_is_unknown_waits_for_a_window_that_holds_in_every_us_zone(db: PgPool) {
     // 13:30 UTC on a Tuesday: 08:30 in New York, 05:30 in Los Angeles, 03:30 in Honolulu.
-    let start = Utc.with_ymd_and_hms(2026, 11, 24, 13, 30, 0).unwrap();
+    let start = late_november(22, Weekday::Tue, 13, 30);
     let rig = Rig::start(db, start).await.unwrap();
     let campaign = rig
         .start_campaign(vec![json!({"phone": number(1)})], json!({}))

@@ -118,8 +118,8 @@ pub(super) async fn create_call(
     let call_id = Uuid::now_v7();
     sqlx::query!(
         "insert into calls (id, org_id, campaign_id, assistant_id, assistant_version, trunk_id,
-                            mode, to_phone, from_phone, status, variables, created_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $11)",
+                            mode, to_phone, from_phone, status, variables, created_at, heard_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $11, $11)",
         call_id,
         org,
         body.campaign_id,
@@ -176,9 +176,10 @@ pub(super) async fn end_call(
             None => {
                 sqlx::query!(
                     "update calls set status = 'canceled', end_reason = 'ended_by_operator',
-                                      ended_at = now()
+                                      ended_at = $2, heard_at = $2
                      where id = $1 and status = 'queued'",
-                    id
+                    id,
+                    state.engine.clock().now()
                 )
                 .execute(&state.db)
                 .await?;

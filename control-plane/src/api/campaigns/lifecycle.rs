@@ -29,8 +29,9 @@ async fn apply(
     id: Uuid,
     action: CampaignAction,
 ) -> Result<ApiJson<CampaignView>, ApiError> {
+    let now = state.engine.clock().now();
     let mut tx = state.db.begin().await?;
-    let Some(list_id) = queue::transition(&mut tx, caller.org_id, id, action).await? else {
+    let Some(list_id) = queue::transition(&mut tx, caller.org_id, id, action, now).await? else {
         drop(tx);
         // Nothing moved: either there is no such campaign or its status forbids the action.
         let row = campaigns::get(&state.db, caller.org_id, id)
@@ -46,7 +47,7 @@ async fn apply(
         });
     };
     if action.enqueues_contacts() {
-        let added = queue::enqueue_contacts(&mut tx, caller.org_id, id, list_id).await?;
+        let added = queue::enqueue_contacts(&mut tx, caller.org_id, id, list_id, now).await?;
         if action == CampaignAction::Start && added == 0 {
             return Err(ApiError::Conflict(
                 "cannot start a campaign whose contact list is empty".into(),

@@ -1,6 +1,7 @@
 //! The dial queue (`campaign_attempts`) as the life cycle moves it: one attempt per contact
 //! on start and resume, pending attempts canceled on stop; and the status move itself.
 
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -10,12 +11,14 @@ use crate::domain::campaign::{AttemptState, CampaignAction, CampaignStatus};
 /// Moves the campaign to `action`'s target status if its current status allows the action.
 /// The condition is in the `update` itself, so of two concurrent starts only the first
 /// wins: the second waits for the row lock, then finds the status already moved.
-/// Returns the campaign's contact list, or `None` when nothing moved.
+/// Returns the campaign's contact list, or `None` when nothing moved. `now` is the
+/// engine's clock, so the stamps agree with the times the engine compares them with.
 pub async fn transition(
     tx: &mut Tx<'_>,
     org_id: Uuid,
     id: Uuid,
     action: CampaignAction,
+    now: DateTime<Utc>,
 ) -> sqlx::Result<Option<Uuid>> {
     let allowed: Vec<String> = action
         .allowed_from()
@@ -26,8 +29,8 @@ pub async fn transition(
     sqlx::query_scalar!(
         "update campaigns
          set status = $3, status_reason = null,
-             started_at = case when $4 then coalesce(started_at, now()) else started_at end,
-             finished_at = case when $5 then now() when $6 then null else finished_at end
+             started_at = case when $4 then coalesce(started_at, $8) else started_at end,
+             finished_at = case when $5 then $8 when $6 then null else finished_at end
          where org_id = $1 and id = $2 and status = any($7)
          returning contact_list_id",
         org_id,
@@ -36,28 +39,33 @@ pub async fn transition(
         action == CampaignAction::Start,
         target == CampaignStatus::Stopped,
         target == CampaignStatus::Running,
-        &allowed
+        &allowed,
+        now
     )
     .fetch_optional(&mut **tx)
     .await
 }
 
-/// Queues one pending attempt per contact of the list that has none yet; the number added.
+/// Queues one pending attempt per contact of the list that has none yet, due at `now`
+/// (the engine's clock: the database's own now() would be a second clock that the
+/// engine's due-time comparisons do not share); the number added.
 pub async fn enqueue_contacts(
     tx: &mut Tx<'_>,
     org_id: Uuid,
     campaign_id: Uuid,
     list_id: Uuid,
+    now: DateTime<Utc>,
 ) -> sqlx::Result<u64> {
     let done = sqlx::query!(
-        "insert into campaign_attempts (id, org_id, campaign_id, contact_id, state)
-         select gen_random_uuid(), org_id, $2, id, $4
+        "insert into campaign_attempts (id, org_id, campaign_id, contact_id, state, next_attempt_at)
+         select gen_random_uuid(), org_id, $2, id, $4, $5
          from contacts where org_id = $1 and list_id = $3
          on conflict (campaign_id, contact_id) do nothing",
         org_id,
         campaign_id,
         list_id,
-        AttemptState::Pending.as_str()
+        AttemptState::Pending.as_str(),
+        now
     )
     .execute(&mut **tx)
     .await?;

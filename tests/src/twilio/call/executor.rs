@@ -8,7 +8,6 @@ use crate::twilio::report::{CallbackKind, Transfer};
 use crate::twilio::store::Source;
 use crate::twilio::stream::{self, StreamEnd};
 use crate::twilio::twiml::{self, Verb};
-use chrono::Utc;
 use tokio::time::{Duration, Instant};
 
 /// Obeys `source` and whatever it leads to; returns who ended the call.
@@ -55,7 +54,7 @@ pub(super) async fn obey(
                     ctx.with_report(|r| {
                         r.transfers.push(Transfer {
                             to: number.clone(),
-                            at: Utc::now(),
+                            at: ctx.shared.now(),
                         })
                     });
                     pause(interrupts, ctx.shared.config.timing.dial_ms).await

@@ -81,7 +81,7 @@ impl CallCtx {
         };
         let mut params = self.call_params(call_status);
         let seq = self.status_seq.fetch_add(1, Ordering::SeqCst);
-        params.push(("Timestamp".into(), twilio_time(Utc::now())));
+        params.push(("Timestamp".into(), twilio_time(self.shared.now())));
         params.push(("CallbackSource".into(), "call-progress-events".into()));
         params.push(("SequenceNumber".into(), seq.to_string()));
         if let Some(code) = sip {
@@ -123,7 +123,7 @@ impl CallCtx {
         if let Some(phone) = phone {
             phone.hang_up();
         }
-        let now = Utc::now();
+        let now = self.shared.now();
         let duration = self
             .with_report(|r| {
                 r.status = status.to_string();
@@ -174,7 +174,7 @@ pub(crate) async fn run(
     if wait(&mut interrupts, slot, &mut source).await.is_err() {
         return ctx.finish("canceled", 487, "api").await;
     }
-    ctx.with_report(|r| r.dialed_at = Some(Utc::now()));
+    ctx.with_report(|r| r.dialed_at = Some(ctx.shared.now()));
     ctx.status("initiated", "initiated", None, None);
     let ring = Duration::from_millis(script.ring_ms);
     let timeout = Duration::from_secs(ctx.params.timeout_s);
@@ -227,7 +227,7 @@ async fn answered(
     ctx.shared.with_call(&ctx.sid, |e| {
         e.phone = Some(phone.clone());
         e.report.status = "in-progress".into();
-        e.report.answered_at = Some(Utc::now());
+        e.report.answered_at = Some(ctx.shared.now());
     });
 
     if let Some(amd) = ctx.params.amd.clone() {
