@@ -5,7 +5,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::status::ensure_call_matches;
 use super::SignedForm;
 use crate::dialer::twilio::twiml;
 use crate::error::{ApiError, ErrorBody};
@@ -15,7 +14,7 @@ use crate::state::AppState;
 #[utoipa::path(post, path = "/webhooks/twilio/amd", tag = "webhooks", security(()),
     params(("callId" = uuid::Uuid, Query, description = "Our call id")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 403, body = ErrorBody, description = "Not signed by the call's own account, or not about this call")))]
 pub(super) async fn amd_callback(
     State(state): State<AppState>,
     form: SignedForm,
@@ -24,7 +23,6 @@ pub(super) async fn amd_callback(
         .get("AnsweredBy")
         .ok_or_else(|| ApiError::invalid("AnsweredBy", "missing"))?
         .to_string();
-    ensure_call_matches(&state, &form, form.get("CallSid")).await?;
     let machine = answered_by.starts_with("machine") || answered_by == "fax";
     let call = sqlx::query!(
         r#"update calls set answered_by = $2,

@@ -12,7 +12,7 @@ use crate::state::AppState;
 #[utoipa::path(post, path = "/webhooks/twilio/recording", tag = "webhooks", security(()),
     params(("callId" = uuid::Uuid, Query, description = "Our call id")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 403, body = ErrorBody, description = "Not signed by the call's own account, or not about this call")))]
 pub(super) async fn recording_callback(
     State(state): State<AppState>,
     form: SignedForm,

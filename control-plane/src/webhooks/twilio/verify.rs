@@ -1,5 +1,12 @@
-//! The `SignedForm` extractor: a Twilio form POST whose `X-Twilio-Signature` checks out
-//! against the auth token of the account it names. Anything else is a 403.
+//! The `SignedForm` extractor: a Twilio form POST for one of our calls, whose
+//! `X-Twilio-Signature` checks out against the auth token of the account that call was
+//! placed with, and which names that account and that call.
+//!
+//! The call comes first: its `?callId=` picks the call, the call picks its trunk, and the
+//! trunk (or the deployment's account, when the trunk carries none) picks the one token
+//! the signature may be made with. A token is never looked up by the posted `AccountSid`:
+//! any organization may register any account SID on its own trunk, so a lookup by SID
+//! would let one organization sign callbacks for another's calls.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -7,10 +14,11 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::signature;
+use crate::dialer::ProviderAccount;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A verified callback: its form parameters and the call id from its URL.
+/// A verified callback: its form parameters and the call it is for.
 #[derive(Debug)]
 pub struct SignedForm {
     pub call_id: Uuid,
@@ -27,6 +35,13 @@ impl SignedForm {
     }
 }
 
+/// One refusal for every way a callback fails to prove itself, so that the answer does
+/// not tell a prober whether a call id exists or which check failed.
+fn refused(reason: &str, call_id: Option<Uuid>) -> ApiError {
+    tracing::warn!(?call_id, reason, "refused a Twilio callback");
+    ApiError::Forbidden("callback refused: not signed for this call".into())
+}
+
 impl FromRequest<AppState> for SignedForm {
     type Rejection = ApiError;
 
@@ -38,10 +53,22 @@ impl FromRequest<AppState> for SignedForm {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
             .ok_or_else(|| ApiError::Forbidden("missing X-Twilio-Signature".into()))?;
+        let call_id = parts
+            .uri
+            .query()
+            .and_then(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "callId")
+                    .and_then(|(_, v)| v.parse::<Uuid>().ok())
+            })
+            .ok_or_else(|| ApiError::BadRequest("callback URL has no callId".into()))?;
         let body = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
             .await
             .map_err(|_| ApiError::BadRequest("unreadable body".into()))?;
         let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+        let call = call_account(state, call_id)
+            .await?
+            .ok_or_else(|| refused("unknown call or no account serves its trunk", Some(call_id)))?;
         // Twilio signs the URL it called: our public URL plus the path and query.
         let path_and_query = parts
             .uri
@@ -53,50 +80,60 @@ impl FromRequest<AppState> for SignedForm {
             state.settings.server.public_url.trim_end_matches('/'),
             path_and_query
         );
-        let account_sid = params
-            .iter()
-            .find(|(k, _)| k == "AccountSid")
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default();
-        let token = auth_token_for(state, account_sid)
-            .await?
-            .ok_or_else(|| ApiError::Forbidden("unknown Twilio account".into()))?;
-        if !signature::validate_form(&token, &url, &params, &signature_header) {
-            tracing::warn!(url = %url, "refused a Twilio callback with a bad signature");
-            return Err(ApiError::Forbidden("invalid X-Twilio-Signature".into()));
+        let token = call.account.auth_token.expose_secret();
+        if !signature::validate_form(token, &url, &params, &signature_header) {
+            return Err(refused("bad signature", Some(call_id)));
         }
-        let call_id = parts
-            .uri
-            .query()
-            .and_then(|q| {
-                form_urlencoded::parse(q.as_bytes())
-                    .find(|(k, _)| k == "callId")
-                    .and_then(|(_, v)| v.parse::<Uuid>().ok())
-            })
-            .ok_or_else(|| ApiError::BadRequest("callback URL has no callId".into()))?;
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        if get("AccountSid") != Some(call.account.account_sid.as_str()) {
+            return Err(refused(
+                "AccountSid is not the call's account",
+                Some(call_id),
+            ));
+        }
+        // Once Twilio has named the call, every callback must be about that call; before
+        // that (the status callback that first tells us the sid) the account check above
+        // is what ties it to us.
+        if let Some(known) = &call.provider_call_id {
+            if get("CallSid") != Some(known.as_str()) {
+                return Err(refused("CallSid is not the call's", Some(call_id)));
+            }
+        }
         Ok(Self { call_id, params })
     }
 }
 
-/// The auth token of the deployment's account, or of a trunk that carries its own.
-async fn auth_token_for(state: &AppState, account_sid: &str) -> Result<Option<String>, ApiError> {
-    let twilio = &state.settings.twilio;
-    if twilio.account_sid.as_deref() == Some(account_sid) {
-        return Ok(twilio
-            .auth_token
-            .as_ref()
-            .map(|t| t.expose_secret().to_string()));
-    }
-    let sealed = sqlx::query_scalar!(
-        "select auth_token_enc from trunks
-         where account_sid = $1 and auth_token_enc is not null limit 1",
-        account_sid
+/// What a callback is checked against: the call's provider id and its account.
+struct CallAccount {
+    provider_call_id: Option<String>,
+    account: ProviderAccount,
+}
+
+/// The call's provider id and the account it was placed with: its trunk's own, else the
+/// deployment's (the same choice the engine makes when dialing). `None` for an unknown
+/// call, or one that no account serves.
+async fn call_account(state: &AppState, call_id: Uuid) -> Result<Option<CallAccount>, ApiError> {
+    let Some(row) = sqlx::query!(
+        "select c.provider_call_id, t.account_sid as \"account_sid?\",
+                t.auth_token_enc as \"auth_token_enc?\"
+         from calls c left join trunks t on t.id = c.trunk_id where c.id = $1",
+        call_id
     )
     .fetch_optional(&state.db)
     .await?
-    .flatten();
-    Ok(match sealed {
-        Some(sealed) => Some(state.secrets.open(&sealed)?.expose_secret().to_string()),
-        None => None,
-    })
+    else {
+        return Ok(None);
+    };
+    let account = state
+        .engine
+        .account_for(row.account_sid.as_deref(), row.auth_token_enc.as_deref());
+    Ok(account.map(|account| CallAccount {
+        provider_call_id: row.provider_call_id,
+        account,
+    }))
 }
