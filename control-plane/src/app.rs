@@ -20,6 +20,7 @@ use utoipa_scalar::Servable;
 use crate::api;
 use crate::config::{Settings, DEV_SECRET};
 use crate::engine::{Clock, Engine, SystemClock};
+use crate::http::extract::BodyLimit;
 use crate::http::layers;
 use crate::state::AppState;
 
@@ -157,6 +158,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(layers::trace_layer())
         .layer(DefaultBodyLimit::max(settings.server.body_limit_bytes))
+        .layer(axum::Extension(BodyLimit(settings.server.body_limit_bytes)))
         .with_state(state)
 }
 
@@ -169,6 +171,9 @@ fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
     ));
     let uploads = api::upload_router()
         .layer(DefaultBodyLimit::max(settings.server.upload_limit_bytes))
+        .layer(axum::Extension(BodyLimit(
+            settings.server.upload_limit_bytes,
+        )))
         .layer(middleware::from_fn_with_state(
             settings.upload_timeout(),
             layers::timeout,

@@ -46,8 +46,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
-    #[error("request body is larger than {0} bytes")]
-    PayloadTooLarge(usize),
+    /// The body passed the limit, when the code that refused it knows the limit.
+    #[error("{}", too_large_message(*.0))]
+    PayloadTooLarge(Option<usize>),
     #[error("unsupported content type; expected {0}")]
     UnsupportedMediaType(&'static str),
     #[error("validation failed")]
@@ -60,6 +61,13 @@ pub enum ApiError {
     Unavailable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+fn too_large_message(limit: Option<usize>) -> String {
+    match limit {
+        Some(limit) => format!("request body is larger than {limit} bytes"),
+        None => "request body is too large".to_string(),
+    }
 }
 
 /// The body of every error response (for the OpenAPI document).

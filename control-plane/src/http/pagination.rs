@@ -33,14 +33,24 @@ impl PageQuery {
                 format!("must be between 1 and {MAX_PER_PAGE}"),
             ));
         }
+        // A page whose first row lies beyond what an SQL offset can hold is a client's
+        // mistake, not an overflow (a panic in debug builds, a negative offset in release).
+        offset(page, per_page)?;
         Ok((page, per_page))
     }
 
     /// SQL `limit` and `offset` for this page.
     pub fn limit_offset(self) -> Result<(i64, i64), ApiError> {
         let (page, per_page) = self.resolve()?;
-        Ok((per_page, (page - 1) * per_page))
+        Ok((per_page, offset(page, per_page)?))
     }
+}
+
+/// The rows before `page`, or a 422 when that number does not fit an SQL offset.
+fn offset(page: i64, per_page: i64) -> Result<i64, ApiError> {
+    (page - 1)
+        .checked_mul(per_page)
+        .ok_or_else(|| ApiError::invalid("page", "is too large for this perPage"))
 }
 
 /// One page of a list.
@@ -62,5 +72,36 @@ impl<T> Page<T> {
             page,
             per_page,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(page: i64, per_page: i64) -> PageQuery {
+        PageQuery {
+            page: Some(page),
+            per_page: Some(per_page),
+        }
+    }
+
+    #[test]
+    fn a_page_beyond_any_offset_is_refused_not_overflowed() {
+        assert!(query(i64::MAX, 50).limit_offset().is_err());
+        assert!(query(i64::MAX, 50).resolve().is_err());
+        assert!(query(i64::MAX / 500 + 2, MAX_PER_PAGE)
+            .limit_offset()
+            .is_err());
+    }
+
+    #[test]
+    fn ordinary_pages_give_their_offset() {
+        assert_eq!(query(1, 50).limit_offset().unwrap(), (50, 0));
+        assert_eq!(query(3, 20).limit_offset().unwrap(), (20, 40));
+        assert_eq!(
+            query(i64::MAX, 1).limit_offset().unwrap(),
+            (1, i64::MAX - 1)
+        );
     }
 }

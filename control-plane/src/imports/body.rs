@@ -116,7 +116,7 @@ pub async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ApiError> {
             Ok(chunk) => buffer.extend_from_slice(&chunk),
             Err(err) => {
                 return Err(match too_large(&err) {
-                    Some(limit) => ApiError::PayloadTooLarge(limit),
+                    Some(limit) => ApiError::PayloadTooLarge(Some(limit)),
                     None => ApiError::BadRequest(format!("could not read the body: {err}")),
                 })
             }
@@ -162,6 +162,6 @@ mod tests {
         let bytes = read_limited(Body::from("12345"), 5).await.unwrap();
         assert_eq!(&bytes[..], b"12345");
         let err = read_limited(Body::from("123456"), 5).await.unwrap_err();
-        assert!(matches!(err, ApiError::PayloadTooLarge(5)));
+        assert!(matches!(err, ApiError::PayloadTooLarge(Some(5))));
     }
 }

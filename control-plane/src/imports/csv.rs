@@ -38,6 +38,12 @@ impl Header {
             };
             let name = std::str::from_utf8(raw)
                 .map_err(|_| format!("header column {} is not valid UTF-8", index + 1))?;
+            if raw.contains(&0) {
+                return Err(format!(
+                    "header column {} contains a NUL character",
+                    index + 1
+                ));
+            }
             names.push(name.trim().to_string());
         }
         if names.iter().all(String::is_empty) {
@@ -82,10 +88,15 @@ impl Header {
     }
 }
 
-/// The text of one cell; an empty cell is `None`.
+/// The text of one cell; an empty cell is `None`. A NUL character rejects the row (PostgreSQL
+/// text cannot hold one), naming the column by its spreadsheet number.
 pub fn cell(record: &ByteRecord, index: usize) -> Result<Option<&str>, RowRejection> {
     match record.get(index) {
         None => Ok(None),
+        Some(bytes) if bytes.contains(&0) => Err(RowRejection::new(
+            None,
+            format!("column {} contains a NUL character", index + 1),
+        )),
         Some(bytes) => std::str::from_utf8(bytes)
             .map(|text| Some(text.trim()).filter(|t| !t.is_empty()))
             .map_err(|_| RowRejection::new(None, "the row is not valid UTF-8")),
@@ -177,6 +188,21 @@ mod tests {
         let header = header(&["phone", "number"]).unwrap();
         assert!(header.column(&["phone", "number"]).is_err());
         assert!(Header::parse(&ByteRecord::from(vec!["a", "A"])).is_err());
+    }
+
+    #[test]
+    fn a_nul_character_in_a_header_or_a_cell_is_refused_naming_the_column() {
+        assert!(header(&["phone", "na\0me"])
+            .unwrap_err()
+            .contains("column 2"));
+        let record = ByteRecord::from(vec!["+12125550142", "Ann\0"]);
+        assert_eq!(cell(&record, 0).unwrap(), Some("+12125550142"));
+        let rejection = cell(&record, 1).unwrap_err();
+        assert!(
+            rejection.reason.contains("column 2"),
+            "{}",
+            rejection.reason
+        );
     }
 
     #[test]

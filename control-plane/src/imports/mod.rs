@@ -58,7 +58,7 @@ impl From<ImportError> for ApiError {
     fn from(err: ImportError) -> Self {
         match err {
             ImportError::BadHeader(message) => ApiError::invalid("file", message),
-            ImportError::TooLarge(limit) => ApiError::PayloadTooLarge(limit),
+            ImportError::TooLarge(limit) => ApiError::PayloadTooLarge(Some(limit)),
             ImportError::RowTooLong(_) => ApiError::invalid("file", err.to_string()),
             ImportError::Interrupted(message) => ApiError::BadRequest(message),
             ImportError::Database(err) => err.into(),

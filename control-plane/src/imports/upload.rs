@@ -47,7 +47,7 @@ pub fn check_length(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     match announced {
-        Some(length) if length > limit as u64 => Err(ApiError::PayloadTooLarge(limit)),
+        Some(length) if length > limit as u64 => Err(ApiError::PayloadTooLarge(Some(limit))),
         _ => Ok(()),
     }
 }
@@ -105,7 +105,7 @@ pub async fn import_csv_request<K: Kind>(
 /// Axum's own body limit shows up inside multipart errors; keep it a 413.
 fn multipart_error(err: MultipartError, limit: usize) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge(limit)
+        ApiError::PayloadTooLarge(Some(limit))
     } else {
         ApiError::BadRequest(format!("malformed multipart body: {}", err.body_text()))
     }

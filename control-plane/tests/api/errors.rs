@@ -60,7 +60,65 @@ async fn an_oversized_body_is_413(db: PgPool) {
             &json!({"name": "big", "systemPrompt": huge}),
         )
         .await;
-    assert_error(response, 413, "payload_too_large").await;
+    let body = assert_error(response, 413, "payload_too_large").await;
+    // The limit the client ran into, not "larger than 0 bytes".
+    assert_eq!(
+        body["error"]["message"],
+        format!("request body is larger than {TEST_BODY_LIMIT} bytes")
+    );
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_nul_character_in_any_text_field_is_a_422_naming_the_field(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    let cases = [
+        ("/api/v1/contact-lists", json!({"name": "nul\u{0}"}), "name"),
+        (
+            "/api/v1/dnc",
+            json!({"phone": "+12125550142", "reason": "x\u{0}"}),
+            "reason",
+        ),
+        ("/api/v1/api-keys", json!({"name": "k\u{0}"}), "name"),
+        (
+            "/api/v1/assistants",
+            json!({"name": "A", "systemPrompt": "p", "variables": {"a\u{0}": "b"}}),
+            "variables.a\\u0000",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let response = app.post(path, &token, &body).await;
+        let body = assert_error(response, 422, "validation_failed").await;
+        assert_eq!(body["error"]["details"][0]["field"], field, "{path}");
+    }
+    let register = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .json(
+            &json!({"email": "a@b.example", "password": "s3cret-password",
+                      "organizationName": "Org\u{0}"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(register, 422, "validation_failed").await;
+    assert_eq!(body["error"]["details"][0]["field"], "organizationName");
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_page_beyond_any_offset_is_a_422(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    for query in [
+        "page=9223372036854775807",
+        "page=9223372036854775807&perPage=500",
+        "perPage=9223372036854775807",
+    ] {
+        let response = app
+            .get(&format!("/api/v1/contact-lists?{query}"), &token)
+            .await;
+        assert_error(response, 422, "validation_failed").await;
+    }
 }
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
