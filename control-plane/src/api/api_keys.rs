@@ -61,14 +61,23 @@ impl From<ApiKeyRow> for ApiKeyView {
     }
 }
 
-/// Creates an API key. The answer carries the key; it is never shown again.
+/// Creates an API key. The answer carries the key; it is never shown again. Only a
+/// signed-in user may: a leaked key must not be able to mint itself successors that
+/// outlive its revocation.
 #[utoipa::path(post, path = "/api/v1/api-keys", tag = "api-keys", request_body = CreateApiKey,
-    responses((status = 201, body = CreatedApiKey), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = CreatedApiKey),
+        (status = 403, body = ErrorBody, description = "Called with an API key, not a user session"),
+        (status = 422, body = ErrorBody)))]
 async fn create_key(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateApiKey>,
 ) -> Result<(StatusCode, ApiJson<CreatedApiKey>), ApiError> {
+    if caller.user_id.is_none() {
+        return Err(ApiError::Forbidden(
+            "API keys are created by a signed-in user, not with an API key".into(),
+        ));
+    }
     let name = body.name.trim();
     let mut v = Validator::new();
     v.check(!name.is_empty(), "name", "must not be empty")

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::auth::{hash_password, verify_password};
+use crate::auth::{hash_password, verify_login};
 use crate::db::tenancy::{self, OrganizationRow, UserRow};
 use crate::error::{conflict_on_unique, ApiError, Validator};
 use crate::http::ApiJson;
@@ -122,17 +122,17 @@ async fn login(
 ) -> Result<ApiJson<SessionResponse>, ApiError> {
     let email = body.email.trim().to_lowercase();
     let found = tenancy::find_user_by_email(&state.db, &email).await?;
-    let Some((user, org)) = found else {
-        return Err(ApiError::Unauthorized);
-    };
-    let (password, stored) = (body.password, user.password_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+    // An unknown email is verified too (against a dummy hash): answering it sooner would
+    // tell which emails have accounts.
+    let password = body.password;
+    let stored = found.as_ref().map(|(user, _)| user.password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || verify_login(&password, stored.as_deref()))
         .await
         .map_err(anyhow::Error::from)?;
-    if !ok {
-        return Err(ApiError::Unauthorized);
+    match found {
+        Some((user, org)) if ok => Ok(ApiJson(session(&state, user, org)?)),
+        _ => Err(ApiError::Unauthorized),
     }
-    Ok(ApiJson(session(&state, user, org)?))
 }
 
 fn session(

@@ -35,6 +35,28 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// A real argon2id hash of a password nobody knows, made once with the same parameters
+/// as every stored hash. Login verifies an unknown email's password against it, so that
+/// an unknown email costs as much as a wrong password and the time does not tell which
+/// emails have accounts.
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let mut secret = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut secret);
+    hash_password(&hex::encode(secret)).unwrap_or_default()
+});
+
+/// The hash a login attempt is verified against: the user's own, or the dummy one.
+fn login_hash(stored: Option<&str>) -> &str {
+    stored.unwrap_or(DUMMY_HASH.as_str())
+}
+
+/// Verifies `password` for a login: against the user's hash when there is a user, else
+/// against the dummy hash (always false, same cost).
+pub fn verify_login(password: &str, stored: Option<&str>) -> bool {
+    let ok = verify_password(password, login_hash(stored));
+    ok && stored.is_some()
+}
+
 /// The claims of a session token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionClaims {
@@ -129,6 +151,23 @@ mod tests {
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("wrong horse", &hash));
         assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn an_unknown_user_is_verified_against_a_real_hash_with_the_same_cost() {
+        // A dummy that failed to parse would answer at once: it must be a full argon2id
+        // hash with the parameters real passwords get.
+        let dummy = PasswordHash::new(login_hash(None)).unwrap();
+        let real_hash = hash_password("x").unwrap();
+        let real = PasswordHash::new(&real_hash).unwrap();
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(
+            dummy.params.iter().collect::<Vec<_>>(),
+            real.params.iter().collect::<Vec<_>>()
+        );
+        assert!(!verify_login("anything", None));
+        assert!(verify_login("x", Some(&real_hash)));
+        assert!(!verify_login("y", Some(&real_hash)));
     }
 
     #[test]

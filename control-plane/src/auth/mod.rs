@@ -7,7 +7,7 @@ mod credentials;
 mod extractor;
 
 pub use credentials::{
-    hash_password, new_api_key, verify_password, ApiKeySecret, SessionClaims, SessionKeys,
-    API_KEY_PREFIX,
+    hash_password, new_api_key, verify_login, verify_password, ApiKeySecret, SessionClaims,
+    SessionKeys, API_KEY_PREFIX,
 };
 pub use extractor::Caller;

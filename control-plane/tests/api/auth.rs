@@ -168,3 +168,64 @@ async fn api_keys_of_another_organization_are_not_found(db: PgPool) {
     let list: Value = app.get("/api/v1/api-keys", &b).await.json().await.unwrap();
     assert_eq!(list["total"], 0);
 }
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn an_api_key_cannot_mint_further_api_keys(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    let created: Value = app
+        .post("/api/v1/api-keys", &token, &json!({"name": "ci"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key = created["key"].as_str().unwrap();
+    let minted = app
+        .post("/api/v1/api-keys", key, &json!({"name": "successor"}))
+        .await;
+    assert_error(minted, 403, "forbidden").await;
+    let list: Value = app
+        .get("/api/v1/api-keys", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1);
+}
+
+/// The median time of five logins as `email`.
+async fn login_time(app: &TestApp, email: &str) -> std::time::Duration {
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let response = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"email": email, "password": "wrong-password"}))
+            .send()
+            .await
+            .unwrap();
+        times.push(started.elapsed());
+        assert_eq!(response.status(), 401);
+    }
+    times.sort();
+    times[2]
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn an_unknown_email_takes_as_long_as_a_wrong_password(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    app.register("Acme").await;
+    // Warm the dummy hash (made once per process) and the connections.
+    login_time(&app, "nobody@acme.example.com").await;
+    let wrong_password = login_time(&app, "owner@acme.example.com").await;
+    let unknown_email = login_time(&app, "nobody@acme.example.com").await;
+    // Both verify one argon2 hash; a lookup alone is an order of magnitude faster. The
+    // ratio is generous so that a busy machine does not fail it.
+    let ratio = unknown_email.as_secs_f64() / wrong_password.as_secs_f64();
+    eprintln!("login: wrong password {wrong_password:?}, unknown email {unknown_email:?}, ratio {ratio:.2}");
+    assert!(
+        ratio > 0.4,
+        "unknown email {unknown_email:?} vs wrong password {wrong_password:?}"
+    );
+}
