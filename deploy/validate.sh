@@ -55,7 +55,11 @@ check_scripts() {
   done
 }
 
-compose() { docker-compose --project-directory "$DEPLOY" -f "$1" "${@:2}"; }
+# The secrets compose requires (`${VAR:?}`): validation values, never used by a deployment.
+COMPOSE_SECRETS=(JWT_SECRET=validate-jwt ENCRYPTION_KEY=validate-key WORKER_API_KEY=validate-worker
+  WORKER_TOKEN_SECRET=validate-token LIVEKIT_API_SECRET=validate-livekit-secret-0123456789abcdef)
+compose() { env "${COMPOSE_SECRETS[@]}" docker-compose --project-directory "$DEPLOY" -f "$1" "${@:2}"; }
+compose_bare() { docker-compose --project-directory "$DEPLOY" -f "$1" "${@:2}"; }
 
 check_compose() {
   local profile
@@ -98,16 +102,24 @@ validate_manifests() {
   done
 }
 
-render() {
+# The internal secrets the chart requires on first install: validation values only.
+chart_secrets() {
+  printf 'secrets:\n  values:\n'
+  printf '    %s: validate-%s\n' jwtSecret jwt encryptionKey key workerApiKey worker workerTokenSecret token
+}
+
+render_bare() {
   local newest; newest=$(printf '%s\n' $K8S_VERSIONS | sort -V | tail -n 1)
   "$HELM" template outbound "$CHART" --namespace calls --kube-version "$newest" "$@"
 }
+
+render() { render_bare -f "$WORK/chart-secrets.yaml" "$@"; }
 
 check_chart() {
   local values name
   for values in "" "$CHART"/values-*.yaml; do
     name=${values:+$(basename "$values")}; name=${name:-default values}
-    if "$HELM" lint --strict "$CHART" ${values:+-f "$values"} > "$WORK/lint.log" 2>&1; then
+    if "$HELM" lint --strict "$CHART" -f "$WORK/chart-secrets.yaml" ${values:+-f "$values"} > "$WORK/lint.log" 2>&1; then
       ok "helm lint --strict ($name)"
     else
       cat "$WORK/lint.log" >&2; fail "helm lint --strict ($name)"
@@ -164,11 +176,16 @@ check_negative_cases() {
   expect_failure "chart rendered without a database URL" \
     render --set secrets.values.databaseUrl=
   expect_failure "a misspelt worker setting (AW__SERVER__LISTN)" env_name_known AW__SERVER__LISTN
+  expect_failure "chart rendered without the internal secrets (nothing is generated)" \
+    render_bare
+  expect_failure "compose without JWT_SECRET and the other secrets (no built-in defaults)" \
+    compose_bare "$DEPLOY/compose.yaml" config -q
 }
 
 main() {
   local start; start=$(date +%s)
   install_tools
+  chart_secrets > "$WORK/chart-secrets.yaml"
   check_scripts
   check_compose
   check_chart

@@ -62,7 +62,14 @@ pub struct ControlPlaneConfig {
     /// The secret per-call tokens are signed with (shared with the control plane).
     pub token_secret: SecretString,
     pub heartbeat_sec: u64,
+    /// Demo mode for the bare binary: start with the built-in development secrets. Off by
+    /// default, so a deployment that forgot one does not start.
+    pub allow_dev_secrets: bool,
 }
+
+/// The built-in development secret (the control plane's too): refused unless
+/// `control_plane.allow_dev_secrets` is set.
+pub const DEV_SECRET: &str = "dev-only-secret-change-me";
 
 impl Default for ControlPlaneConfig {
     fn default() -> Self {
@@ -70,9 +77,10 @@ impl Default for ControlPlaneConfig {
             url: "http://127.0.0.1:8080".into(),
             // The control plane's development defaults, so the two run together on a
             // laptop with no settings; every deployment sets its own.
-            api_key: SecretString::from("dev-only-secret-change-me"),
-            token_secret: SecretString::from("dev-only-secret-change-me"),
+            api_key: SecretString::from(DEV_SECRET),
+            token_secret: SecretString::from(DEV_SECRET),
             heartbeat_sec: 5,
+            allow_dev_secrets: false,
         }
     }
 }
@@ -125,11 +133,74 @@ impl WorkerConfig {
             })
     }
 
+    /// Refuses empty control-plane secrets always, and the built-in ones unless
+    /// `control_plane.allow_dev_secrets` is set. A standalone worker talks to no control
+    /// plane and needs neither.
+    pub fn check_secrets(&self) -> anyhow::Result<()> {
+        use secrecy::ExposeSecret;
+        if self.standalone.enabled {
+            return Ok(());
+        }
+        let cp = &self.control_plane;
+        let mut problems = Vec::new();
+        for (name, secret) in [
+            ("AW__CONTROL_PLANE__API_KEY", &cp.api_key),
+            ("AW__CONTROL_PLANE__TOKEN_SECRET", &cp.token_secret),
+        ] {
+            let value = secret.expose_secret();
+            if value.trim().is_empty() {
+                problems.push(format!("{name} is empty"));
+            } else if value == DEV_SECRET && !cp.allow_dev_secrets {
+                problems.push(format!("{name} is the built-in development secret"));
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "refusing to start: {}. Set each to the control plane's CP__WORKERS__API_KEY / \
+             CP__WORKERS__TOKEN_SECRET; for a local demo only, \
+             AW__CONTROL_PLANE__ALLOW_DEV_SECRETS=true accepts the built-in ones",
+            problems.join("; ")
+        )
+    }
+
     /// This worker's id.
     pub fn worker_id(&self) -> String {
         self.server.worker_id.clone().unwrap_or_else(|| {
             let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
             format!("{host}-{}", std::process::id())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_secrets_are_refused_unless_demo_mode_or_standalone() {
+        let config = WorkerConfig::default();
+        let err = config.check_secrets().unwrap_err().to_string();
+        assert!(err.contains("AW__CONTROL_PLANE__API_KEY"), "{err}");
+        assert!(err.contains("AW__CONTROL_PLANE__TOKEN_SECRET"), "{err}");
+        let mut demo = WorkerConfig::default();
+        demo.control_plane.allow_dev_secrets = true;
+        assert!(demo.check_secrets().is_ok());
+        let mut standalone = WorkerConfig::default();
+        standalone.standalone.enabled = true;
+        assert!(standalone.check_secrets().is_ok());
+    }
+
+    #[test]
+    fn empty_secrets_are_refused_even_in_demo_mode() {
+        let mut config = WorkerConfig::default();
+        config.control_plane.allow_dev_secrets = true;
+        config.control_plane.api_key = SecretString::from("");
+        config.control_plane.token_secret = SecretString::from("a-real-token-secret");
+        let err = config.check_secrets().unwrap_err().to_string();
+        assert!(err.contains("AW__CONTROL_PLANE__API_KEY is empty"), "{err}");
+        config.control_plane.api_key = SecretString::from("a-real-worker-key");
+        assert!(config.check_secrets().is_ok());
     }
 }

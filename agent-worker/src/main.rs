@@ -28,6 +28,7 @@ fn main() -> anyhow::Result<()> {
             other => anyhow::bail!("unknown argument {other}"),
         }
     }
+    config.check_secrets()?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if config.server.threads > 0 {
         runtime.worker_threads(config.server.threads);

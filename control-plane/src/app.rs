@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_scalar::Servable;
 
 use crate::api;
-use crate::config::{Settings, DEV_SECRET};
+use crate::config::Settings;
 use crate::engine::{Clock, Engine, SystemClock};
 use crate::http::extract::BodyLimit;
 use crate::http::layers;
@@ -39,11 +39,10 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects to the database, migrates it if configured, and binds the listener.
+    /// Checks the secrets, connects to the database, migrates it if configured, and binds
+    /// the listener: the binary's way in.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        if settings.auth.jwt_secret.expose_secret() == DEV_SECRET {
-            tracing::warn!("using the built-in development JWT secret; set CP__AUTH__JWT_SECRET");
-        }
+        settings.check_secrets()?;
         let db = PgPoolOptions::new()
             .max_connections(settings.database.max_connections)
             .acquire_timeout(Duration::from_secs(10))

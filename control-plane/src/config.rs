@@ -138,9 +138,13 @@ pub struct AuthSettings {
     pub jwt_ttl_hours: i64,
     /// Encrypts trunk secrets at rest (any string; a 256-bit key is derived from it).
     pub encryption_key: SecretString,
+    /// Demo mode for the bare binary: start with the built-in development secrets (a
+    /// warning each). Off by default, so a deployment that forgot one does not start.
+    pub allow_dev_secrets: bool,
 }
 
-/// A key that is fine for a laptop and must be overridden in production; start-up warns.
+/// A key that is fine for a laptop and must be overridden in production: the binary
+/// refuses it unless `auth.allow_dev_secrets` is set.
 pub const DEV_SECRET: &str = "dev-only-secret-change-me";
 
 impl Settings {
@@ -177,6 +181,40 @@ impl Settings {
             .context("invalid default settings")
     }
 
+    /// Refuses empty secrets always, and the built-in development secrets unless
+    /// `auth.allow_dev_secrets` (demo mode) is set. The binary calls this before anything
+    /// else; the demo and the tests build the app in-process with their own settings.
+    pub fn check_secrets(&self) -> anyhow::Result<()> {
+        use secrecy::ExposeSecret;
+        let secrets = [
+            ("CP__AUTH__JWT_SECRET", &self.auth.jwt_secret),
+            ("CP__AUTH__ENCRYPTION_KEY", &self.auth.encryption_key),
+            ("CP__WORKERS__API_KEY", &self.workers.api_key),
+            ("CP__WORKERS__TOKEN_SECRET", &self.workers.token_secret),
+        ];
+        let mut problems = Vec::new();
+        for (name, secret) in secrets {
+            let value = secret.expose_secret();
+            if value.trim().is_empty() {
+                problems.push(format!("{name} is empty"));
+            } else if value == DEV_SECRET {
+                if self.auth.allow_dev_secrets {
+                    tracing::warn!("{name} is the built-in development secret (demo mode)");
+                } else {
+                    problems.push(format!("{name} is the built-in development secret"));
+                }
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "refusing to start: {}. Set each to a long random value (e.g. `openssl rand -hex 32`); \
+             for a local demo only, CP__AUTH__ALLOW_DEV_SECRETS=true accepts the built-in ones",
+            problems.join("; ")
+        )
+    }
+
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.server.request_timeout_sec)
     }
@@ -202,6 +240,7 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, co
         .set_default("auth.jwt_secret", DEV_SECRET)?
         .set_default("auth.jwt_ttl_hours", 24)?
         .set_default("auth.encryption_key", DEV_SECRET)?
+        .set_default("auth.allow_dev_secrets", false)?
         .set_default("twilio.base_url", "https://api.twilio.com")?
         .set_default(
             "twilio.media_stream_url",
@@ -222,4 +261,48 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, co
         .set_default("workers.token_grace_sec", 600)?
         .set_default("workers.heartbeat_ttl_sec", 15)?
         .set_default("recordings.store_url", "data/recordings")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings::defaults("postgres://unused").unwrap()
+    }
+
+    fn with_own_secrets() -> Settings {
+        let mut s = settings();
+        s.auth.jwt_secret = SecretString::from("a-real-jwt-secret");
+        s.auth.encryption_key = SecretString::from("a-real-encryption-key");
+        s.workers.api_key = SecretString::from("a-real-worker-key");
+        s.workers.token_secret = SecretString::from("a-real-token-secret");
+        s
+    }
+
+    #[test]
+    fn the_built_in_secrets_are_refused_outside_demo_mode() {
+        let err = settings().check_secrets().unwrap_err().to_string();
+        for name in [
+            "CP__AUTH__JWT_SECRET",
+            "CP__AUTH__ENCRYPTION_KEY",
+            "CP__WORKERS__API_KEY",
+            "CP__WORKERS__TOKEN_SECRET",
+        ] {
+            assert!(err.contains(name), "{err}");
+        }
+        let mut demo = settings();
+        demo.auth.allow_dev_secrets = true;
+        assert!(demo.check_secrets().is_ok());
+    }
+
+    #[test]
+    fn an_empty_secret_is_refused_even_in_demo_mode() {
+        let mut s = with_own_secrets();
+        assert!(s.check_secrets().is_ok());
+        s.auth.allow_dev_secrets = true;
+        s.workers.token_secret = SecretString::from(" ");
+        let err = s.check_secrets().unwrap_err().to_string();
+        assert!(err.contains("CP__WORKERS__TOKEN_SECRET is empty"), "{err}");
+    }
 }

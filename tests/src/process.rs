@@ -50,6 +50,8 @@ impl ControlPlane {
             .env("DATABASE_URL", database_url)
             .env("CP__SERVER__PORT", port.to_string())
             .env("CP__SERVER__HOST", "127.0.0.1")
+            // Test mode: the binary may run on the built-in secrets the settings leave.
+            .env("CP__AUTH__ALLOW_DEV_SECRETS", "true")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::from(log_file.try_clone()?))
             .stderr(Stdio::from(log_file))
@@ -136,6 +138,8 @@ impl AgentWorker {
             .args(args)
             .envs(settings.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("AW__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            // Test mode: the binary may run on the built-in secrets the settings leave.
+            .env("AW__CONTROL_PLANE__ALLOW_DEV_SECRETS", "true")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::from(log_file.try_clone()?))
             .stderr(Stdio::from(log_file))

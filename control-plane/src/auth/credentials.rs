@@ -176,6 +176,7 @@ mod tests {
             jwt_secret: SecretString::from(secret.to_string()),
             jwt_ttl_hours: 1,
             encryption_key: SecretString::from("x"),
+            allow_dev_secrets: false,
         };
         let keys = SessionKeys::new(&settings("one"));
         let (user, org) = (Uuid::new_v4(), Uuid::new_v4());

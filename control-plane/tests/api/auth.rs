@@ -229,3 +229,18 @@ async fn an_unknown_email_takes_as_long_as_a_wrong_password(db: PgPool) {
         "unknown email {unknown_email:?} vs wrong password {wrong_password:?}"
     );
 }
+
+#[tokio::test]
+async fn the_binary_path_refuses_the_built_in_secrets_before_connecting() {
+    // No database listens on port 1: the refusal must come first.
+    let settings =
+        control_plane::config::Settings::defaults("postgres://postgres@127.0.0.1:1/none").unwrap();
+    let err = control_plane::app::Application::build(settings)
+        .await
+        .err()
+        .expect("the built-in secrets must be refused");
+    assert!(
+        err.to_string().contains("built-in development secret"),
+        "{err:#}"
+    );
+}
