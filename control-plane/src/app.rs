@@ -21,7 +21,8 @@ use crate::api;
 use crate::config::Settings;
 use crate::engine::{Clock, Engine, SystemClock};
 use crate::http::extract::BodyLimit;
-use crate::http::layers;
+use crate::http::{headers, layers};
+use crate::limits;
 use crate::state::AppState;
 
 /// The migrations in `database/migrations`, embedded at compile time.
@@ -75,7 +76,7 @@ impl Application {
         let state = AppState::with_clock(db, settings, clock)?;
         let engine = run_engine.then(|| state.engine.clone());
         let engine_handle = state.engine.clone();
-        let router = router(state);
+        let router = router(state)?;
         Ok(Self {
             listener,
             router,
@@ -108,7 +109,11 @@ impl Application {
             .map(|engine| tokio::spawn(engine.run(stop_engine.clone())));
         let _stop_engine_on_exit = stop_engine.clone().drop_guard();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        // With the peer's address: sign-in limits count per client address.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stopping_tx.send(());
         });
@@ -137,13 +142,15 @@ impl Application {
     }
 }
 
-/// The whole HTTP surface: API (documented), docs, health and metrics.
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP surface: API (documented), docs, health and metrics. Fails on a CORS
+/// origin that is not a valid header value.
+pub fn router(state: AppState) -> anyhow::Result<Router> {
     let settings = state.settings.clone();
     let (api_router, openapi) = api_router(&state).split_for_parts();
     let openapi_json = openapi.clone();
+    let cors = headers::cors(&settings.server.cors_allowed_origins)?;
 
-    api_router
+    let router = api_router
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(move || async move { axum::Json(openapi_json) }),
@@ -158,7 +165,17 @@ pub fn router(state: AppState) -> Router {
         .layer(layers::trace_layer())
         .layer(DefaultBodyLimit::max(settings.server.body_limit_bytes))
         .layer(axum::Extension(BodyLimit(settings.server.body_limit_bytes)))
-        .with_state(state)
+        .layer(middleware::from_fn(limits::rate_limit_headers))
+        .layer(middleware::from_fn_with_state(
+            headers::HeaderPolicy::new(&settings.server),
+            headers::security_headers,
+        ))
+        .with_state(state);
+    // Outermost, so that a preflight is answered before anything else runs.
+    Ok(match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    })
 }
 
 /// Every documented route, with the ordinary timeout; uploads get their own.

@@ -22,6 +22,29 @@ pub struct Settings {
     pub workers: WorkerSettings,
     pub recordings: RecordingSettings,
     pub livekit: LiveKitSettings,
+    pub limits: LimitSettings,
+}
+
+/// Abuse limits (see `limits`), counted per replica. Per minute unless named otherwise.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitSettings {
+    /// Off only for rigs that make many requests fast; never in a deployment.
+    pub enabled: bool,
+    /// Logins and registrations from one client address.
+    pub auth_per_address_per_minute: u32,
+    /// Logins and registrations for one email.
+    pub auth_per_account_per_minute: u32,
+    /// Failed logins in a row that lock the account...
+    pub login_failures_before_lock: u32,
+    /// ...for this long.
+    pub login_lock_sec: u64,
+    /// Authenticated API requests per API key.
+    pub api_key_per_minute: u32,
+    /// Authenticated API requests per organization (sessions and keys together).
+    pub org_per_minute: u32,
+    /// Behind a proxy: the header holding the client's address (`X-Forwarded-For`);
+    /// its last entry is used. Unset: the socket's peer address.
+    pub client_address_header: Option<String>,
 }
 
 /// The LiveKit project (LiveKit Cloud or self-hosted) that outbound SIP trunks are
@@ -116,6 +139,9 @@ pub struct ServerSettings {
     pub request_timeout_sec: u64,
     /// Largest ordinary request body (JSON).
     pub body_limit_bytes: usize,
+    /// Origins (comma-separated, e.g. `https://app.example.com`) whose browsers may call
+    /// the API (CORS). Empty: none.
+    pub cors_allowed_origins: String,
     /// CSV uploads stream and may be large: their own limit and timeout.
     pub upload_limit_bytes: usize,
     pub upload_timeout_sec: u64,
@@ -235,6 +261,14 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, co
         .set_default("server.upload_limit_bytes", 1024_i64 * 1024 * 1024)?
         .set_default("server.upload_timeout_sec", 1800)?
         .set_default("server.shutdown_grace_sec", 30)?
+        .set_default("server.cors_allowed_origins", "")?
+        .set_default("limits.enabled", true)?
+        .set_default("limits.auth_per_address_per_minute", 20)?
+        .set_default("limits.auth_per_account_per_minute", 10)?
+        .set_default("limits.login_failures_before_lock", 10)?
+        .set_default("limits.login_lock_sec", 900)?
+        .set_default("limits.api_key_per_minute", 600)?
+        .set_default("limits.org_per_minute", 1200)?
         .set_default("database.max_connections", 20)?
         .set_default("database.migrate", true)?
         .set_default("auth.jwt_secret", DEV_SECRET)?

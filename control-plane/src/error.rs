@@ -59,6 +59,13 @@ pub enum ApiError {
     Timeout,
     #[error("{0}")]
     Unavailable(String),
+    /// Over an abuse limit: `Retry-After`, and the rate headers when it was the API's.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_sec: u64,
+        rate: Option<crate::limits::window::RateInfo>,
+    },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -109,6 +116,7 @@ impl ApiError {
             ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
             ApiError::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -133,7 +141,23 @@ impl IntoResponse for ApiError {
                 details,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::TooManyRequests {
+            retry_after_sec,
+            rate,
+            ..
+        } = &self
+        {
+            let headers = response.headers_mut();
+            headers.insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(*retry_after_sec),
+            );
+            if let Some(rate) = rate {
+                rate.write(headers);
+            }
+        }
+        response
     }
 }
 

@@ -4,6 +4,7 @@
 //! - [`db`]: SQL, one module per table group; every customer query filters by `org_id`.
 //! - [`imports`]: streaming CSV import of contacts and Do-Not-Call numbers.
 //! - [`auth`], [`http`], [`error`]: who is calling, request plumbing, the error shape.
+//! - [`limits`]: abuse limits (sign-in throttling and lockout, API rate limits).
 //! - [`app`], [`config`], [`state`], [`telemetry`]: wiring.
 
 pub mod api;
@@ -20,6 +21,7 @@ pub mod error;
 pub mod http;
 pub mod imports;
 pub mod internal;
+pub mod limits;
 pub mod provisioning;
 pub mod state;
 pub mod telemetry;

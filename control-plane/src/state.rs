@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::crypto::SecretBox;
 use crate::dialer::twilio::{TwilioClient, TwilioStreamDialer, TwilioUrls};
 use crate::engine::{Clock, Dialers, Engine, SystemClock};
+use crate::limits::Limits;
 use crate::provisioning::Provisioner;
 use crate::telemetry::Metrics;
 
@@ -32,6 +33,8 @@ pub struct AppState {
     pub recordings: Arc<dyn ObjectStore>,
     /// Trunks' other sides: LiveKit outbound trunks and Twilio Elastic SIP trunks.
     pub provisioner: Arc<Provisioner>,
+    /// Abuse limits, counted in this replica's memory.
+    pub limits: Arc<Limits>,
 }
 
 impl AppState {
@@ -58,6 +61,7 @@ impl AppState {
         let provisioner = Arc::new(Provisioner::new(&settings)?);
         let sessions = SessionKeys::new(&settings.auth);
         let secrets = Arc::new(SecretBox::new(&settings.auth.encryption_key));
+        let settings_limits = settings.limits.clone();
         let engine = Engine::new(
             db.clone(),
             clock,
@@ -76,6 +80,7 @@ impl AppState {
             engine,
             recordings,
             provisioner,
+            limits: Arc::new(Limits::new(&settings_limits)),
         })
     }
 }

@@ -52,6 +52,8 @@ impl ControlPlane {
             .env("CP__SERVER__HOST", "127.0.0.1")
             // Test mode: the binary may run on the built-in secrets the settings leave.
             .env("CP__AUTH__ALLOW_DEV_SECRETS", "true")
+            // Rigs and benchmarks make many requests fast from one address.
+            .env("CP__LIMITS__ENABLED", "false")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::from(log_file.try_clone()?))
             .stderr(Stdio::from(log_file))

@@ -12,6 +12,7 @@ use crate::auth::{hash_password, verify_login};
 use crate::db::tenancy::{self, OrganizationRow, UserRow};
 use crate::error::{conflict_on_unique, ApiError, Validator};
 use crate::http::ApiJson;
+use crate::limits::ClientAddress;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -59,6 +60,11 @@ pub struct SessionResponse {
 }
 
 const MIN_PASSWORD_LEN: usize = 8;
+/// Long enough for any passphrase; hashing a megabyte on every try is not.
+const MAX_PASSWORD_LEN: usize = 1024;
+/// The longest address SMTP allows.
+const MAX_EMAIL_LEN: usize = 254;
+const MAX_ORGANIZATION_NAME: usize = 200;
 
 /// Creates an organization and its first user, and signs the user in.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", security(()),
@@ -66,19 +72,22 @@ const MIN_PASSWORD_LEN: usize = 8;
     responses(
         (status = 201, body = SessionResponse),
         (status = 409, description = "Email already registered", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many attempts from this address or for this email", body = crate::error::ErrorBody),
         (status = 422, description = "Invalid input", body = crate::error::ErrorBody),
     ))]
 async fn register(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, ApiJson<SessionResponse>), ApiError> {
     let email = body.email.trim().to_lowercase();
+    state.limits.auth_attempt(&address, &email, false)?;
     let org_name = body.organization_name.trim().to_string();
     let mut v = Validator::new();
     v.check(
-        looks_like_email(&email),
+        looks_like_email(&email) && email.len() <= MAX_EMAIL_LEN,
         "email",
-        "must be an email address",
+        format!("must be an email address of at most {MAX_EMAIL_LEN} characters"),
     )
     .check(
         body.password.chars().count() >= MIN_PASSWORD_LEN,
@@ -86,9 +95,19 @@ async fn register(
         format!("must be at least {MIN_PASSWORD_LEN} characters"),
     )
     .check(
+        body.password.chars().count() <= MAX_PASSWORD_LEN,
+        "password",
+        format!("must be at most {MAX_PASSWORD_LEN} characters"),
+    )
+    .check(
         !org_name.is_empty(),
         "organizationName",
         "must not be empty",
+    )
+    .check(
+        org_name.chars().count() <= MAX_ORGANIZATION_NAME,
+        "organizationName",
+        format!("must be at most {MAX_ORGANIZATION_NAME} characters"),
     );
     v.finish()?;
 
@@ -115,12 +134,15 @@ async fn register(
     responses(
         (status = 200, body = SessionResponse),
         (status = 401, description = "Wrong email or password", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many attempts, or the account is locked after repeated failures (see Retry-After)", body = crate::error::ErrorBody),
     ))]
 async fn login(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<ApiJson<SessionResponse>, ApiError> {
     let email = body.email.trim().to_lowercase();
+    state.limits.auth_attempt(&address, &email, true)?;
     let found = tenancy::find_user_by_email(&state.db, &email).await?;
     // An unknown email is verified too (against a dummy hash): answering it sooner would
     // tell which emails have accounts.
@@ -130,8 +152,11 @@ async fn login(
         .await
         .map_err(anyhow::Error::from)?;
     match found {
-        Some((user, org)) if ok => Ok(ApiJson(session(&state, user, org)?)),
-        _ => Err(ApiError::Unauthorized),
+        Some((user, org)) if ok => {
+            state.limits.login_succeeded(&email);
+            Ok(ApiJson(session(&state, user, org)?))
+        }
+        _ => Err(state.limits.login_failed(&email)),
     }
 }
 

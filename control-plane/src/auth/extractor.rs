@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::credentials::{hash_api_key, API_KEY_PREFIX};
 use crate::error::ApiError;
+use crate::limits::RateSlot;
 use crate::state::AppState;
 
 /// An authenticated caller. Every query a handler makes filters by `org_id`.
@@ -66,6 +67,13 @@ impl FromRequestParts<AppState> for Caller {
             }
         };
         tracing::Span::current().record("org_id", tracing::field::display(caller.org_id));
+        // Counted once credentials hold: a flood of bad tokens is the 401s' business,
+        // not an organization's budget.
+        if let Some(info) = state.limits.api_request(caller.org_id, caller.api_key_id)? {
+            if let Some(slot) = parts.extensions.get::<RateSlot>() {
+                slot.set(info);
+            }
+        }
         Ok(caller)
     }
 }

@@ -44,6 +44,11 @@ pub struct AssistantDefinition {
     pub variables: Vec<String>,
 }
 
+/// Longest system prompt, in characters (about 5,000 tokens: every turn sends it).
+pub const MAX_SYSTEM_PROMPT: usize = 20_000;
+/// Longest first or voicemail message, in characters (spoken aloud: minutes of speech).
+pub const MAX_SPOKEN_MESSAGE: usize = 2_000;
+
 const LLM_PROVIDERS: &[&str] = &[
     "openai", "groq", "xai", "together", "vllm", "ollama", "custom",
 ];
@@ -61,7 +66,23 @@ impl AssistantInput {
                 !self.system_prompt.trim().is_empty(),
                 "systemPrompt",
                 "must not be empty",
+            )
+            .check(
+                self.system_prompt.chars().count() <= MAX_SYSTEM_PROMPT,
+                "systemPrompt",
+                format!("must be at most {MAX_SYSTEM_PROMPT} characters"),
             );
+        for (field, text) in [
+            ("firstMessage", &self.first_message),
+            ("voicemailMessage", &self.voicemail_message),
+        ] {
+            v.check(
+                text.as_ref()
+                    .is_none_or(|t| t.chars().count() <= MAX_SPOKEN_MESSAGE),
+                field,
+                format!("must be at most {MAX_SPOKEN_MESSAGE} characters"),
+            );
+        }
         let mut variables = std::collections::BTreeSet::new();
         for (field, text) in [
             ("systemPrompt", Some(&self.system_prompt)),

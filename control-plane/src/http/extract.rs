@@ -32,10 +32,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 ApiError::PayloadTooLarge(None) => ApiError::PayloadTooLarge(limit),
                 other => other,
             })?;
-        let mut nul = Vec::new();
-        find_nul(&value, &mut String::new(), &mut nul);
-        if !nul.is_empty() {
-            return Err(ApiError::Validation(nul));
+        let mut bad = Vec::new();
+        check_text(&value, &mut String::new(), &mut bad);
+        if !bad.is_empty() {
+            return Err(ApiError::Validation(bad));
         }
         serde_path_to_error::deserialize(value)
             .map(ApiJson)
@@ -48,19 +48,27 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
-/// Records a failure for each string in `value` (or key) that holds a NUL character,
-/// named by its path (`contacts[2].name`).
-fn find_nul(value: &Value, path: &mut String, out: &mut Vec<FieldError>) {
+/// The longest string any JSON field may hold, in characters, whatever the field: the
+/// fields that take long text have their own, smaller limits (a system prompt 20,000).
+pub const MAX_JSON_TEXT: usize = 32_768;
+
+/// Records a failure for each string in `value` (or key) that holds a NUL character or
+/// is longer than [`MAX_JSON_TEXT`], named by its path (`contacts[2].name`).
+fn check_text(value: &Value, path: &mut String, out: &mut Vec<FieldError>) {
     const MESSAGE: &str = "must not contain a NUL character (\\u0000)";
     match value {
         Value::String(text) if text.contains('\0') => {
             out.push(FieldError::new(path_or_body(path), MESSAGE))
         }
+        Value::String(text) if text.chars().count() > MAX_JSON_TEXT => out.push(FieldError::new(
+            path_or_body(path),
+            format!("must be at most {MAX_JSON_TEXT} characters"),
+        )),
         Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
                 let len = path.len();
                 path.push_str(&format!("[{index}]"));
-                find_nul(item, path, out);
+                check_text(item, path, out);
                 path.truncate(len);
             }
         }
@@ -74,7 +82,7 @@ fn find_nul(value: &Value, path: &mut String, out: &mut Vec<FieldError>) {
                 if key.contains('\0') {
                     out.push(FieldError::new(path.replace('\0', "\\u0000"), MESSAGE));
                 } else {
-                    find_nul(item, path, out);
+                    check_text(item, path, out);
                 }
                 path.truncate(len);
             }
@@ -155,7 +163,7 @@ mod tests {
 
     fn nul_fields(value: Value) -> Vec<String> {
         let mut out = Vec::new();
-        find_nul(&value, &mut String::new(), &mut out);
+        check_text(&value, &mut String::new(), &mut out);
         out.into_iter().map(|f| f.field).collect()
     }
 

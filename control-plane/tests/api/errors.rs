@@ -164,3 +164,59 @@ async fn health_ready_and_metrics_answer(db: PgPool) {
     assert!(text.contains("control_plane_http_requests_total"), "{text}");
     assert!(text.contains("route=\"/ready\""), "{text}");
 }
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn text_longer_than_its_limit_is_a_422_naming_the_field(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    let long = |n: usize| "x".repeat(n);
+    let cases = [
+        (
+            "/api/v1/assistants",
+            json!({"name": "A", "systemPrompt": long(20_001)}),
+            "systemPrompt",
+        ),
+        (
+            "/api/v1/assistants",
+            json!({"name": "A", "systemPrompt": "p", "firstMessage": long(2_001)}),
+            "firstMessage",
+        ),
+        (
+            "/api/v1/assistants",
+            json!({"name": long(201), "systemPrompt": "p"}),
+            "name",
+        ),
+        // Any field, whatever its own rules: the JSON extractor's cap.
+        (
+            "/api/v1/contact-lists",
+            json!({"name": "L", "description": long(40_000)}),
+            "description",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let response = app.post(path, &token, &body).await;
+        let body = assert_error(response, 422, "validation_failed").await;
+        assert_eq!(body["error"]["details"][0]["field"], field, "{path}");
+    }
+    // At the limit is fine.
+    let response = app
+        .post(
+            "/api/v1/assistants",
+            &token,
+            &json!({"name": "A", "systemPrompt": long(20_000)}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let register = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .json(
+            &json!({"email": "a@b.example", "password": "s3cret-password",
+                      "organizationName": long(201)}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(register, 422, "validation_failed").await;
+    assert_eq!(body["error"]["details"][0]["field"], "organizationName");
+}

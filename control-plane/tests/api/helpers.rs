@@ -42,6 +42,13 @@ pub fn test_settings() -> Settings {
     s.engine.enabled = false;
     s.workers.api_key = SecretString::from(TEST_WORKER_KEY);
     s.workers.token_secret = SecretString::from("test-worker-token-secret");
+    // Tests make many requests fast from one address: limits far above what any test
+    // makes, except where a test sets small ones to reach them.
+    s.limits.auth_per_address_per_minute = 10_000;
+    s.limits.auth_per_account_per_minute = 10_000;
+    s.limits.login_failures_before_lock = 10_000;
+    s.limits.api_key_per_minute = 100_000;
+    s.limits.org_per_minute = 100_000;
     // One folder for every test: keys carry the organization and call ids, so tests
     // cannot collide, and runs leave one folder behind rather than one per test.
     s.recordings.store_url = std::env::temp_dir()
@@ -54,7 +61,13 @@ pub fn test_settings() -> Settings {
 impl TestApp {
     /// Starts the app on the (already migrated) test database.
     pub async fn spawn(db: PgPool) -> Self {
-        let settings = test_settings();
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// [`Self::spawn`] with settings changed by `change`.
+    pub async fn spawn_with(db: PgPool, change: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = test_settings();
+        change(&mut settings);
         let recordings_url = settings.recordings.store_url.clone();
         let app = Application::build_with_pool(settings, db.clone())
             .await

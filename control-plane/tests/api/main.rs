@@ -18,6 +18,7 @@ mod internal;
 mod metrics;
 mod openapi;
 mod recordings;
+mod security;
 mod tenancy;
 mod trunks;
 mod webhooks;

@@ -152,6 +152,8 @@ pub(crate) fn base_settings(
     s.twilio.auth_token = Some(SecretString::from(twilio.auth_token().to_string()));
     s.twilio.media_stream_url = media_url.to_string();
     s.workers.api_key = SecretString::from(WORKER_KEY);
+    // Rigs and benchmarks make many requests fast from one address and organization.
+    s.limits.enabled = false;
     Ok(s)
 }
 
