@@ -4,7 +4,9 @@
 //! worker, the Twilio emulator and the provider emulators, runs a small campaign against
 //! scripted callees (a talker, a refuser, a callback, a do-not-call, a voicemail, a busy
 //! line), and prints each call with its transcript, outcome, latency and cost. Then it
-//! keeps serving until Ctrl-C so the API (`/docs`) can be explored.
+//! keeps serving until Ctrl-C so the API (`/api/v1/docs`) can be explored; the emulated
+//! Twilio account owns the README tour's number, so the tour's `POST /trunks/twilio`
+//! works against it.
 //!
 //! Each provider whose key is in the environment is used for real instead of its
 //! emulator: `DEEPGRAM_API_KEY`, `OPENAI_API_KEY` (and `OPENAI_BASE_URL`),
@@ -14,6 +16,9 @@
 //! number) and `DEMO_TO` (comma-separated numbers to call).
 
 use anyhow::Context;
+
+/// The number the README's tour puts on its trunks.
+const TOUR_NUMBER: &str = "+14155550100";
 use outbound_tests::providers::ProviderConfig;
 use outbound_tests::rig::voice::{VoiceOptions, VoiceRig};
 use outbound_tests::twilio::CalleeScript;
@@ -135,10 +140,18 @@ async fn main() -> anyhow::Result<()> {
     let email = format!("demo-{}@example.com", uuid::Uuid::new_v4().simple());
     let rig = VoiceRig::start_as(db, options, &email).await?;
     println!(
-        "control plane  {}  (API docs at {}/docs)",
-        rig.base, rig.base
+        "control plane  {}  (API docs at {}/api/v1/docs, metrics at {}/metrics)",
+        rig.base, rig.base, rig.base
     );
-    println!("agent worker   {}", rig.media_url);
+    let worker_base = rig
+        .media_url
+        .replacen("ws://", "http://", 1)
+        .trim_end_matches("/twilio/media")
+        .to_string();
+    println!(
+        "agent worker   {}  (metrics at {worker_base}/metrics)",
+        rig.media_url
+    );
     println!("services       {}", used.join(", "));
 
     let (numbers, from) = if real_twilio {
@@ -151,6 +164,9 @@ async fn main() -> anyhow::Result<()> {
             from,
         )
     } else {
+        // The README tour provisions a Twilio SIP trunk with this number: an account can
+        // only put numbers it owns on a trunk.
+        rig.twilio.own_number(TOUR_NUMBER);
         let mut numbers = Vec::new();
         println!("\nsimulated callees:");
         for (number, who, script) in callees() {
