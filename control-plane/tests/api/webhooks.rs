@@ -328,3 +328,55 @@ async fn a_callback_for_an_unknown_call_is_refused_like_a_bad_signature(db: PgPo
         403
     );
 }
+
+const DEPLOYMENT_ACCOUNT: &str = "AC000000000000000000000000000000dd";
+const DEPLOYMENT_TOKEN: &str = "deployment-auth-token";
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_call_on_the_deployments_account_takes_only_that_accounts_callbacks(db: PgPool) {
+    let app = TestApp::spawn_with(db, |s| {
+        s.twilio.account_sid = Some(DEPLOYMENT_ACCOUNT.into());
+        s.twilio.auth_token = Some(secrecy::SecretString::from(DEPLOYMENT_TOKEN));
+    })
+    .await;
+    // A trunk without an account of its own: its calls go out on the deployment's.
+    let token = app.register("Acme").await;
+    let trunk: Value = app
+        .post(
+            "/api/v1/trunks",
+            &token,
+            &json!({"name": "T", "provider": "twilio", "mode": "twilio_stream",
+                    "numbers": ["+12125550100"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let call = Uuid::now_v7();
+    sqlx::query(
+        "insert into calls (id, org_id, trunk_id, mode, to_phone)
+         select $1, org_id, id, 'twilio_stream', '+12125550142' from trunks where id = $2",
+    )
+    .bind(call)
+    .bind(trunk["id"].as_str().unwrap().parse::<Uuid>().unwrap())
+    .execute(&app.db)
+    .await
+    .unwrap();
+    // Organization B registers the deployment's SID with a token of its own.
+    call_on_account(&app, "Evil", DEPLOYMENT_ACCOUNT, TOKEN_B).await;
+    let ringing = [
+        ("AccountSid", DEPLOYMENT_ACCOUNT),
+        ("CallSid", SID_A),
+        ("CallStatus", "ringing"),
+    ];
+    assert_eq!(
+        post_callback(&app, "status", call, &ringing, TOKEN_B).await,
+        403
+    );
+    assert_eq!(status_of(&app, call).await, "queued");
+    assert_eq!(
+        post_callback(&app, "status", call, &ringing, DEPLOYMENT_TOKEN).await,
+        204
+    );
+    assert_eq!(status_of(&app, call).await, "ringing");
+}
