@@ -1,8 +1,10 @@
 //! The agent worker's LiveKit side against a real livekit-server (with Redis) and the real
 //! control plane on a fresh database: registration, dispatched jobs fetched and reported,
 //! availability from real load, the drain on SIGTERM, and reconnecting after the
-//! connection is lost. Needs `DATABASE_URL` and livekit-server (see `outbound_tests::livekit`).
+//! connection is lost. Needs `DATABASE_URL`, livekit-server (see `outbound_tests::livekit`)
+//! and, for `binary`, the built `agent-worker` (`cargo build -p agent-worker`).
 
+mod binary;
 mod support;
 
 use std::time::Duration;
@@ -11,10 +13,10 @@ use outbound_tests::livekit::LiveKitServer;
 use sqlx::PgPool;
 use support::*;
 
-const WITHIN: Duration = Duration::from_secs(15);
+pub(crate) const WITHIN: Duration = Duration::from_secs(15);
 
 /// Waits until the call has an event of `kind` and returns it.
-async fn event(db: &PgPool, call: uuid::Uuid, kind: &str) -> serde_json::Value {
+pub(crate) async fn event(db: &PgPool, call: uuid::Uuid, kind: &str) -> serde_json::Value {
     let deadline = tokio::time::Instant::now() + WITHIN;
     loop {
         if let Some(found) = events(db, call)

@@ -23,8 +23,8 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 pub(crate) const AGENT_NAME: &str = "outbound-agent-test";
-const WORKER_KEY: &str = "test-worker-key";
-const TOKEN_SECRET: &str = "test-worker-token-secret";
+pub(crate) const WORKER_KEY: &str = "test-worker-key";
+pub(crate) const TOKEN_SECRET: &str = "test-worker-token-secret";
 
 /// The control plane (engine off) on a free port with `db`; returns its base URL.
 pub(crate) async fn control_plane(db: &PgPool) -> String {
