@@ -9,14 +9,14 @@ mod campaigns;
 mod rig;
 mod webhooks;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use outbound_tests::rig::livekit::LiveKitRig;
 use serde_json::{json, Value};
 
-/// A Tuesday at 15:00 UTC: 10:00 in New York, inside calling hours.
+/// The manual clock's start: close to the real time, as the real worker needs.
 pub fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap()
+    LiveKitRig::now()
 }
 
 /// A distinct New York number for `i`.

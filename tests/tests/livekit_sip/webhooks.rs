@@ -44,7 +44,7 @@ fn event(kind: &str, room: &str, call_status: &str, id: &str) -> String {
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
 async fn only_signed_events_count_and_late_ones_never_move_a_call_back(db: PgPool) {
     let rig = LiveKitRig::start(db, now(), 10).await.unwrap();
-    let _worker = rig.worker();
+    let _worker = rig.worker().await;
     let callee = Callee::start(Scenario::Answer { ring_ms: 100 })
         .await
         .unwrap();

@@ -148,16 +148,12 @@ impl LiveKitSipDialer {
         .execute(&self.db)
         .await
         .map_err(|err| DialError::NotSent(format!("recording the room: {err}")))?;
-        let metadata = serde_json::json!({
-            "callId": request.call_id,
-            "token": request.token,
-            "controlPlaneUrl": self.control_plane_url,
-        });
+        let metadata = dispatch_metadata(request.call_id, &request.token, &self.control_plane_url);
         self.dispatch
             .create_dispatch(proto::CreateAgentDispatchRequest {
                 agent_name: self.agent_name.clone(),
                 room: room.to_string(),
-                metadata: metadata.to_string(),
+                metadata,
                 ..Default::default()
             })
             .await
@@ -215,6 +211,17 @@ impl LiveKitSipDialer {
             Err(err) => Err(errors::dial_error(err, false)),
         }
     }
+}
+
+/// What the worker gets with the job: the call, its token and where to report. Nothing
+/// else: LiveKit keeps dispatch metadata, so no contact data goes there.
+fn dispatch_metadata(call_id: Uuid, token: &str, control_plane_url: &str) -> String {
+    serde_json::json!({
+        "callId": call_id,
+        "token": token,
+        "controlPlaneUrl": control_plane_url,
+    })
+    .to_string()
 }
 
 /// A SIP participant's `sip.callStatus` as our call status.
@@ -324,6 +331,17 @@ mod tests {
         assert_eq!(call_of_room(&room_name(id)), Some(id));
         assert_eq!(call_of_room("call-not-a-uuid"), None);
         assert_eq!(call_of_room(&id.to_string()), None);
+    }
+
+    #[test]
+    fn the_dispatch_metadata_names_only_the_call_its_token_and_the_control_plane() {
+        let id = Uuid::now_v7();
+        let metadata: serde_json::Value =
+            serde_json::from_str(&dispatch_metadata(id, "tok", "http://cp:8080")).unwrap();
+        assert_eq!(
+            metadata,
+            serde_json::json!({"callId": id, "token": "tok", "controlPlaneUrl": "http://cp:8080"})
+        );
     }
 
     #[test]

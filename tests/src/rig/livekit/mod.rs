@@ -2,7 +2,7 @@
 //! clock) dialing through a real livekit-server and livekit-sip to sipp callees, with
 //! livekit-server's webhooks signed and posted to the control plane.
 
-mod dispatched;
+mod worker;
 
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use super::{free_port, Rig};
 use crate::livekit::{Callee, LiveKitServer, LiveKitSipService, ServerOptions};
 
-pub use dispatched::{DispatchedWorker, TakenJob};
+pub use worker::RigWorker;
 
 /// The agent name the rig's control plane dispatches.
 pub const AGENT_NAME: &str = "rig-agent";
@@ -34,6 +34,23 @@ impl std::ops::Deref for LiveKitRig {
 }
 
 impl LiveKitRig {
+    /// A start for the manual clock: 15:00 UTC (10:00 in New York, inside calling hours)
+    /// on the latest day it has already been 15:00. The real agent worker checks call
+    /// tokens by the real clock, so the test's clock must stay close to it.
+    pub fn now() -> DateTime<Utc> {
+        let real = Utc::now();
+        let today = real
+            .date_naive()
+            .and_hms_opt(15, 0, 0)
+            .unwrap_or_default()
+            .and_utc();
+        if today <= real {
+            today
+        } else {
+            today - chrono::Duration::days(1)
+        }
+    }
+
     /// Starts Redis, livekit-server (webhooks to the control plane), livekit-sip and the
     /// control plane. `worker_wait_sec` is how long a dial waits for a worker.
     pub async fn start(
@@ -63,14 +80,19 @@ impl LiveKitRig {
             // A dial lasts real seconds (worker wait, ringing) while the manual clock
             // races ahead: reconciliation must not take a dial in flight for a lost one.
             s.engine.reconcile_after_sec = 100_000;
+            // The worker judges call tokens by the real clock, the control plane mints
+            // them on the test's clock (at most a day behind it, see `LiveKitRig::now`).
+            s.workers.token_grace_sec = 3 * 86_400;
         })
         .await?;
         Ok(Self { rig, livekit, sip })
     }
 
-    /// A stand-in worker taking this rig's dispatches.
-    pub fn worker(&self) -> DispatchedWorker {
-        DispatchedWorker::start(self.livekit.clone(), AGENT_NAME)
+    /// A real agent worker taking this rig's dispatches.
+    pub async fn worker(&self) -> RigWorker {
+        RigWorker::start(&self.rig.api.base, &self.livekit, AGENT_NAME)
+            .await
+            .expect("starting the agent worker")
     }
 
     /// A started campaign over `contacts` on a `livekit_sip` trunk whose carrier is
