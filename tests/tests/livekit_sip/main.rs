@@ -6,6 +6,7 @@
 #![allow(unreachable_pub)]
 
 mod campaigns;
+mod crash;
 mod rig;
 mod webhooks;
 
