@@ -7,6 +7,7 @@
 
 mod campaigns;
 mod crash;
+mod dialer;
 mod rig;
 mod webhooks;
 

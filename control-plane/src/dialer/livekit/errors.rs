@@ -37,6 +37,14 @@ pub(super) fn dial_error(err: ServiceError, placing: bool) -> DialError {
         ServiceError::Twirp(ServerError::Request(request)) if request.is_connect() => {
             DialError::NotSent(request.to_string())
         }
+        // LiveKit answers a token it cannot verify with a plain-text 401, which the SDK
+        // fails to read as a Twirp error: the only non-Twirp error body LiveKit sends.
+        ServiceError::Twirp(ServerError::Request(request)) if request.is_decode() => {
+            DialError::BadCredentials(format!(
+                "LiveKit refused the request without a Twirp error (a wrong livekit.api_key or \
+                 livekit.api_secret gets a plain-text 401): {request}"
+            ))
+        }
         ServiceError::Twirp(ServerError::Request(request)) if placing => {
             DialError::Unknown(request.to_string())
         }
