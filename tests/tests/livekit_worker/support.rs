@@ -208,8 +208,9 @@ impl Dispatcher {
         }
     }
 
-    /// Creates `room` and dispatches the agent to it with `metadata`.
-    pub(crate) async fn dispatch(&self, room: &str, metadata: &str) {
+    /// Creates `room` and dispatches the agent to it with `metadata`; returns the
+    /// dispatch's id.
+    pub(crate) async fn dispatch(&self, room: &str, metadata: &str) -> String {
         self.rooms
             .create_room(room, CreateRoomOptions::default())
             .await
@@ -222,7 +223,13 @@ impl Dispatcher {
                 ..Default::default()
             })
             .await
-            .unwrap();
+            .unwrap()
+            .id
+    }
+
+    /// Deletes a dispatch: LiveKit terminates its job (the room stays).
+    pub(crate) async fn delete_dispatch(&self, id: &str, room: &str) {
+        self.dispatch.delete_dispatch(id, room).await.unwrap();
     }
 
     /// Deletes `room` (how a call is hung up): LiveKit terminates its job.
