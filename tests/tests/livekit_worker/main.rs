@@ -5,6 +5,7 @@
 //! and, for `binary`, the built `agent-worker` (`cargo build -p agent-worker`).
 
 mod binary;
+mod restart;
 mod support;
 
 use std::time::Duration;
