@@ -8,16 +8,21 @@ use std::time::{Duration, Instant};
 
 use outbound_tests::livekit::{Callee, Scenario};
 use outbound_tests::process::ControlPlane;
-use outbound_tests::rig::livekit::{LiveKitRig, AGENT_NAME};
+use outbound_tests::rig::livekit::{
+    LiveKitRig, AGENT_NAME, ENCRYPTION_KEY, JWT_SECRET, TOKEN_SECRET,
+};
 use outbound_tests::rig::{free_port, WORKER_KEY};
 use serde_json::json;
 use sqlx::PgPool;
 
 use crate::{contact, now};
 
-/// The control-plane binary next to this test's executable (built by `cargo test
-/// --workspace`, or `cargo build -p control-plane`).
+/// The control-plane binary: `CONTROL_PLANE_BIN`, else the one next to this test's
+/// executable (built by `cargo test --workspace`, or `cargo build -p control-plane`).
 fn control_plane_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("CONTROL_PLANE_BIN") {
+        return path.into();
+    }
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe
         .parent()
@@ -71,6 +76,9 @@ async fn a_control_plane_killed_while_the_phone_rings_neither_loses_nor_doubles_
     let settings: Vec<(&str, String)> = vec![
         ("CP__SERVER__PUBLIC_URL", format!("http://127.0.0.1:{port}")),
         ("CP__WORKERS__API_KEY", WORKER_KEY.into()),
+        ("CP__WORKERS__TOKEN_SECRET", TOKEN_SECRET.into()),
+        ("CP__AUTH__JWT_SECRET", JWT_SECRET.into()),
+        ("CP__AUTH__ENCRYPTION_KEY", ENCRYPTION_KEY.into()),
         ("CP__LIVEKIT__URL", rig.livekit.url.clone()),
         ("CP__LIVEKIT__API_KEY", rig.livekit.api_key.clone()),
         ("CP__LIVEKIT__API_SECRET", rig.livekit.api_secret.clone()),

@@ -5,6 +5,7 @@
 //! and, for `binary`, the built `agent-worker` (`cargo build -p agent-worker`).
 
 mod binary;
+mod restart;
 mod support;
 
 use std::time::Duration;
@@ -67,6 +68,26 @@ async fn a_dispatched_job_is_fetched_reported_connected_and_ended_when_its_room_
         .map(|e| e["type"].clone())
         .collect();
     assert_eq!(kinds, ["connected", "ended"]);
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_job_livekit_terminates_ends_while_its_room_stays(db: PgPool) {
+    let livekit = LiveKitServer::start().await.unwrap();
+    let base = control_plane(&db).await;
+    let org = organization(&base).await;
+    let w = worker(&base, &livekit, &livekit.url, 4, |_| {});
+    w.registered(1).await;
+    let (call, metadata) = call(&db, &base, org).await;
+    let lk = Dispatcher::new(&livekit);
+
+    let dispatch = lk.dispatch("kept-room", &metadata).await;
+    event(&db, call, "connected").await;
+    lk.delete_dispatch(&dispatch, "kept-room").await;
+    assert_eq!(event(&db, call, "ended").await["reason"], "job_terminated");
+    eventually(WITHIN, "the job succeeds", || async {
+        w.livekit.ended_jobs() == (1, 0) && w.livekit.live_jobs() == 0
+    })
+    .await;
 }
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]

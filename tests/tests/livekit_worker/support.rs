@@ -198,22 +198,34 @@ pub(crate) struct Dispatcher {
 
 impl Dispatcher {
     pub(crate) fn new(livekit: &LiveKitServer) -> Self {
+        Self::at(&livekit.url, livekit)
+    }
+
+    /// The server at `url` with `keys`' key pair.
+    pub(crate) fn at(url: &str, keys: &LiveKitServer) -> Self {
         Self {
-            rooms: RoomClient::with_api_key(&livekit.url, &livekit.api_key, &livekit.api_secret),
-            dispatch: AgentDispatchClient::with_api_key(
-                &livekit.url,
-                &livekit.api_key,
-                &livekit.api_secret,
-            ),
+            rooms: RoomClient::with_api_key(url, &keys.api_key, &keys.api_secret),
+            dispatch: AgentDispatchClient::with_api_key(url, &keys.api_key, &keys.api_secret),
         }
     }
 
-    /// Creates `room` and dispatches the agent to it with `metadata`.
-    pub(crate) async fn dispatch(&self, room: &str, metadata: &str) {
-        self.rooms
+    /// Creates `room` and dispatches the agent to it with `metadata`; returns the
+    /// dispatch's id.
+    pub(crate) async fn dispatch(&self, room: &str, metadata: &str) -> String {
+        // A restarted server answers "no response from servers" while Redis still names
+        // its previous node: ask again for a while.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while let Err(error) = self
+            .rooms
             .create_room(room, CreateRoomOptions::default())
             .await
-            .unwrap();
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "CreateRoom: {error}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         self.dispatch
             .create_dispatch(CreateAgentDispatchRequest {
                 agent_name: AGENT_NAME.to_string(),
@@ -222,7 +234,13 @@ impl Dispatcher {
                 ..Default::default()
             })
             .await
-            .unwrap();
+            .unwrap()
+            .id
+    }
+
+    /// Deletes a dispatch: LiveKit terminates its job (the room stays).
+    pub(crate) async fn delete_dispatch(&self, id: &str, room: &str) {
+        self.dispatch.delete_dispatch(id, room).await.unwrap();
     }
 
     /// Deletes `room` (how a call is hung up): LiveKit terminates its job.

@@ -51,7 +51,9 @@ pub enum JobError {
 /// Why a held job ended (the call's `end_reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum End {
-    /// LiveKit terminated the job, or its room is gone.
+    /// The room is gone (deleted to hang up, or closed).
+    RoomGone,
+    /// LiveKit terminated the job (its dispatch was deleted, say).
     Terminated,
     /// The call's maximum duration passed.
     MaxDuration,
@@ -60,7 +62,8 @@ enum End {
 impl End {
     fn reason(self) -> &'static str {
         match self {
-            End::Terminated => "room_finished",
+            End::RoomGone => "room_finished",
+            End::Terminated => "job_terminated",
             End::MaxDuration => "max_duration",
         }
     }
@@ -162,7 +165,7 @@ async fn hold(
         .unwrap_or_default();
     let end = tokio::select! {
         _ = cancel.cancelled() => End::Terminated,
-        _ = room_gone(agent, room) => End::Terminated,
+        _ = room_gone(agent, room) => End::RoomGone,
         _ = tokio::time::sleep(max) => End::MaxDuration,
     };
     let ended = EventKind::Ended {

@@ -19,6 +19,12 @@ pub use worker::RigWorker;
 /// The agent name the rig's control plane dispatches.
 pub const AGENT_NAME: &str = "rig-agent";
 
+/// The secrets every control plane and worker of the rig share: their own, not the
+/// built-in development ones, so a replica started as a process accepts them too.
+pub const TOKEN_SECRET: &str = "livekit-rig-call-token-secret-0123456789";
+pub const JWT_SECRET: &str = "livekit-rig-session-jwt-secret-0123456789";
+pub const ENCRYPTION_KEY: &str = "livekit-rig-encryption-key-0123456789abc";
+
 /// A [`Rig`] whose `livekit_sip` campaigns dial through the real LiveKit SIP path.
 pub struct LiveKitRig {
     pub rig: Rig,
@@ -83,6 +89,9 @@ impl LiveKitRig {
             // The worker judges call tokens by the real clock, the control plane mints
             // them on the test's clock (at most a day behind it, see `LiveKitRig::now`).
             s.workers.token_grace_sec = 3 * 86_400;
+            s.workers.token_secret = SecretString::from(TOKEN_SECRET);
+            s.auth.jwt_secret = SecretString::from(JWT_SECRET);
+            s.auth.encryption_key = SecretString::from(ENCRYPTION_KEY);
         })
         .await?;
         Ok(Self { rig, livekit, sip })

@@ -38,6 +38,7 @@ impl RigWorker {
         config.recording.enabled = false;
         config.control_plane.url = control_plane.to_string();
         config.control_plane.api_key = SecretString::from(WORKER_KEY);
+        config.control_plane.token_secret = SecretString::from(super::TOKEN_SECRET);
         config.livekit.url = Some(livekit.url.clone());
         config.livekit.api_key = Some(livekit.api_key.clone());
         config.livekit.api_secret = Some(SecretString::from(livekit.api_secret.clone()));
