@@ -16,6 +16,7 @@ pub struct WorkerConfig {
     pub server: ServerConfig,
     pub control_plane: ControlPlaneConfig,
     pub twilio: TwilioConfig,
+    pub livekit: LiveKitConfig,
     pub standalone: StandaloneConfig,
     pub pipeline: PipelineConfig,
     pub providers: ProvidersConfig,
@@ -93,6 +94,46 @@ pub struct TwilioConfig {
     pub auth_token: Option<SecretString>,
     /// The exact URL Twilio connects to (what it signs), e.g. `wss://worker.example.com/twilio/media`.
     pub media_url: Option<String>,
+}
+
+/// LiveKit's agent-worker protocol (`AW__LIVEKIT__*`): off while `url` is unset; on, the
+/// worker registers at `<url>/agent` and takes dispatched jobs next to Twilio's streams.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LiveKitConfig {
+    /// `http(s)://` or `ws(s)://` address of the LiveKit server.
+    pub url: Option<String>,
+    pub api_key: Option<String>,
+    pub api_secret: Option<SecretString>,
+    /// The name dispatches ask for (`CreateDispatch{agent_name}`); must match the control
+    /// plane's.
+    pub agent_name: String,
+    /// LiveKit jobs held at once (on top of `server.max_calls`, which bounds all calls).
+    pub max_jobs: u32,
+    /// How often load is reported and the connection pinged.
+    pub status_interval_ms: u64,
+    /// How often a live job checks that its room still exists (until the room participant
+    /// sees the room close itself).
+    pub room_check_ms: u64,
+    /// First pause before reconnecting; doubles up to `reconnect_max_ms`.
+    pub reconnect_initial_ms: u64,
+    pub reconnect_max_ms: u64,
+}
+
+impl Default for LiveKitConfig {
+    fn default() -> Self {
+        LiveKitConfig {
+            url: None,
+            api_key: None,
+            api_secret: None,
+            agent_name: "outbound-agent".into(),
+            max_jobs: 100,
+            status_interval_ms: 2_500,
+            room_check_ms: 2_000,
+            reconnect_initial_ms: 250,
+            reconnect_max_ms: 10_000,
+        }
+    }
 }
 
 /// Standalone mode: Media Streams calls with no control plane.

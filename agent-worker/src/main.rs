@@ -2,10 +2,13 @@
 //!
 //! Settings come from `agent-worker.toml` and `AW__SECTION__KEY` variables (see
 //! `config.rs`). On SIGTERM or Ctrl-C the worker stops taking calls, tells the control
-//! plane it has no capacity, and exits once its live calls have finished.
+//! plane it has no capacity, and exits once its live calls have finished. With
+//! `AW__LIVEKIT__URL` set it also takes LiveKit dispatches (`transport/livekit`), and on
+//! SIGTERM tells LiveKit it is full and draining too.
 
 use agent_worker::app::{router, Worker};
 use agent_worker::config::WorkerConfig;
+use agent_worker::transport::livekit::LiveKitAgent;
 use anyhow::Context;
 use std::time::Duration;
 
@@ -47,6 +50,15 @@ async fn serve(config: WorkerConfig) -> anyhow::Result<()> {
     tracing::info!(address = %listener.local_addr()?, worker_id = %worker.worker_id,
         standalone, "agent worker listening");
     let heartbeat = (!standalone).then(|| worker.spawn_heartbeat());
+    // LiveKit jobs come from the control plane's dispatches: not in standalone mode.
+    let livekit = if standalone {
+        None
+    } else {
+        LiveKitAgent::start(&worker).context("LiveKit settings")?
+    };
+    if let Some(livekit) = &livekit {
+        tracing::info!(?livekit, "LiveKit agent worker on");
+    }
     let app = router(worker.clone());
     let drained = {
         let worker = worker.clone();
@@ -69,6 +81,10 @@ async fn serve(config: WorkerConfig) -> anyhow::Result<()> {
     if let Some(heartbeat) = heartbeat {
         // The draining beat goes out before the process ends.
         let _ = tokio::time::timeout(Duration::from_secs(10), heartbeat).await;
+    }
+    if let Some(livekit) = livekit {
+        // Its last job statuses and the draining report go out before the process ends.
+        let _ = tokio::time::timeout(Duration::from_secs(10), livekit.stopped()).await;
     }
     Ok(())
 }

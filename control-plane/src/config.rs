@@ -56,8 +56,17 @@ pub struct LiveKitSettings {
     pub url: Option<String>,
     pub api_key: Option<String>,
     pub api_secret: Option<SecretString>,
-    /// How long a request to LiveKit's API may take.
+    /// How long a request to LiveKit's API may take (a dial that waits for the answer
+    /// gets the ring time on top).
     pub request_timeout_sec: u64,
+    /// The agent workers' name at LiveKit: `CreateDispatch{agent_name}` asks for it.
+    pub agent_name: String,
+    /// How long a `livekit_sip` dial waits for a worker to take the room's job before it
+    /// ends `no_worker` (the attempt is not used up).
+    pub worker_wait_sec: u64,
+    /// The control plane's URL as workers reach it, passed in the dispatch metadata;
+    /// unset means `server.public_url`.
+    pub control_plane_url: Option<String>,
 }
 
 /// The store call recordings live in: the same one the agent workers write to.
@@ -283,6 +292,8 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, co
         .set_default("twilio.request_timeout_sec", 15)?
         .set_default("twilio.trunking_url", "https://trunking.twilio.com")?
         .set_default("livekit.request_timeout_sec", 15)?
+        .set_default("livekit.agent_name", "outbound-agent")?
+        .set_default("livekit.worker_wait_sec", 10)?
         .set_default("engine.enabled", true)?
         .set_default("engine.tick_ms", 500)?
         .set_default("engine.lease_sec", 60)?

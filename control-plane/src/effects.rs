@@ -8,7 +8,6 @@ use shared::{CallOutcome, PhoneNumber};
 use uuid::Uuid;
 
 use crate::db::Tx;
-use crate::dialer::twilio::twiml;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -205,11 +204,7 @@ async fn try_carry_out(state: &AppState, call: Uuid, action: &Action) -> anyhow:
     let sid = &live.provider_call_id;
     match action {
         Action::HangUp => live.dialer.hang_up(&live.account, sid).await?,
-        Action::Transfer(to) => {
-            live.dialer
-                .redirect(&live.account, sid, &twiml::dial(to))
-                .await?
-        }
+        Action::Transfer(to) => live.dialer.transfer(&live.account, sid, to).await?,
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use crate::auth::SessionKeys;
 use crate::config::Settings;
 use crate::crypto::SecretBox;
+use crate::dialer::livekit::LiveKitSipDialer;
 use crate::dialer::twilio::{TwilioClient, TwilioStreamDialer, TwilioUrls};
 use crate::engine::{Clock, Dialers, Engine, SystemClock};
 use crate::limits::Limits;
@@ -65,7 +66,7 @@ impl AppState {
         let engine = Engine::new(
             db.clone(),
             clock,
-            dialers(&settings),
+            dialers(&settings, &db),
             secrets.clone(),
             settings.engine.clone(),
             &settings.workers,
@@ -85,7 +86,7 @@ impl AppState {
     }
 }
 
-fn dialers(settings: &Settings) -> Dialers {
+fn dialers(settings: &Settings, db: &PgPool) -> Dialers {
     let twilio = TwilioStreamDialer::new(
         TwilioClient::new(
             &settings.twilio.base_url,
@@ -98,5 +99,12 @@ fn dialers(settings: &Settings) -> Dialers {
     );
     let mut dialers = Dialers::new();
     dialers.insert("twilio_stream", Arc::new(twilio));
+    // Without a LiveKit project, campaigns on `livekit_sip` trunks fail with "no
+    // livekit_sip account configured", as Twilio ones do without an account.
+    if let Some(livekit) =
+        LiveKitSipDialer::from_settings(&settings.livekit, &settings.server, db.clone())
+    {
+        dialers.insert("livekit_sip", Arc::new(livekit));
+    }
     dialers
 }

@@ -9,6 +9,10 @@
 #   install_helm, helm_bin    helm (go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION)
 #   install_livekit_server, livekit_server_bin
 #                             livekit-server (go install; the binary is named `server`)
+#   install_livekit_sip, livekit_sip_bin
+#                             livekit-sip (go install by module path; from
+#                             ../shared/third_party/livekit-sip/build.sh when that exists)
+#   install_sipp, sipp_bin    sipp (Debian's sip-tester), the rig's scripted SIP callees
 #   install_redis_server, redis_server_bin
 #                             Debian's redis-server
 #   install_py_tool PKG==VER  a PyPI tool into the venv $OC_VENV (default $OC_CACHE/venv)
@@ -30,6 +34,12 @@ HELM_MODULE="helm.sh/helm/v3/cmd/helm"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 LK_SERVER_MODULE="github.com/livekit/livekit-server/cmd/server"
 LK_SERVER_VERSION="${LK_SERVER_VERSION:-v1.13.5}"
+LK_SIP_MODULE="github.com/livekit/sip/cmd/livekit-sip"
+LK_SIP_VERSION="${LK_SIP_VERSION:-v1.11.0}"
+# The sources of livekit-sip $LK_SIP_VERSION beside a checkout, for machines whose Go module
+# proxy refuses github.com/livekit/sip (see that folder's README).
+OC_CHECKOUT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+LK_SIP_SOURCE="${LK_SIP_SOURCE:-$OC_CHECKOUT/../shared/third_party/livekit-sip}"
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
@@ -91,6 +101,33 @@ install_livekit_server() {
   go_install livekit-server "$LK_SERVER_MODULE" "$LK_SERVER_VERSION" server
 }
 livekit_server_bin() { echo "$OC_GO_BIN/livekit-server-$LK_SERVER_VERSION/server"; }
+
+install_livekit_sip() {
+  # livekit-sip is cgo: Opus (libopus, libopusfile) and libsoxr through pkg-config.
+  apt_install ca-certificates gcc libc6-dev pkg-config libopus-dev libopusfile-dev libsoxr-dev
+  local bin; bin=$(livekit_sip_bin)
+  [ -x "$bin" ] && return 0
+  if [ -x "$LK_SIP_SOURCE/build.sh" ] && [ "$LK_SIP_VERSION" = v1.11.0 ]; then
+    ensure_go
+    mkdir -p "$OC_GO_BIN/logs" "$(dirname "$bin")"
+    local logf="$OC_GO_BIN/logs/livekit-sip-$LK_SIP_VERSION.log" start
+    log "building livekit-sip $LK_SIP_VERSION from $LK_SIP_SOURCE (minutes the first time)"
+    start=$(date +%s)
+    # build.sh writes OUT.partial and renames it, so an interrupted build leaves no binary.
+    if ! GOFLAGS="-p=$OC_BUILD_JOBS -buildvcs=false" GOMAXPROCS="$OC_BUILD_JOBS" \
+        nice -n 19 "$LK_SIP_SOURCE/build.sh" "$bin" > "$logf" 2>&1; then
+      grep -v '^go: downloading' "$logf" | tail -n 20 >&2
+      die "building livekit-sip from $LK_SIP_SOURCE failed (full log: $logf)"
+    fi
+    log "built livekit-sip $LK_SIP_VERSION in $(( $(date +%s) - start ))s: $bin"
+  else
+    CGO_ENABLED=1 go_install livekit-sip "$LK_SIP_MODULE" "$LK_SIP_VERSION" livekit-sip
+  fi
+}
+livekit_sip_bin() { echo "$OC_GO_BIN/livekit-sip-$LK_SIP_VERSION/livekit-sip"; }
+
+install_sipp() { command -v sipp >/dev/null || apt_install sip-tester; }
+sipp_bin() { command -v sipp || echo /usr/bin/sipp; }
 
 install_redis_server() { apt_install redis-server; }
 redis_server_bin() { command -v redis-server || echo /usr/bin/redis-server; }

@@ -35,8 +35,6 @@ RIG_ROOT="$(cd "$RIG_SRC/../.." && pwd)"
 # shellcheck source=../lib/install.sh
 . "$RIG_SRC/../lib/install.sh"
 LK_BIN_CACHE="$OC_GO_BIN"
-LK_SIP_MODULE="github.com/livekit/sip/cmd/livekit-sip"
-LK_SIP_VERSION="${LK_SIP_VERSION:-v1.11.0}"
 LK_RIG_DIR="${LK_RIG_DIR:-$RIG_ROOT/target/livekit-rig}"
 LK_API_KEY="${LK_API_KEY:-devkey}"
 # livekit-server v1.13 wants 32+ characters ("secret is too short" otherwise).
@@ -135,12 +133,6 @@ spawn() {
 
 # --- installing --------------------------------------------------------------------------
 
-install_livekit_sip() {
-  # livekit-sip is cgo: Opus (libopus, libopusfile) and libsoxr through pkg-config.
-  apt_install ca-certificates gcc libc6-dev pkg-config libopus-dev libopusfile-dev libsoxr-dev
-  CGO_ENABLED=1 go_install livekit-sip "$LK_SIP_MODULE" "$LK_SIP_VERSION" livekit-sip
-}
-
 install_rig_packages() {
   # ss (iproute2) finds free ports, curl checks health, sipp (package sip-tester) is the callee.
   apt_install iproute2 curl redis-server sip-tester
@@ -153,7 +145,7 @@ install_livekit_tools() {
 }
 
 server_bin() { livekit_server_bin; }
-sip_bin() { echo "$LK_BIN_CACHE/livekit-sip-$LK_SIP_VERSION/livekit-sip"; }
+sip_bin() { livekit_sip_bin; }
 
 # --- starting ----------------------------------------------------------------------------
 

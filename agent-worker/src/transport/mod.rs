@@ -1,6 +1,8 @@
 //! How a call's audio reaches the worker. The voice pipeline talks to a `Transport` and
 //! never knows which one: Twilio Media Streams here, the LiveKit room participant next.
+//! `livekit/` is the LiveKit agent-worker protocol that brings those jobs to the worker.
 
+pub mod livekit;
 pub mod twilio;
 
 use async_trait::async_trait;

@@ -2,6 +2,7 @@
 //! `dialing` before it calls `dial`, so a crash between the two is reconciled, never
 //! blindly redialed.
 
+pub mod livekit;
 pub mod twilio;
 
 use async_trait::async_trait;
@@ -24,6 +25,8 @@ pub struct DialRequest {
     pub ring_timeout_sec: u32,
     /// Hard cap on the call's length.
     pub time_limit_sec: u32,
+    /// The trunk's id at LiveKit (`ST_...`): what a `livekit_sip` call dials through.
+    pub livekit_trunk_id: Option<String>,
 }
 
 /// Provider credentials: a trunk's own, else the deployment's.
@@ -34,6 +37,15 @@ pub struct ProviderAccount {
 }
 
 impl ProviderAccount {
+    /// For dialers that hold their own credentials (LiveKit: the deployment's API key),
+    /// whose calls name no Twilio account.
+    pub fn unused() -> Self {
+        ProviderAccount {
+            account_sid: String::new(),
+            auth_token: SecretString::from(String::new()),
+        }
+    }
+
     /// The deployment's own account, when its settings name one.
     pub fn from_settings(twilio: &crate::config::TwilioSettings) -> Option<Self> {
         match (&twilio.account_sid, &twilio.auth_token) {
@@ -82,6 +94,13 @@ pub enum DialError {
     /// The request may or may not have reached the provider: reconcile, do not redial.
     #[error("outcome unknown: {0}")]
     Unknown(String),
+    /// The dial ended without an answer, and the provider said why (busy, declined, no
+    /// answer, no worker joined): the attempt ends with `result`.
+    #[error("call not answered ({result}): {detail}")]
+    Ended {
+        result: AttemptResult,
+        detail: String,
+    },
 }
 
 impl DialError {
@@ -89,15 +108,43 @@ impl DialError {
     pub fn attempt_result(&self) -> AttemptResult {
         match self {
             DialError::InvalidNumber(_) => AttemptResult::InvalidNumber,
+            DialError::Ended { result, .. } => *result,
             _ => AttemptResult::Failed,
         }
     }
 }
 
+/// A dial whose provider id was never stored (the replica crashed while asking): what
+/// reconciliation knows about it.
+#[derive(Debug, Clone)]
+pub struct Unrecorded<'a> {
+    pub call_id: Uuid,
+    pub to: &'a str,
+    pub from: &'a str,
+    /// Provider ids other calls to this number already hold.
+    pub known: &'a [String],
+    /// The dial happened at or after this time.
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
 /// One telephony mode's way of placing and ending calls.
 #[async_trait]
 pub trait Dialer: Send + Sync + std::fmt::Debug {
+    /// Places the call. A dialer whose `dial` returns only once the callee answered (or
+    /// did not) says so in [`Dialer::waits_for_answer`].
     async fn dial(&self, request: &DialRequest) -> Result<Placed, DialError>;
+
+    /// Whether `dial` lasts as long as the ringing: the engine then runs it beside its
+    /// tick instead of inside it, so one ringing phone does not hold up the others.
+    fn waits_for_answer(&self) -> bool {
+        false
+    }
+
+    /// Whether calls need a provider account (Twilio's); LiveKit's dialer holds its own
+    /// API key.
+    fn needs_account(&self) -> bool {
+        true
+    }
 
     /// Hangs up a live call; a call that already ended is not an error.
     async fn hang_up(
@@ -106,7 +153,16 @@ pub trait Dialer: Send + Sync + std::fmt::Debug {
         provider_call_id: &str,
     ) -> Result<(), DialError>;
 
-    /// Replaces what a live call is doing with new instructions (transfer, voicemail).
+    /// Transfers a live call to `to` (E.164).
+    async fn transfer(
+        &self,
+        account: &ProviderAccount,
+        provider_call_id: &str,
+        to: &str,
+    ) -> Result<(), DialError>;
+
+    /// Replaces what a live call is doing with TwiML (Twilio's voicemail drop); modes
+    /// without TwiML refuse.
     async fn redirect(
         &self,
         account: &ProviderAccount,
@@ -121,14 +177,10 @@ pub trait Dialer: Send + Sync + std::fmt::Debug {
         provider_call_id: &str,
     ) -> Result<Option<ProviderCall>, DialError>;
 
-    /// Finds a call to `to` from `from`, created at or after `since`, whose id is not in
-    /// `known`: the call a crashed dial may have placed before its provider id was stored.
+    /// Finds the call a crashed dial may have placed before its provider id was stored.
     async fn find_unrecorded(
         &self,
         account: &ProviderAccount,
-        to: &str,
-        from: &str,
-        known: &[String],
-        since: chrono::DateTime<chrono::Utc>,
+        call: &Unrecorded<'_>,
     ) -> Result<Option<ProviderCall>, DialError>;
 }

@@ -1,6 +1,8 @@
 //! One engine tick: for each running campaign, lease what may be dialed now and dial it,
 //! checking every rule at dial time.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -11,7 +13,7 @@ use uuid::Uuid;
 use super::queue::{self, LeasedAttempt, RunningCampaign};
 use super::window::CallingWindow;
 use super::{outcome, rate, zones, Inner};
-use crate::dialer::{DialError, DialRequest};
+use crate::dialer::{DialError, DialRequest, Dialer};
 
 /// How many dials of one campaign are in flight at once within a tick.
 const DIALS_IN_PARALLEL: usize = 16;
@@ -21,7 +23,7 @@ const CAMPAIGNS_IN_PARALLEL: usize = 4;
 
 /// Dials what every running campaign may dial now; returns the number of dials. Campaigns
 /// go side by side: one waiting on its rate-limit slots must not hold up the others.
-pub(super) async fn tick(engine: &Inner) -> anyhow::Result<usize> {
+pub(super) async fn tick(engine: &Arc<Inner>) -> anyhow::Result<usize> {
     let campaigns = queue::running_campaigns(&engine.db).await?;
     let mut waiting = campaigns.iter();
     let mut in_flight = FuturesUnordered::new();
@@ -50,12 +52,16 @@ struct DialContext {
     calls_per_second: f64,
     account_sid: Option<String>,
     auth_token_enc: Option<Vec<u8>>,
+    livekit_trunk_id: Option<String>,
     assistant_version: i32,
     max_duration_sec: i32,
 }
 
 #[tracing::instrument(skip_all, fields(campaign_id = %campaign.id, org_id = %campaign.org_id))]
-async fn dispatch_campaign(engine: &Inner, campaign: &RunningCampaign) -> anyhow::Result<usize> {
+async fn dispatch_campaign(
+    engine: &Arc<Inner>,
+    campaign: &RunningCampaign,
+) -> anyhow::Result<usize> {
     let now = engine.clock.now();
     let zone: Tz = campaign.timezone.parse().unwrap_or(chrono_tz::UTC);
     let mut room = i64::from(campaign.max_concurrent_calls)
@@ -138,7 +144,7 @@ async fn dial_context(
 ) -> anyhow::Result<Option<DialContext>> {
     let row = sqlx::query!(
         r#"select t.numbers, t.calls_per_second, t.account_sid, t.auth_token_enc,
-                  a.current_version, (a.definition->>'maxDurationSec')::int as max_duration_sec
+                  t.livekit_trunk_id, a.current_version, (a.definition->>'maxDurationSec')::int as max_duration_sec
            from trunks t, assistants a
            where t.id = $1 and a.id = $2 and t.org_id = $3 and a.org_id = $3"#,
         campaign.trunk_id,
@@ -152,6 +158,7 @@ async fn dial_context(
         calls_per_second: r.calls_per_second,
         account_sid: r.account_sid,
         auth_token_enc: r.auth_token_enc,
+        livekit_trunk_id: r.livekit_trunk_id,
         assistant_version: r.current_version,
         max_duration_sec: r.max_duration_sec.unwrap_or(600),
     }))
@@ -159,7 +166,7 @@ async fn dial_context(
 
 /// Applies the dial-time rules to one leased attempt; dials it if they all pass.
 async fn decide_and_dial(
-    engine: &Inner,
+    engine: &Arc<Inner>,
     campaign: &RunningCampaign,
     context: &DialContext,
     window: &CallingWindow,
@@ -347,7 +354,7 @@ fn merged_variables(campaign: &Value, attempt: &LeasedAttempt) -> Value {
 }
 
 async fn dial(
-    engine: &Inner,
+    engine: &Arc<Inner>,
     campaign: &RunningCampaign,
     context: &DialContext,
     attempt: &LeasedAttempt,
@@ -357,11 +364,14 @@ async fn dial(
 ) -> anyhow::Result<()> {
     let db = &engine.db;
     let dialer = engine.dialers.get(campaign.mode.as_str()).cloned();
-    let account = engine.account_for(
-        context.account_sid.as_deref(),
-        context.auth_token_enc.as_deref(),
-    );
-    let (Some(dialer), Some(account)) = (dialer, account) else {
+    let account = |dialer: &Arc<dyn Dialer>| {
+        engine.account_of(
+            dialer.as_ref(),
+            context.account_sid.as_deref(),
+            context.auth_token_enc.as_deref(),
+        )
+    };
+    let Some((dialer, account)) = dialer.and_then(|d| account(&d).map(|a| (d, a))) else {
         let reason = format!("no {} account configured for this trunk", campaign.mode);
         outcome::give_back(db, call_id, "not_configured", now, now).await?;
         queue::fail_campaign(db, campaign.id, &reason).await?;
@@ -378,44 +388,86 @@ async fn dial(
             .then_some(campaign.amd_timeout_sec as u32),
         ring_timeout_sec: engine.settings.ring_timeout_sec,
         time_limit_sec: context.max_duration_sec as u32,
+        livekit_trunk_id: context.livekit_trunk_id.clone(),
     };
-    match dialer.dial(&request).await {
-        Ok(placed) => outcome::store_provider_id(db, call_id, &placed.provider_call_id).await?,
-        Err(err) => handle_dial_error(engine, campaign, attempt, call_id, err, now).await?,
+    let placed = Placing {
+        campaign_id: campaign.id,
+        attempts: attempt.attempts,
+        call_id,
+        answered_on_success: dialer.waits_for_answer(),
+    };
+    if dialer.waits_for_answer() {
+        // The dial lasts as long as the ringing: it runs beside the tick. The attempt is
+        // `dialing` already, so concurrency counts it and a crash is reconciled.
+        let engine = Arc::clone(engine);
+        tokio::spawn(async move {
+            let result = dialer.dial(&request).await;
+            let now = engine.clock.now();
+            if let Err(err) = placed.settle(&engine, result, now).await {
+                tracing::error!(call_id = %placed.call_id, error = ?err, "recording a dial's result");
+            }
+        });
+        return Ok(());
     }
-    Ok(())
+    let result = dialer.dial(&request).await;
+    placed.settle(engine, result, now).await
 }
 
-async fn handle_dial_error(
-    engine: &Inner,
-    campaign: &RunningCampaign,
-    attempt: &LeasedAttempt,
+/// A dial in flight: what its result is recorded against.
+struct Placing {
+    campaign_id: Uuid,
+    /// Attempts made so far (for the back-off of a dial that was never sent).
+    attempts: i32,
     call_id: Uuid,
-    err: DialError,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    let db = &engine.db;
-    tracing::warn!(call_id = %call_id, error = %err, "dial failed");
-    match err {
-        DialError::InvalidNumber(_) | DialError::Refused(_) => {
-            outcome::fail_call(db, call_id, &err.to_string(), now).await?;
-            outcome::finish_attempt_for_call(db, call_id, err.attempt_result(), now).await?;
+    /// The dialer returns success only once the callee answered.
+    answered_on_success: bool,
+}
+
+impl Placing {
+    async fn settle(
+        &self,
+        engine: &Inner,
+        result: Result<crate::dialer::Placed, DialError>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let db = &engine.db;
+        let call_id = self.call_id;
+        let err = match result {
+            Ok(placed) => {
+                if self.answered_on_success {
+                    let update = outcome::answered(&placed.provider_call_id, now);
+                    outcome::apply_call_status(db, call_id, &update).await?;
+                }
+                outcome::store_provider_id(db, call_id, &placed.provider_call_id).await?;
+                return Ok(());
+            }
+            Err(err) => err,
+        };
+        tracing::warn!(call_id = %call_id, error = %err, "dial failed");
+        match err {
+            DialError::InvalidNumber(_) | DialError::Refused(_) => {
+                outcome::fail_call(db, call_id, &err.to_string(), now).await?;
+                outcome::finish_attempt_for_call(db, call_id, err.attempt_result(), now).await?;
+            }
+            DialError::Ended { result, detail } => {
+                outcome::end_unanswered(db, call_id, result, &detail, now).await?;
+            }
+            DialError::RateLimited | DialError::NotSent(_) => {
+                // Nothing was placed: give the attempt back without counting it.
+                let backoff = Duration::seconds(5 * i64::from(self.attempts + 1));
+                outcome::give_back(db, call_id, "not_sent", now, now + backoff).await?;
+            }
+            DialError::BadCredentials(message) => {
+                outcome::give_back(db, call_id, "bad_credentials", now, now).await?;
+                let reason = format!("the provider refused the credentials: {message}");
+                queue::fail_campaign(db, self.campaign_id, &reason).await?;
+            }
+            DialError::Unknown(_) => {
+                // The call may exist: leave it `dialing` for reconciliation, never redial.
+            }
         }
-        DialError::RateLimited | DialError::NotSent(_) => {
-            // Nothing was placed: give the attempt back without counting it.
-            let backoff = Duration::seconds(5 * i64::from(attempt.attempts + 1));
-            outcome::give_back(db, call_id, "not_sent", now, now + backoff).await?;
-        }
-        DialError::BadCredentials(message) => {
-            outcome::give_back(db, call_id, "bad_credentials", now, now).await?;
-            let reason = format!("the provider refused the credentials: {message}");
-            queue::fail_campaign(db, campaign.id, &reason).await?;
-        }
-        DialError::Unknown(_) => {
-            // The call may exist: leave it `dialing` for reconciliation, never redial.
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn start_of_day(now: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::outcome::{self, StatusUpdate};
 use super::Inner;
+use crate::dialer::Unrecorded;
 
 pub(super) async fn run(engine: &Inner) -> anyhow::Result<()> {
     let now = engine.clock.now();
@@ -60,9 +61,11 @@ async fn reconcile_dials(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<(
         let Some(dialer) = engine.dialers.get(call.mode.as_str()) else {
             continue;
         };
-        let Some(account) =
-            engine.account_for(call.account_sid.as_deref(), call.auth_token_enc.as_deref())
-        else {
+        let Some(account) = engine.account_of(
+            dialer.as_ref(),
+            call.account_sid.as_deref(),
+            call.auth_token_enc.as_deref(),
+        ) else {
             continue;
         };
         // Whatever the answer, this call is not asked about again for another quiet spell.
@@ -86,9 +89,14 @@ async fn reconcile_dials(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<(
                 // Ten minutes of slack for clocks that disagree.
                 let since = call.created_at - Duration::minutes(10);
                 let from = call.from_phone.clone().unwrap_or_default();
-                dialer
-                    .find_unrecorded(&account, &call.to_phone, &from, &known, since)
-                    .await
+                let unrecorded = Unrecorded {
+                    call_id: call.id,
+                    to: &call.to_phone,
+                    from: &from,
+                    known: &known,
+                    since,
+                };
+                dialer.find_unrecorded(&account, &unrecorded).await
             }
         };
         match found {
@@ -145,7 +153,7 @@ async fn settle_orphans(engine: &Inner, now: DateTime<Utc>) -> anyhow::Result<()
         let status: CallStatus = call.status.parse()?;
         if matches!(
             call.end_reason.as_deref(),
-            Some("not_sent" | "bad_credentials" | "not_configured")
+            Some("not_sent" | "bad_credentials" | "not_configured" | "no_worker")
         ) {
             outcome::give_back(&engine.db, call.id, "not_sent", now, now).await?;
         } else {

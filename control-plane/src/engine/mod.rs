@@ -178,11 +178,15 @@ impl Engine {
         .fetch_optional(&self.inner.db)
         .await?;
         Ok(row.and_then(|row| {
+            let dialer = self.dialer(&row.mode)?;
             Some(LiveCall {
                 provider_call_id: row.provider_call_id?,
-                dialer: self.dialer(&row.mode)?,
-                account: self
-                    .account_for(row.account_sid.as_deref(), row.auth_token_enc.as_deref())?,
+                account: self.inner.account_of(
+                    dialer.as_ref(),
+                    row.account_sid.as_deref(),
+                    row.auth_token_enc.as_deref(),
+                )?,
+                dialer,
             })
         }))
     }
@@ -215,6 +219,21 @@ impl Inner {
             + i64::from(max_duration_sec)
             + self.token_grace_sec;
         self.tokens.mint(call, org, expires)
+    }
+
+    /// The account `dialer` acts with: none needed for LiveKit, else the trunk's or the
+    /// deployment's Twilio account.
+    fn account_of(
+        &self,
+        dialer: &dyn Dialer,
+        account_sid: Option<&str>,
+        auth_token_enc: Option<&[u8]>,
+    ) -> Option<ProviderAccount> {
+        if dialer.needs_account() {
+            self.account_for(account_sid, auth_token_enc)
+        } else {
+            Some(ProviderAccount::unused())
+        }
     }
 
     fn account_for(

@@ -81,6 +81,58 @@ pub async fn apply_call_status(
     Ok(true)
 }
 
+/// The callee answered, as a dialer that waits for the answer reports it.
+pub(super) fn answered(provider_call_id: &str, at: DateTime<Utc>) -> StatusUpdate {
+    StatusUpdate {
+        status: CallStatus::InProgress,
+        at,
+        provider_call_id: Some(provider_call_id.to_string()),
+        duration_sec: None,
+        answered_by: None,
+        sequence: None,
+    }
+}
+
+/// A dial that ended without an answer, for a reason the provider gave (busy, declined,
+/// no answer, no worker): the call ends, and its attempt is settled with `result` by the
+/// campaign's retry rules (`no_worker` re-queues it uncounted), in one transaction.
+pub(super) async fn end_unanswered(
+    db: &PgPool,
+    call_id: Uuid,
+    result: AttemptResult,
+    detail: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let status = match result {
+        AttemptResult::Busy => CallStatus::Busy,
+        AttemptResult::NoAnswer => CallStatus::NoAnswer,
+        AttemptResult::NoWorker | AttemptResult::Canceled => CallStatus::Canceled,
+        _ => CallStatus::Failed,
+    };
+    tracing::info!(call_id = %call_id, result = %result, detail, "dial ended unanswered");
+    let mut tx = db.begin().await?;
+    let moved = sqlx::query!(
+        "update calls set status = $2, end_reason = coalesce(end_reason, $3),
+                          ended_at = coalesce(ended_at, $4), heard_at = greatest(heard_at, $4)
+         where id = $1 and call_status_rank(status) < call_status_rank($2)",
+        call_id,
+        status.as_str(),
+        result.as_str(),
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    let mut campaign = None;
+    if moved.rows_affected() == 1 {
+        campaign = settle_attempt(&mut tx, call_id, result, now).await?;
+    }
+    tx.commit().await?;
+    if let Some(campaign) = campaign {
+        complete_if_done(db, campaign, now).await?;
+    }
+    Ok(())
+}
+
 /// The attempt result a call's final status stands for.
 pub(super) fn result_of(status: CallStatus, answered_by: Option<&str>) -> AttemptResult {
     let machine = answered_by.is_some_and(|by| by.starts_with("machine") || by == "fax");

@@ -22,7 +22,7 @@ impl Engine {
         let engine = &self.inner;
         let row = sqlx::query!(
             r#"select c.org_id, c.to_phone, c.from_phone, c.mode, c.trunk_id as "trunk_id!",
-                      t.calls_per_second, t.account_sid, t.auth_token_enc,
+                      t.calls_per_second, t.account_sid, t.auth_token_enc, t.livekit_trunk_id,
                       coalesce((a.definition->>'maxDurationSec')::int, 600) as "max_duration_sec!",
                       camp.amd_enabled as "amd_enabled?", camp.amd_timeout_sec as "amd_timeout_sec?"
                from calls c
@@ -55,10 +55,16 @@ impl Engine {
             tokio::time::sleep(wait.min(StdDuration::from_secs(5))).await;
         }
         let now = engine.clock.now();
-        let (Some(dialer), Some(account)) = (
-            engine.dialers.get(row.mode.as_str()).cloned(),
-            engine.account_for(row.account_sid.as_deref(), row.auth_token_enc.as_deref()),
-        ) else {
+        let dialer = engine.dialers.get(row.mode.as_str()).cloned();
+        let with_account = dialer.and_then(|dialer| {
+            let account = engine.account_of(
+                dialer.as_ref(),
+                row.account_sid.as_deref(),
+                row.auth_token_enc.as_deref(),
+            )?;
+            Some((dialer, account))
+        });
+        let Some((dialer, account)) = with_account else {
             outcome::fail_call(&engine.db, call_id, "not_configured", now).await?;
             return Ok(());
         };
@@ -75,13 +81,22 @@ impl Engine {
                 .then(|| row.amd_timeout_sec.unwrap_or(30) as u32),
             ring_timeout_sec: engine.settings.ring_timeout_sec,
             time_limit_sec: row.max_duration_sec as u32,
+            livekit_trunk_id: row.livekit_trunk_id,
         };
         match dialer.dial(&request).await {
             Ok(placed) => {
+                if dialer.waits_for_answer() {
+                    let update = outcome::answered(&placed.provider_call_id, engine.clock.now());
+                    outcome::apply_call_status(&engine.db, call_id, &update).await?;
+                }
                 outcome::store_provider_id(&engine.db, call_id, &placed.provider_call_id).await?
             }
             Err(DialError::Unknown(reason)) => {
                 tracing::warn!(call_id = %call_id, %reason, "dial outcome unknown; left for reconciliation");
+            }
+            Err(DialError::Ended { result, detail }) => {
+                let now = engine.clock.now();
+                outcome::end_unanswered(&engine.db, call_id, result, &detail, now).await?;
             }
             Err(err) => {
                 outcome::fail_call(&engine.db, call_id, &err.to_string(), now).await?;

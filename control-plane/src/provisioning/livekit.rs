@@ -183,7 +183,7 @@ impl LiveKitSip {
 
 /// LiveKit's URL as users write it (`wss://...` from the client SDKs) as the API's
 /// HTTP(S) base.
-fn http_url(url: &str) -> String {
+pub(crate) fn http_url(url: &str) -> String {
     let url = url.trim().trim_end_matches('/');
     if let Some(rest) = url.strip_prefix("wss://") {
         format!("https://{rest}")
@@ -218,6 +218,9 @@ mod tests {
             api_key: None,
             api_secret: None,
             request_timeout_sec: 5,
+            agent_name: "outbound-agent".into(),
+            worker_wait_sec: 10,
+            control_plane_url: None,
         };
         assert!(LiveKitSip::from_settings(&settings).is_err());
         let unset = LiveKitSettings {

@@ -3,6 +3,7 @@
 //! a deployment is: through base URLs and webhooks.
 
 mod api;
+pub mod livekit;
 mod standin;
 pub mod voice;
 
@@ -51,6 +52,17 @@ impl Rig {
         start: DateTime<Utc>,
         adjust: impl FnOnce(&mut Settings),
     ) -> anyhow::Result<Self> {
+        Self::start_on(db, start, free_port()?, adjust).await
+    }
+
+    /// Like [`Rig::start_with`], with the control plane on `port` (known beforehand by
+    /// whatever must call it back, such as livekit-server's webhooks).
+    pub async fn start_on(
+        db: PgPool,
+        start: DateTime<Utc>,
+        port: u16,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> anyhow::Result<Self> {
         let clock = Arc::new(ManualClock::new(start));
         // Twilio reports times on the test's clock, as it would on the shared real time.
         let twilio = Emulator::start(EmulatorConfig {
@@ -58,7 +70,6 @@ impl Rig {
             ..EmulatorConfig::unlimited()
         })
         .await?;
-        let port = free_port()?;
         let api = format!("http://127.0.0.1:{port}");
         // Calls stay up long enough for answering-machine detection to decide (about 1.5 s
         // for a short greeting and its beep), as a real agent would stay on the line.

@@ -10,7 +10,7 @@ pub use client::{TwilioClient, TwilioError};
 use async_trait::async_trait;
 use shared::CallStatus;
 
-use super::{DialError, DialRequest, Dialer, Placed, ProviderAccount, ProviderCall};
+use super::{DialError, DialRequest, Dialer, Placed, ProviderAccount, ProviderCall, Unrecorded};
 
 /// Where Twilio should send things for one call.
 #[derive(Debug, Clone)]
@@ -120,6 +120,16 @@ impl Dialer for TwilioStreamDialer {
         }
     }
 
+    async fn transfer(
+        &self,
+        account: &ProviderAccount,
+        provider_call_id: &str,
+        to: &str,
+    ) -> Result<(), DialError> {
+        self.redirect(account, provider_call_id, &twiml::dial(to))
+            .await
+    }
+
     async fn redirect(
         &self,
         account: &ProviderAccount,
@@ -154,11 +164,15 @@ impl Dialer for TwilioStreamDialer {
     async fn find_unrecorded(
         &self,
         account: &ProviderAccount,
-        to: &str,
-        from: &str,
-        known: &[String],
-        since: chrono::DateTime<chrono::Utc>,
+        call: &Unrecorded<'_>,
     ) -> Result<Option<ProviderCall>, DialError> {
+        let Unrecorded {
+            to,
+            from,
+            known,
+            since,
+            ..
+        } = *call;
         // Twilio does not echo our callback URL, so the lost call is recognised as the
         // one between these two numbers, made since the dial, that no call row records.
         let calls = self

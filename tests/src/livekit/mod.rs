@@ -1,11 +1,17 @@
-//! A real LiveKit server (and the Redis its SIP service needs) for tests: the Go
-//! `livekit-server` binary that `./dev test` installs, on free loopback ports, with its
-//! own Redis, stopped when the handle drops.
+//! The real LiveKit SIP path for tests: the Go `livekit-server` and `livekit-sip` binaries
+//! that `./dev test` installs, with their own Redis, and sipp callees standing in for the
+//! carrier, all on free loopback ports and stopped when their handles drop.
 //!
-//! The binary is `LIVEKIT_SERVER_BIN`, else the one `./dev test` caches under
-//! `~/.cache/outbound-calling/go-bin/`; Redis is `REDIS_SERVER_BIN`, else `redis-server`
-//! on the `PATH`. A test that needs them fails with a message naming what is missing: it
-//! is never skipped.
+//! The binaries are `LIVEKIT_SERVER_BIN` / `LIVEKIT_SIP_BIN`, else the ones `./dev test`
+//! caches under `~/.cache/outbound-calling/go-bin/`; Redis is `REDIS_SERVER_BIN`, else
+//! `redis-server` on the `PATH`; sipp is `SIPP_BIN`, else `sipp`. A test that needs them
+//! fails with a message naming what is missing: it is never skipped.
+
+mod sip;
+mod sipp;
+
+pub use sip::{LiveKitSipService, LIVEKIT_SIP_VERSION};
+pub use sipp::{Callee, Scenario};
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -25,6 +31,8 @@ pub struct LiveKitServer {
     redis: Child,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    /// `127.0.0.1:PORT`: livekit-sip must share it.
+    pub redis_addr: String,
     pub api_key: String,
     pub api_secret: String,
     /// Config and log; removed on drop.
@@ -39,25 +47,38 @@ impl std::fmt::Debug for LiveKitServer {
     }
 }
 
-fn livekit_binary() -> anyhow::Result<PathBuf> {
-    if let Ok(path) = std::env::var("LIVEKIT_SERVER_BIN") {
+/// `$VAR`, else the binary `./dev test` caches at `go-bin/<cached>`.
+pub(crate) fn cached_binary(var: &str, cached: &str) -> anyhow::Result<PathBuf> {
+    if let Ok(path) = std::env::var(var) {
         return Ok(path.into());
     }
     let home = std::env::var("HOME").unwrap_or_default();
-    let cached = PathBuf::from(home).join(format!(
-        ".cache/outbound-calling/go-bin/livekit-server-{LIVEKIT_SERVER_VERSION}/server"
-    ));
+    let path = PathBuf::from(home)
+        .join(".cache/outbound-calling/go-bin")
+        .join(cached);
     anyhow::ensure!(
-        cached.exists(),
-        "livekit-server not found: set LIVEKIT_SERVER_BIN or run ./dev test, which installs it at {}",
-        cached.display()
+        path.exists(),
+        "{cached} not found: set {var} or run ./dev test, which installs it at {}",
+        path.display()
     );
-    Ok(cached)
+    Ok(path)
+}
+
+/// What a test may change in the server's configuration.
+#[derive(Debug, Default, Clone)]
+pub struct ServerOptions {
+    /// Where livekit-server posts its webhooks (signed with the server's API key).
+    pub webhook_url: Option<String>,
 }
 
 impl LiveKitServer {
     /// Starts Redis and livekit-server and waits until the server answers.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(ServerOptions::default()).await
+    }
+
+    /// [`LiveKitServer::start`] with options (a webhook URL).
+    pub async fn start_with(options: ServerOptions) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let redis_port = free_port()?;
         let redis_bin = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
@@ -76,18 +97,28 @@ impl LiveKitServer {
         let api_key = "testkey".to_string();
         // v1.13 warns about secrets shorter than 32 characters.
         let api_secret = "test-secret-of-at-least-32-characters".to_string();
-        let config = format!(
+        // Loopback candidates and no TCP fallback: livekit-sip joins rooms over loopback.
+        let mut config = format!(
             "port: {http_port}\nbind_addresses: [127.0.0.1]\n\
              rtc:\n  tcp_port: {}\n  udp_port: {}\n  node_ip: 127.0.0.1\n  use_external_ip: false\n\
+             \x20 enable_loopback_candidate: true\n  allow_tcp_fallback: false\n\
              redis:\n  address: 127.0.0.1:{redis_port}\n\
              keys:\n  {api_key}: {api_secret}\nlogging:\n  level: warn\n",
             free_port()?,
             free_port()?,
         );
+        if let Some(url) = &options.webhook_url {
+            config.push_str(&format!(
+                "webhook:\n  api_key: {api_key}\n  urls: [\"{url}\"]\n"
+            ));
+        }
         let config_path = dir.path().join("livekit.yaml");
         std::fs::write(&config_path, config)?;
         let log = std::fs::File::create(dir.path().join("livekit.log"))?;
-        let binary = livekit_binary()?;
+        let binary = cached_binary(
+            "LIVEKIT_SERVER_BIN",
+            &format!("livekit-server-{LIVEKIT_SERVER_VERSION}/server"),
+        )?;
         let server = Command::new(&binary)
             .arg("--config")
             .arg(&config_path)
@@ -100,6 +131,7 @@ impl LiveKitServer {
             server,
             redis,
             url: format!("http://127.0.0.1:{http_port}"),
+            redis_addr: format!("127.0.0.1:{redis_port}"),
             api_key,
             api_secret,
             dir,
@@ -136,22 +168,53 @@ impl LiveKitServer {
         method: &str,
         body: serde_json::Value,
     ) -> anyhow::Result<serde_json::Value> {
+        let (status, answer) = self.twirp("SIP", method, body).await?;
+        anyhow::ensure!(status == 200, "{method}: HTTP {status}: {answer}");
+        Ok(answer)
+    }
+
+    /// A Twirp call with room-admin and SIP grants: the status and the JSON answer (a
+    /// Twirp error body on failure), so tests can look at LiveKit's own view of a call.
+    pub async fn twirp(
+        &self,
+        service: &str,
+        method: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
         let now = chrono::Utc::now().timestamp();
+        // Room-scoped RPCs (ListDispatch, ListParticipants) want the room in the grant.
+        let room = body["room"].as_str().unwrap_or_default();
         let claims = serde_json::json!({
             "iss": self.api_key, "sub": "test", "nbf": now - 10, "exp": now + 600,
+            "video": {"roomCreate": true, "roomList": true, "roomAdmin": true, "room": room},
             "sip": {"admin": true, "call": true},
         });
         let token = jwt_hs256(&claims, self.api_secret.as_bytes());
         let response = reqwest::Client::new()
-            .post(format!("{}/twirp/livekit.SIP/{method}", self.url))
+            .post(format!("{}/twirp/livekit.{service}/{method}", self.url))
             .bearer_auth(token)
+            .timeout(Duration::from_secs(90))
             .json(&body)
             .send()
             .await?;
-        let status = response.status();
+        let status = response.status().as_u16();
         let text = response.text().await?;
-        anyhow::ensure!(status.is_success(), "{method}: HTTP {status}: {text}");
-        Ok(serde_json::from_str(&text)?)
+        let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        Ok((status, value))
+    }
+
+    /// The names of the rooms LiveKit has now.
+    pub async fn room_names(&self) -> anyhow::Result<Vec<String>> {
+        let (status, list) = self
+            .twirp("RoomService", "ListRooms", serde_json::json!({}))
+            .await?;
+        anyhow::ensure!(status == 200, "ListRooms: HTTP {status}: {list}");
+        Ok(list["rooms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|room| room["name"].as_str().map(str::to_string))
+            .collect())
     }
 
     /// The outbound trunks LiveKit holds.
@@ -165,7 +228,7 @@ impl LiveKitServer {
 
 /// An HS256 JWT, written here rather than borrowed from the product, so the test's token
 /// is an independent check of what LiveKit accepts.
-fn jwt_hs256(claims: &serde_json::Value, secret: &[u8]) -> String {
+pub fn jwt_hs256(claims: &serde_json::Value, secret: &[u8]) -> String {
     use base64::Engine;
     use hmac::{Hmac, Mac};
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);

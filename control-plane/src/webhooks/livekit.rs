@@ -1,0 +1,126 @@
+//! `POST /webhooks/livekit`: LiveKit's room and participant events move `livekit_sip`
+//! calls through their states. The request is believed only with a valid signature
+//! (`Authorization`: a JWT signed with our API secret whose `sha256` claim is the body's
+//! hash; `livekit_api::webhooks` checks both). Events come again and out of order: the
+//! call state machine only moves forward, and an end counts only after an answer, so a
+//! repeat or a late event changes nothing.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use livekit_api::access_token::TokenVerifier;
+use livekit_api::webhooks::WebhookReceiver;
+use livekit_protocol as proto;
+use secrecy::ExposeSecret;
+use shared::CallStatus;
+use uuid::Uuid;
+
+use crate::dialer::livekit::{call_of_room, SIP_IDENTITY};
+use crate::engine::{apply_call_status, StatusUpdate};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+/// LiveKit webhook (signed JWT in `Authorization`, protobuf JSON body).
+#[utoipa::path(post, path = "/webhooks/livekit", tag = "webhooks", security(()),
+    request_body(content = String, content_type = "application/webhook+json"),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+pub(super) async fn livekit_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<StatusCode, ApiError> {
+    let event = verify(&state, &headers, &body)?;
+    let Some(room) = event.room.as_ref() else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    // Rooms this control plane did not make (or other projects' tests) are not ours.
+    let Some(call_id) = call_of_room(&room.name) else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    let callee = event
+        .participant
+        .as_ref()
+        .filter(|p| p.identity == SIP_IDENTITY);
+    let status = match (event.event.as_str(), callee) {
+        ("participant_joined", Some(participant)) => {
+            let answered = participant
+                .attributes
+                .get("sip.callStatus")
+                .is_some_and(|s| s == "active");
+            Some(if answered {
+                CallStatus::InProgress
+            } else {
+                CallStatus::Ringing
+            })
+        }
+        ("participant_left" | "participant_connection_aborted", Some(_)) | ("room_finished", _) => {
+            Some(CallStatus::Completed)
+        }
+        _ => None,
+    };
+    if let Some(status) = status {
+        apply(&state, call_id, &room.name, status).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The event, if its signature holds for our API key.
+fn verify(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &str,
+) -> Result<proto::WebhookEvent, ApiError> {
+    let livekit = &state.settings.livekit;
+    let (Some(key), Some(secret)) = (&livekit.api_key, &livekit.api_secret) else {
+        tracing::warn!("a LiveKit webhook arrived, but no LiveKit key is configured");
+        return Err(ApiError::Unauthorized);
+    };
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .ok_or(ApiError::Unauthorized)?;
+    // LiveKit sends the bare JWT; accept a `Bearer ` prefix as other senders write it.
+    let token = token.strip_prefix("Bearer ").unwrap_or(token);
+    let receiver = WebhookReceiver::new(TokenVerifier::with_api_key(key, secret.expose_secret()));
+    receiver.receive(body, token).map_err(|err| {
+        tracing::warn!(error = %err, "refused a LiveKit webhook");
+        ApiError::Unauthorized
+    })
+}
+
+/// Moves the call to `status`. An end (`completed`) counts only for a call that was
+/// answered: before the answer, the dial's own result (busy, no answer, ...) decides.
+async fn apply(
+    state: &AppState,
+    call_id: Uuid,
+    room: &str,
+    status: CallStatus,
+) -> Result<(), ApiError> {
+    let now = state.engine.clock().now();
+    let Some(answered_at) = sqlx::query_scalar!(
+        "select answered_at from calls where id = $1 and mode = 'livekit_sip'",
+        call_id
+    )
+    .fetch_optional(&state.db)
+    .await?
+    else {
+        return Ok(());
+    };
+    if status == CallStatus::Completed && answered_at.is_none() {
+        return Ok(());
+    }
+    let answered = matches!(status, CallStatus::InProgress | CallStatus::Completed);
+    let update = StatusUpdate {
+        status,
+        at: now,
+        // The room is the call's provider id once the callee answered (hang-up and
+        // transfer act on it).
+        provider_call_id: answered.then(|| room.to_string()),
+        duration_sec: answered_at
+            .filter(|_| status == CallStatus::Completed)
+            .map(|at| (now - at).num_seconds().max(0) as i32),
+        answered_by: None,
+        sequence: None,
+    };
+    apply_call_status(&state.db, call_id, &update).await?;
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! The end-to-end rig in LiveKit SIP mode: the control plane (engine on the test's manual
+//! clock) dialing through a real livekit-server and livekit-sip to sipp callees, with
+//! livekit-server's webhooks signed and posted to the control plane.
+
+mod worker;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use super::{free_port, Rig};
+use crate::livekit::{Callee, LiveKitServer, LiveKitSipService, ServerOptions};
+
+pub use worker::RigWorker;
+
+/// The agent name the rig's control plane dispatches.
+pub const AGENT_NAME: &str = "rig-agent";
+
+/// The secrets every control plane and worker of the rig share: their own, not the
+/// built-in development ones, so a replica started as a process accepts them too.
+pub const TOKEN_SECRET: &str = "livekit-rig-call-token-secret-0123456789";
+pub const JWT_SECRET: &str = "livekit-rig-session-jwt-secret-0123456789";
+pub const ENCRYPTION_KEY: &str = "livekit-rig-encryption-key-0123456789abc";
+
+/// A [`Rig`] whose `livekit_sip` campaigns dial through the real LiveKit SIP path.
+pub struct LiveKitRig {
+    pub rig: Rig,
+    pub livekit: Arc<LiveKitServer>,
+    pub sip: LiveKitSipService,
+}
+
+impl std::ops::Deref for LiveKitRig {
+    type Target = Rig;
+    fn deref(&self) -> &Rig {
+        &self.rig
+    }
+}
+
+impl LiveKitRig {
+    /// A start for the manual clock: 15:00 UTC (10:00 in New York, inside calling hours)
+    /// on the latest day it has already been 15:00. The real agent worker checks call
+    /// tokens by the real clock, so the test's clock must stay close to it.
+    pub fn now() -> DateTime<Utc> {
+        let real = Utc::now();
+        let today = real
+            .date_naive()
+            .and_hms_opt(15, 0, 0)
+            .unwrap_or_default()
+            .and_utc();
+        if today <= real {
+            today
+        } else {
+            today - chrono::Duration::days(1)
+        }
+    }
+
+    /// Starts Redis, livekit-server (webhooks to the control plane), livekit-sip and the
+    /// control plane. `worker_wait_sec` is how long a dial waits for a worker.
+    pub async fn start(
+        db: PgPool,
+        start: DateTime<Utc>,
+        worker_wait_sec: u64,
+    ) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let livekit = Arc::new(
+            LiveKitServer::start_with(ServerOptions {
+                webhook_url: Some(format!("http://127.0.0.1:{port}/webhooks/livekit")),
+            })
+            .await?,
+        );
+        let sip = LiveKitSipService::start(&livekit).await?;
+        let (url, key, secret) = (
+            livekit.url.clone(),
+            livekit.api_key.clone(),
+            livekit.api_secret.clone(),
+        );
+        let rig = Rig::start_on(db, start, port, move |s| {
+            s.livekit.url = Some(url);
+            s.livekit.api_key = Some(key);
+            s.livekit.api_secret = Some(SecretString::from(secret));
+            s.livekit.agent_name = AGENT_NAME.into();
+            s.livekit.worker_wait_sec = worker_wait_sec;
+            // A dial lasts real seconds (worker wait, ringing) while the manual clock
+            // races ahead: reconciliation must not take a dial in flight for a lost one.
+            s.engine.reconcile_after_sec = 100_000;
+            // The worker judges call tokens by the real clock, the control plane mints
+            // them on the test's clock (at most a day behind it, see `LiveKitRig::now`).
+            s.workers.token_grace_sec = 3 * 86_400;
+            s.workers.token_secret = SecretString::from(TOKEN_SECRET);
+            s.auth.jwt_secret = SecretString::from(JWT_SECRET);
+            s.auth.encryption_key = SecretString::from(ENCRYPTION_KEY);
+        })
+        .await?;
+        Ok(Self { rig, livekit, sip })
+    }
+
+    /// A real agent worker taking this rig's dispatches.
+    pub async fn worker(&self) -> RigWorker {
+        RigWorker::start(&self.rig.api.base, &self.livekit, AGENT_NAME)
+            .await
+            .expect("starting the agent worker")
+    }
+
+    /// A started campaign over `contacts` on a `livekit_sip` trunk whose carrier is
+    /// `callee`; `campaign` is merged over the rig's defaults.
+    pub async fn campaign_to(
+        &self,
+        callee: &Callee,
+        contacts: Vec<Value>,
+        mut campaign: Value,
+    ) -> anyhow::Result<String> {
+        let trunk = json!({"provider": "other", "mode": "livekit_sip",
+                           "address": format!("127.0.0.1:{}", callee.port)});
+        if let Some(object) = campaign.as_object_mut() {
+            object.insert("trunk".into(), trunk);
+        }
+        self.rig.start_campaign(contacts, campaign).await
+    }
+
+    /// Every campaign's id (for a failing test's report).
+    pub async fn campaign_ids(&self) -> Vec<String> {
+        sqlx::query_scalar("select id::text from campaigns")
+            .fetch_all(&self.rig.db)
+            .await
+            .unwrap_or_default()
+    }
+
+    /// The campaign's calls, oldest first.
+    pub async fn calls(&self, campaign: &str) -> anyhow::Result<Vec<Value>> {
+        let page = self
+            .get(&format!("/api/v1/campaigns/{campaign}/calls?perPage=500"))
+            .await?;
+        let mut calls = page["data"].as_array().cloned().unwrap_or_default();
+        calls.sort_by(|a, b| a["createdAt"].as_str().cmp(&b["createdAt"].as_str()));
+        Ok(calls)
+    }
+}
