@@ -6,6 +6,7 @@
 #![allow(unreachable_pub)]
 
 mod campaigns;
+mod capacity;
 mod crash;
 mod dialer;
 mod rig;

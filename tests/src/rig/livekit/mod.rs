@@ -104,6 +104,18 @@ impl LiveKitRig {
             .expect("starting the agent worker")
     }
 
+    /// A real agent worker that takes at most `max_jobs` of this rig's dispatches at once.
+    pub async fn worker_with_limit(&self, max_jobs: u32) -> RigWorker {
+        RigWorker::start_with_limit(
+            &self.rig.api.base,
+            &self.livekit,
+            AGENT_NAME,
+            Some(max_jobs),
+        )
+        .await
+        .expect("starting the agent worker")
+    }
+
     /// A started campaign over `contacts` on a `livekit_sip` trunk whose carrier is
     /// `callee`; `campaign` is merged over the rig's defaults.
     pub async fn campaign_to(

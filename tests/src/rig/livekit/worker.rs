@@ -34,7 +34,21 @@ impl RigWorker {
         livekit: &LiveKitServer,
         agent_name: &str,
     ) -> anyhow::Result<Self> {
+        Self::start_with_limit(control_plane, livekit, agent_name, None).await
+    }
+
+    /// [`RigWorker::start`] with at most `max_jobs` LiveKit jobs at once (the worker's
+    /// default when `None`).
+    pub async fn start_with_limit(
+        control_plane: &str,
+        livekit: &LiveKitServer,
+        agent_name: &str,
+        max_jobs: Option<u32>,
+    ) -> anyhow::Result<Self> {
         let mut config = WorkerConfig::default();
+        if let Some(max_jobs) = max_jobs {
+            config.livekit.max_jobs = max_jobs;
+        }
         config.recording.enabled = false;
         config.control_plane.url = control_plane.to_string();
         config.control_plane.api_key = SecretString::from(WORKER_KEY);
