@@ -56,7 +56,8 @@ pub struct DncInput {
     /// E.164, or national with `defaultCountry`.
     pub phone: String,
     pub reason: Option<String>,
-    /// ISO 3166-1 alpha-2 country for a number written without `+`.
+    /// ISO 3166-1 alpha-2 country for a number written without `+`; overrides the
+    /// `defaultCountry` query parameter.
     pub default_country: Option<String>,
 }
 
@@ -71,16 +72,23 @@ pub struct DncFilter {
 }
 
 /// Adds a number. Adding a number that is already listed answers 200 with the entry.
+/// `defaultCountry` may come in the body or, as on the contacts routes, in the query.
 #[utoipa::path(post, path = "/api/v1/dnc", tag = "dnc", request_body = DncInput,
+    params(UploadQuery),
     responses((status = 201, body = DncView, description = "Added"),
         (status = 200, body = DncView, description = "Already listed; unchanged"),
         (status = 422, body = ErrorBody)))]
 async fn add_number(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(query): ApiQuery<UploadQuery>,
     ApiJson(body): ApiJson<DncInput>,
 ) -> Result<(StatusCode, ApiJson<DncView>), ApiError> {
-    let country = parse_default_country(body.default_country.as_deref())?;
+    let country = body
+        .default_country
+        .as_deref()
+        .or(query.default_country.as_deref());
+    let country = parse_default_country(country)?;
     let phone = parse_phone(&body.phone, country.as_deref())?;
     let reason = body
         .reason
@@ -181,8 +189,17 @@ async fn import_numbers(
     Ok((StatusCode::CREATED, ApiJson(report)))
 }
 
+/// The number in E.164; a national number without a country gets the same hint the CSV
+/// importer gives.
 fn parse_phone(raw: &str, country: Option<&str>) -> Result<PhoneNumber, ApiError> {
-    PhoneNumber::parse(raw, country).map_err(|err| ApiError::invalid("phone", err.to_string()))
+    PhoneNumber::parse(raw, country).map_err(|err| {
+        let hint = if country.is_none() && !raw.trim_start().starts_with('+') {
+            " (no country code: start with + or pass defaultCountry)"
+        } else {
+            ""
+        };
+        ApiError::invalid("phone", format!("{err}{hint}"))
+    })
 }
 
 /// A `+` in a query string arrives as a space; put it back so `?phone=+1415...` works.

@@ -48,6 +48,46 @@ async fn adding_a_number_normalizes_it_and_adding_it_again_changes_nothing(db: P
         .await;
     let body = assert_error(invalid, 422, "validation_failed").await;
     assert_eq!(body["error"]["details"][0]["field"], "phone");
+    let reason = body["error"]["details"][0]["message"].as_str().unwrap();
+    assert!(reason.contains("defaultCountry"), "no hint: {reason}");
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_national_number_takes_its_country_from_the_query_as_on_the_contacts_routes(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    let added = app
+        .post(
+            "/api/v1/dnc?defaultCountry=US",
+            &token,
+            &json!({"phone": "(415) 555-2673"}),
+        )
+        .await;
+    assert_eq!(added.status(), 201);
+    let added: Value = added.json().await.unwrap();
+    assert_eq!(added["phone"], "+14155552673");
+
+    // The body's country wins over the query's, as for contacts.
+    let added = app
+        .post(
+            "/api/v1/dnc?defaultCountry=US",
+            &token,
+            &json!({"phone": "020 7946 0018", "defaultCountry": "GB"}),
+        )
+        .await;
+    assert_eq!(added.status(), 201);
+    let added: Value = added.json().await.unwrap();
+    assert_eq!(added["phone"], "+442079460018");
+
+    let typo = app
+        .post(
+            "/api/v1/dnc?defaultCountry=USA",
+            &token,
+            &json!({"phone": "4155552674"}),
+        )
+        .await;
+    let body = assert_error(typo, 422, "validation_failed").await;
+    assert_eq!(body["error"]["details"][0]["field"], "defaultCountry");
 }
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
