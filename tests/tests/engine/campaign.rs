@@ -194,4 +194,10 @@ async fn a_voicemail_gets_the_assistants_message_after_the_beep(db: PgPool) {
         .await
         .unwrap();
     assert_eq!(calls["data"][0]["outcome"], "voicemail");
+    // Not the worker's reason for the line dropping: we ended it because it was a machine.
+    assert_eq!(
+        calls["data"][0]["endReason"], "voicemail",
+        "{}",
+        calls["data"][0]
+    );
 }

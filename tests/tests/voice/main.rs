@@ -36,21 +36,31 @@ pub fn number(i: u32) -> String {
 /// Starts a one-contact-per-script campaign and waits until it completes; returns the
 /// calls (with transcripts) in contact order.
 pub async fn run_campaign(rig: &VoiceRig, contacts: &[String], assistant: Value) -> Vec<Value> {
+    run_campaign_with(rig, contacts, assistant, json!({})).await
+}
+
+/// [`run_campaign`] with `extra` campaign settings (AMD, voicemail policy, ...).
+pub async fn run_campaign_with(
+    rig: &VoiceRig,
+    contacts: &[String],
+    assistant: Value,
+    extra: Value,
+) -> Vec<Value> {
     let contacts: Vec<Value> = contacts
         .iter()
         .map(|phone| json!({"phone": phone, "timezone": "America/New_York"}))
         .collect();
+    let mut settings = json!({"maxAttempts": 1,
+        "schedule": {"timezone": "America/New_York",
+            "callingDays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            "startHour": 0, "endHour": 24},
+        // Voice tests run on the wall clock, at whatever hour CI runs them.
+        "allowOutsideLegalHours": true});
+    if let (Some(settings), Some(extra)) = (settings.as_object_mut(), extra.as_object()) {
+        settings.extend(extra.clone());
+    }
     let campaign = rig
-        .start_campaign_with(
-            contacts,
-            assistant,
-            json!({"maxAttempts": 1,
-            "schedule": {"timezone": "America/New_York",
-                "callingDays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
-                "startHour": 0, "endHour": 24},
-            // Voice tests run on the wall clock, at whatever hour CI runs them.
-            "allowOutsideLegalHours": true}),
-        )
+        .start_campaign_with(contacts, assistant, settings)
         .await
         .unwrap();
     rig.wait_for_campaign(&campaign, Duration::from_secs(90))

@@ -24,9 +24,13 @@ pub(super) async fn amd_callback(
         .ok_or_else(|| ApiError::invalid("AnsweredBy", "missing"))?
         .to_string();
     let machine = answered_by.starts_with("machine") || answered_by == "fax";
+    // A machine's call is ended by us (hang up, or the message then hang up): its end
+    // reason is `voicemail`, set now so the worker's later `callee_hung_up` (the line
+    // dropping when we hang up) does not take its place.
     let call = sqlx::query!(
         r#"update calls set answered_by = $2,
-               outcome = case when $3 then coalesce(outcome, 'voicemail') else outcome end
+               outcome = case when $3 then coalesce(outcome, 'voicemail') else outcome end,
+               end_reason = case when $3 then coalesce(end_reason, 'voicemail') else end_reason end
            where id = $1
            returning
                (select voicemail_action from campaigns where id = calls.campaign_id) as voicemail_action,
