@@ -104,7 +104,8 @@ async fn get_import(
     Ok(ApiJson(row.into()))
 }
 
-/// Every rejected row of an import, by row number.
+/// The rejected rows of an import, by row number: the first 10,000 are stored
+/// (`MAX_STORED_ERRORS`); the import's `rejected` counts every one.
 #[utoipa::path(get, path = "/api/v1/imports/{id}/errors", tag = "imports",
     params(("id" = Uuid, Path), PageQuery),
     responses((status = 200, body = Page<RowError>), (status = 404, body = ErrorBody),

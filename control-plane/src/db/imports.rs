@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::Tx;
-use crate::imports::RowError;
+use crate::imports::{RowError, MAX_STORED_ERRORS};
 
 #[derive(Debug, Clone)]
 pub struct ImportRow {
@@ -77,7 +77,15 @@ pub async fn add_progress(
     Ok(())
 }
 
-pub async fn insert_errors(tx: &mut Tx<'_>, id: Uuid, errors: &[RowError]) -> sqlx::Result<()> {
+/// Stores a batch's rejected rows (sorted by row), as many as still fit under `cap` rows
+/// for the import. Runs before [`add_progress`] in the batch's transaction, so
+/// `imports.rejected` still counts the earlier batches only.
+pub async fn insert_errors(
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    errors: &[RowError],
+    cap: i64,
+) -> sqlx::Result<()> {
     if errors.is_empty() {
         return Ok(());
     }
@@ -87,11 +95,14 @@ pub async fn insert_errors(tx: &mut Tx<'_>, id: Uuid, errors: &[RowError]) -> sq
     sqlx::query!(
         "insert into import_errors (import_id, row_no, phone, reason)
          select $1, row_no, phone, reason
-         from unnest($2::bigint[], $3::text[], $4::text[]) as t(row_no, phone, reason)",
+         from unnest($2::bigint[], $3::text[], $4::text[]) as t(row_no, phone, reason)
+         order by row_no
+         limit greatest(0, $5 - (select least(rejected, $5) from imports where id = $1))",
         id,
         &rows,
         &phones as &[Option<String>],
-        &reasons
+        &reasons,
+        cap
     )
     .execute(&mut **tx)
     .await?;
@@ -168,10 +179,12 @@ pub async fn errors(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Option<(Vec<RowError>, i64)>> {
+    // The stored rows, not every rejected one: past the cap only the count is kept.
     let total = sqlx::query_scalar!(
-        "select rejected from imports where org_id = $1 and id = $2",
+        r#"select least(rejected, $3) as "n!" from imports where org_id = $1 and id = $2"#,
         org_id,
-        id
+        id,
+        MAX_STORED_ERRORS
     )
     .fetch_optional(db)
     .await?;

@@ -12,7 +12,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::report::Tally;
-use super::{ImportError, ImportReport, Kind, RowError, BATCH_ROWS};
+use super::{ImportError, ImportReport, Kind, RowError, BATCH_ROWS, MAX_STORED_ERRORS};
 use crate::db;
 use crate::db::imports::Duplicate;
 use crate::domain::contact::RowRejection;
@@ -216,7 +216,7 @@ impl<K: Kind> Job<K> {
             );
         }
         errors.sort_unstable_by_key(|error| error.row);
-        db::imports::insert_errors(&mut tx, self.import_id, &errors).await?;
+        db::imports::insert_errors(&mut tx, self.import_id, &errors, MAX_STORED_ERRORS).await?;
         db::imports::add_progress(&mut tx, self.import_id, accepted, errors.len() as i64).await?;
         tx.commit().await?;
         K::clear(&mut batch);

@@ -3,7 +3,7 @@
 //! An upload is read record by record ([`csv`]), each row is validated into a record or a
 //! rejection ([`kinds`]), valid rows are written in batches of [`BATCH_ROWS`] with one
 //! statement per batch that also reports duplicates ([`engine`]), and rejected rows go to
-//! `import_errors` in the same transaction. Only the current batch, the one being written
+//! `import_errors` in the same transaction, up to [`MAX_STORED_ERRORS`] per import. Only the current batch, the one being written
 //! and the first [`MAX_REPORTED_ERRORS`] errors are ever in memory, so a million-row file
 //! costs what a ten-thousand-row file costs.
 //!
@@ -33,6 +33,11 @@ pub const BATCH_ROWS: usize = 5_000;
 
 /// Rejected rows kept for the upload's answer; the rest are only in `import_errors`.
 pub const MAX_REPORTED_ERRORS: usize = 100;
+
+/// Rejected rows stored per import in `import_errors` (the first by row number). Past it
+/// only the count grows (`imports.rejected` stays exact), so a file of millions of bad rows
+/// cannot fill the database: a 1 GiB upload could otherwise write about 80M error rows.
+pub const MAX_STORED_ERRORS: i64 = 10_000;
 
 /// Why an upload as a whole failed. Rows committed before the failure stay.
 #[derive(Debug, thiserror::Error)]

@@ -299,3 +299,51 @@ async fn the_answer_caps_errors_at_100_and_the_import_keeps_them_all(db: PgPool)
     assert_eq!(page["data"][0]["row"], 103);
     assert_eq!(page["data"][49]["phone"], "bad-149");
 }
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_file_of_bad_rows_stores_a_bounded_number_and_counts_the_rest(db: PgPool) {
+    let app = TestApp::spawn(db.clone()).await;
+    let token = app.register("Acme").await;
+    let list = create_list(&app, &token).await;
+    let bad = 12_345;
+    let mut csv = String::from("phone\n+14155552671\n");
+    for i in 0..bad {
+        csv.push_str(&format!("bad-{i}\n"));
+    }
+    let report = upload_csv(
+        &app,
+        &token,
+        &format!("/api/v1/contact-lists/{list}/contacts"),
+        &csv,
+    )
+    .await;
+    assert_eq!(report["accepted"], 1);
+    assert_eq!(report["rejected"], bad);
+
+    // Exact counts on the import; the first 10,000 rows (over several batches) stored.
+    let import = report["importId"].as_str().unwrap();
+    let view: Value = app
+        .get(&format!("/api/v1/imports/{import}"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["rejected"], bad);
+    let stored: i64 = sqlx::query_scalar("select count(*) from import_errors")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 10_000);
+    let last: Value = app
+        .get(
+            &format!("/api/v1/imports/{import}/errors?page=100&perPage=100"),
+            &token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(last["total"], 10_000);
+    assert_eq!(last["data"][99]["phone"], "bad-9999");
+    assert_eq!(last["data"][99]["row"], 10_002);
+}
