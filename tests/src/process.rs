@@ -245,6 +245,30 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<std::path::PathBuf> {
     Ok(binary)
 }
 
+/// The control-plane binary: `CONTROL_PLANE_BIN` when set (a target directory shared by
+/// several checkouts may hold another checkout's build), else [`workspace_binary`].
+pub fn control_plane_binary() -> anyhow::Result<std::path::PathBuf> {
+    match std::env::var_os("CONTROL_PLANE_BIN") {
+        Some(path) => Ok(path.into()),
+        None => workspace_binary("control-plane"),
+    }
+}
+
+/// The URL of the database a `#[sqlx::test]` was given: `DATABASE_URL`'s server with the
+/// test's own database, for a process the test starts.
+pub fn test_database_url(db: &sqlx::PgPool) -> anyhow::Result<String> {
+    let base = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
+    let name = db
+        .connect_options()
+        .get_database()
+        .unwrap_or("postgres")
+        .to_string();
+    let (server, _) = base
+        .rsplit_once('/')
+        .context("DATABASE_URL names no database")?;
+    Ok(format!("{server}/{name}"))
+}
+
 /// Memory of any process.
 pub fn memory_of(pid: u32) -> anyhow::Result<Memory> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -2,10 +2,9 @@
 //! campaign through the Twilio emulator: no contact is dialed more often than the policy
 //! allows, every dial is on record, and no contact is left undialed.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use outbound_tests::process::ControlPlane;
+use outbound_tests::process::{control_plane_binary, test_database_url, ControlPlane};
 use outbound_tests::rig::{free_port, Api, StandInWorker, WORKER_KEY};
 use outbound_tests::twilio::{CalleeScript, Emulator, EmulatorConfig};
 use rand::{Rng, SeedableRng};
@@ -13,35 +12,6 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::{contact, number};
-
-/// The control-plane binary next to this test's executable (built by `cargo test
-/// --workspace`, or `cargo build -p control-plane`).
-fn control_plane_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir");
-    let binary = dir.join("control-plane");
-    assert!(
-        binary.exists(),
-        "{} is missing: build it with `cargo build -p control-plane`",
-        binary.display()
-    );
-    binary
-}
-
-/// The URL of the database this test was given.
-fn database_url(db: &PgPool) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let name = db
-        .connect_options()
-        .get_database()
-        .unwrap_or("postgres")
-        .to_string();
-    let (server, _) = base.rsplit_once('/').expect("DATABASE_URL has a database");
-    format!("{server}/{name}")
-}
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
 async fn an_engine_killed_at_random_points_never_dials_a_contact_too_often(db: PgPool) {
@@ -81,8 +51,8 @@ async fn an_engine_killed_at_random_points_never_dials_a_contact_too_often(db: P
         ("CP__ENGINE__RING_TIMEOUT_SEC", "2".into()),
         ("CP__SERVER__SHUTDOWN_GRACE_SEC", "1".into()),
     ];
-    let binary = control_plane_binary();
-    let url = database_url(&db);
+    let binary = control_plane_binary().unwrap();
+    let url = test_database_url(&db).unwrap();
     let log = std::env::temp_dir().join(format!("crash-test-{port}.log"));
     let client = reqwest::Client::new();
     let start = || async {

@@ -3,11 +3,10 @@
 //! process on the test's database; the survivor is the rig's in-process control plane,
 //! which hears LiveKit's webhooks and reconciles by the call's room.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use outbound_tests::livekit::{Callee, Scenario};
-use outbound_tests::process::ControlPlane;
+use outbound_tests::process::{control_plane_binary, test_database_url, ControlPlane};
 use outbound_tests::rig::livekit::{
     LiveKitRig, AGENT_NAME, ENCRYPTION_KEY, JWT_SECRET, TOKEN_SECRET,
 };
@@ -16,38 +15,6 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::{contact, now};
-
-/// The control-plane binary: `CONTROL_PLANE_BIN`, else the one next to this test's
-/// executable (built by `cargo test --workspace`, or `cargo build -p control-plane`).
-fn control_plane_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("CONTROL_PLANE_BIN") {
-        return path.into();
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir");
-    let binary = dir.join("control-plane");
-    assert!(
-        binary.exists(),
-        "{} is missing: build it with `cargo build -p control-plane`",
-        binary.display()
-    );
-    binary
-}
-
-/// The URL of the database this test was given.
-fn database_url(db: &PgPool) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let name = db
-        .connect_options()
-        .get_database()
-        .unwrap_or("postgres")
-        .to_string();
-    let (server, _) = base.rsplit_once('/').expect("DATABASE_URL has a database");
-    format!("{server}/{name}")
-}
 
 async fn until(what: &str, within: Duration, mut check: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + within;
@@ -89,8 +56,8 @@ async fn a_control_plane_killed_while_the_phone_rings_neither_loses_nor_doubles_
     ];
     let log = std::env::temp_dir().join(format!("livekit-crash-{port}.log"));
     let dialer = ControlPlane::start_on(
-        &control_plane_binary(),
-        &database_url(&db),
+        &control_plane_binary().unwrap(),
+        &test_database_url(&db).unwrap(),
         &log,
         port,
         &settings,
