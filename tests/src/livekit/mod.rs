@@ -64,6 +64,30 @@ pub(crate) fn cached_binary(var: &str, cached: &str) -> anyhow::Result<PathBuf> 
     Ok(path)
 }
 
+/// Starts one of the cached Go services (`var`/`cached` as for [`cached_binary`]) with
+/// `config` written to `<dir>/<name>.yaml` and its output in `<dir>/<name>.log`; killed
+/// when the child drops.
+pub(crate) fn start_go_service(
+    var: &str,
+    cached: &str,
+    dir: &std::path::Path,
+    name: &str,
+    config: &str,
+) -> anyhow::Result<Child> {
+    let config_path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&config_path, config)?;
+    let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
+    let binary = cached_binary(var, cached)?;
+    Command::new(&binary)
+        .arg("--config")
+        .arg(&config_path)
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))
+}
+
 /// What a test may change in the server's configuration.
 #[derive(Debug, Default, Clone)]
 pub struct ServerOptions {
@@ -112,21 +136,13 @@ impl LiveKitServer {
                 "webhook:\n  api_key: {api_key}\n  urls: [\"{url}\"]\n"
             ));
         }
-        let config_path = dir.path().join("livekit.yaml");
-        std::fs::write(&config_path, config)?;
-        let log = std::fs::File::create(dir.path().join("livekit.log"))?;
-        let binary = cached_binary(
+        let server = start_go_service(
             "LIVEKIT_SERVER_BIN",
             &format!("livekit-server-{LIVEKIT_SERVER_VERSION}/server"),
+            dir.path(),
+            "livekit",
+            &config,
         )?;
-        let server = Command::new(&binary)
-            .arg("--config")
-            .arg(&config_path)
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
         let mut lk = Self {
             server,
             redis,

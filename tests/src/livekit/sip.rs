@@ -4,10 +4,9 @@
 use std::net::{TcpListener, UdpSocket};
 use std::time::Duration;
 
-use anyhow::Context;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use super::{cached_binary, LiveKitServer};
+use super::{start_go_service, LiveKitServer};
 use crate::process::free_port;
 
 /// The version `./dev test` installs.
@@ -53,21 +52,13 @@ impl LiveKitSipService {
             redis = server.redis_addr,
             rtp_end = rtp + RTP_PORTS - 1,
         );
-        let config_path = dir.path().join("sip.yaml");
-        std::fs::write(&config_path, config)?;
-        let log = std::fs::File::create(dir.path().join("sip.log"))?;
-        let binary = cached_binary(
+        let child = start_go_service(
             "LIVEKIT_SIP_BIN",
             &format!("livekit-sip-{LIVEKIT_SIP_VERSION}/livekit-sip"),
+            dir.path(),
+            "sip",
+            &config,
         )?;
-        let child = Command::new(&binary)
-            .arg("--config")
-            .arg(&config_path)
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
         let mut sip = Self {
             child,
             sip_port,
