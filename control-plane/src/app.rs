@@ -71,6 +71,18 @@ impl Application {
         let listener = TcpListener::bind(&address)
             .await
             .with_context(|| format!("binding {address}"))?;
+        Self::build_on(settings, db, clock, listener)
+    }
+
+    /// Like [`Application::build_with`] on a listener bound beforehand: a test that must
+    /// tell other services the address first holds the port from then on, so nothing
+    /// else started in between can take it.
+    pub fn build_on(
+        settings: Settings,
+        db: PgPool,
+        clock: Arc<dyn Clock>,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
         let grace = Duration::from_secs(settings.server.shutdown_grace_sec);
         let run_engine = settings.engine.enabled;
         let state = AppState::with_clock(db, settings, clock)?;

@@ -52,17 +52,23 @@ impl Rig {
         start: DateTime<Utc>,
         adjust: impl FnOnce(&mut Settings),
     ) -> anyhow::Result<Self> {
-        Self::start_on(db, start, free_port()?, adjust).await
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        Self::start_on(db, start, listener, adjust).await
     }
 
-    /// Like [`Rig::start_with`], with the control plane on `port` (known beforehand by
-    /// whatever must call it back, such as livekit-server's webhooks).
+    /// Like [`Rig::start_with`], with the control plane on `listener`, bound beforehand
+    /// because something must know its address first (livekit-server's webhooks). Holding
+    /// the port from then on matters: a test that only noted a free port saw livekit-sip
+    /// or sipp of a parallel test take it before the control plane bound it.
     pub async fn start_on(
         db: PgPool,
         start: DateTime<Utc>,
-        port: u16,
+        listener: std::net::TcpListener,
         adjust: impl FnOnce(&mut Settings),
     ) -> anyhow::Result<Self> {
+        let port = listener.local_addr()?.port();
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
         let clock = Arc::new(ManualClock::new(start));
         // Twilio reports times on the test's clock, as it would on the shared real time.
         let twilio = Emulator::start(EmulatorConfig {
@@ -77,7 +83,7 @@ impl Rig {
             StandInWorker::start(&api, WORKER_KEY, 1000, Duration::from_millis(2500)).await?;
         let mut settings = settings(port, &twilio, &worker.media_url())?;
         adjust(&mut settings);
-        let app = Application::build_with(settings.clone(), db.clone(), clock.clone()).await?;
+        let app = Application::build_on(settings.clone(), db.clone(), clock.clone(), listener)?;
         let engine = app.engine();
         tokio::spawn(app.run_until_stopped(std::future::pending()));
         let api = Api::register(&api, "rig@example.com").await?;

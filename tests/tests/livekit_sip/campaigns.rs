@@ -91,7 +91,14 @@ async fn busy_declined_and_unanswered_callees_are_retried_by_the_campaigns_rules
         let calls = rig.calls(campaign).await.unwrap();
         assert_eq!(calls.len(), 2);
         for call in &calls {
-            assert_eq!(call["status"], status, "{result}: {call}");
+            // A wrong status names its cause only in the SIP traces: show both ends'.
+            assert_eq!(
+                call["status"],
+                status,
+                "{result}: {call}\ncallee's SIP messages:\n{}\nlivekit-sip:\n{}",
+                callee.messages(),
+                rig.sip.log()
+            );
         }
     }
     // Every dial went to the agent worker first: it took the job, fetched the call with

@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use super::{free_port, Rig};
+use super::Rig;
 use crate::livekit::{Callee, LiveKitServer, LiveKitSipService, ServerOptions};
 
 pub use worker::RigWorker;
@@ -64,7 +64,8 @@ impl LiveKitRig {
         start: DateTime<Utc>,
         worker_wait_sec: u64,
     ) -> anyhow::Result<Self> {
-        let port = free_port()?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
         let livekit = Arc::new(
             LiveKitServer::start_with(ServerOptions {
                 webhook_url: Some(format!("http://127.0.0.1:{port}/webhooks/livekit")),
@@ -77,7 +78,7 @@ impl LiveKitRig {
             livekit.api_key.clone(),
             livekit.api_secret.clone(),
         );
-        let rig = Rig::start_on(db, start, port, move |s| {
+        let rig = Rig::start_on(db, start, listener, move |s| {
             s.livekit.url = Some(url);
             s.livekit.api_key = Some(key);
             s.livekit.api_secret = Some(SecretString::from(secret));
@@ -86,6 +87,11 @@ impl LiveKitRig {
             // A dial lasts real seconds (worker wait, ringing) while the manual clock
             // races ahead: reconciliation must not take a dial in flight for a lost one.
             s.engine.reconcile_after_sec = 100_000;
+            // livekit-sip's ring window starts at its INVITE. With the engine rig's 2 s, a
+            // busy callee's first dial once ended no_answer in CI, most likely because the
+            // 486 was read late while eight tests' Go servers shared two cores: the window
+            // must be far longer than any stall, not what a test measures.
+            s.engine.ring_timeout_sec = 6;
             // The worker judges call tokens by the real clock, the control plane mints
             // them on the test's clock (at most a day behind it, see `LiveKitRig::now`).
             s.workers.token_grace_sec = 3 * 86_400;
