@@ -21,6 +21,7 @@ use anyhow::Context;
 use tokio::process::{Child, Command};
 
 use crate::process::free_port;
+use sip::free_udp_and_tcp_port;
 
 /// The version `./dev test` installs.
 pub const LIVEKIT_SERVER_VERSION: &str = "v1.13.5";
@@ -88,6 +89,27 @@ pub(crate) fn start_go_service(
         .with_context(|| format!("starting {}", binary.display()))
 }
 
+/// Starts a service up to three times, each on ports chosen afresh. Ports are noted free
+/// and handed to a Go process that binds them later; a parallel test's process (an RTP
+/// range, an ephemeral port) can take one in between, and the service then exits.
+pub(crate) async fn retry_on_new_ports<T, F, Fut>(what: &str, mut start: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match start().await {
+            Ok(service) => return Ok(service),
+            Err(err) if attempt < 3 => {
+                eprintln!("{what} did not start (attempt {attempt}), again on new ports: {err:#}");
+                attempt += 1;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
 /// What a test may change in the server's configuration.
 #[derive(Debug, Default, Clone)]
 pub struct ServerOptions {
@@ -103,6 +125,10 @@ impl LiveKitServer {
 
     /// [`LiveKitServer::start`] with options (a webhook URL).
     pub async fn start_with(options: ServerOptions) -> anyhow::Result<Self> {
+        retry_on_new_ports("livekit-server", || Self::start_once(&options)).await
+    }
+
+    async fn start_once(options: &ServerOptions) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let redis_port = free_port()?;
         let redis_bin = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
@@ -129,7 +155,7 @@ impl LiveKitServer {
              redis:\n  address: 127.0.0.1:{redis_port}\n\
              keys:\n  {api_key}: {api_secret}\nlogging:\n  level: warn\n",
             free_port()?,
-            free_port()?,
+            free_udp_and_tcp_port()?,
         );
         if let Some(url) = &options.webhook_url {
             config.push_str(&format!(

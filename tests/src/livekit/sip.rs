@@ -35,6 +35,10 @@ impl std::fmt::Debug for LiveKitSipService {
 impl LiveKitSipService {
     /// Starts livekit-sip for `server` and waits until its health port says OK.
     pub async fn start(server: &LiveKitServer) -> anyhow::Result<Self> {
+        super::retry_on_new_ports("livekit-sip", || Self::start_once(server)).await
+    }
+
+    async fn start_once(server: &LiveKitServer) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let sip_port = free_udp_and_tcp_port()?;
         let health_port = free_port()?;
