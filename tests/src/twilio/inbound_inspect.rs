@@ -32,6 +32,8 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
 #[serde(rename_all = "camelCase")]
 struct Hooks {
     voice_url: Option<String>,
+    /// Also read as `statusCallbackUrl`, the control plane's name for it.
+    #[serde(alias = "statusCallbackUrl")]
     status_callback: Option<String>,
     sms_url: Option<String>,
 }
@@ -61,7 +63,10 @@ struct Call {
     script: Option<CalleeScript>,
 }
 
-async fn call(State(shared): State<Arc<Shared>>, Json(call): Json<Call>) -> (StatusCode, Json<Value>) {
+async fn call(
+    State(shared): State<Arc<Shared>>,
+    Json(call): Json<Call>,
+) -> (StatusCode, Json<Value>) {
     let hooks = shared
         .messaging()
         .numbers
@@ -71,7 +76,10 @@ async fn call(State(shared): State<Arc<Shared>>, Json(call): Json<Call>) -> (Sta
     let script = call.script.unwrap_or_default();
     match place(shared.clone(), &call.from, &call.to, &hooks, script) {
         Ok(sid) => (StatusCode::CREATED, Json(json!({"sid": sid}))),
-        Err(why) => (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"error": why}))),
+        Err(why) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": why})),
+        ),
     }
 }
 
@@ -82,13 +90,19 @@ struct Text {
     body: String,
 }
 
-async fn text(State(shared): State<Arc<Shared>>, Json(text): Json<Text>) -> (StatusCode, Json<Value>) {
+async fn text(
+    State(shared): State<Arc<Shared>>,
+    Json(text): Json<Text>,
+) -> (StatusCode, Json<Value>) {
     match super::messaging::receive(&shared, &text.from, &text.to, &text.body).await {
         Ok((sid, status)) => (
             StatusCode::CREATED,
             Json(json!({"sid": sid, "webhookStatus": status})),
         ),
-        Err(why) => (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"error": why}))),
+        Err(why) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": why})),
+        ),
     }
 }
 

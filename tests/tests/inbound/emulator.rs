@@ -74,14 +74,22 @@ async fn the_messages_resource_answers_and_refuses_as_twilio_does() {
         (vec![("To", them), ("From", ours)], 21602),
         (vec![("From", ours), ("Body", "hi")], 21604),
         (vec![("To", "12"), ("From", ours), ("Body", "hi")], 21211),
-        (vec![("To", them), ("From", "+14155550999"), ("Body", "hi")], 21606),
+        (
+            vec![("To", them), ("From", "+14155550999"), ("Body", "hi")],
+            21606,
+        ),
     ] {
         let (status, body) = create(&twilio, &form).await;
         assert_eq!((status, body["code"].as_u64()), (400, Some(code)), "{body}");
     }
     let (status, body) = create(
         &twilio,
-        &[("To", them), ("From", ours), ("Body", "hi"), ("StatusCallback", &status_url)],
+        &[
+            ("To", them),
+            ("From", ours),
+            ("Body", "hi"),
+            ("StatusCallback", &status_url),
+        ],
     )
     .await;
     assert_eq!(status, 201, "{body}");
@@ -99,7 +107,13 @@ async fn the_messages_resource_answers_and_refuses_as_twilio_does() {
         let got = received.lock().unwrap();
         let statuses: Vec<&str> = got
             .iter()
-            .map(|(_, p, _)| p.iter().find(|(k, _)| k == "MessageStatus").unwrap().1.as_str())
+            .map(|(_, p, _)| {
+                p.iter()
+                    .find(|(k, _)| k == "MessageStatus")
+                    .unwrap()
+                    .1
+                    .as_str()
+            })
             .collect();
         assert_eq!(statuses, ["sent", "delivered"]);
         assert!(got.iter().all(|(path, _, ok)| path == "/status" && *ok));
@@ -121,7 +135,11 @@ async fn the_messages_resource_answers_and_refuses_as_twilio_does() {
         assert_eq!(get("To"), Some(ours));
     }
     let (status, body) = create(&twilio, &[("To", them), ("From", ours), ("Body", "hi")]).await;
-    assert_eq!((status, body["code"].as_u64()), (400, Some(21610)), "{body}");
+    assert_eq!(
+        (status, body["code"].as_u64()),
+        (400, Some(21610)),
+        "{body}"
+    );
     assert!(twilio
         .messages()
         .iter()
@@ -129,4 +147,47 @@ async fn the_messages_resource_answers_and_refuses_as_twilio_does() {
     twilio.send_sms(them, ours, "START").await.unwrap();
     let (status, _) = create(&twilio, &[("To", them), ("From", ours), ("Body", "hi")]).await;
     assert_eq!(status, 201);
+}
+
+#[tokio::test]
+async fn the_set_up_api_configures_a_number_and_texts_it() {
+    let twilio = Emulator::start(EmulatorConfig::unlimited()).await.unwrap();
+    let (base, received) = stand_in(twilio.auth_token().to_string()).await;
+    let client = reqwest::Client::new();
+    // The control plane's `webhooks` object, as the README's tour passes it.
+    let hooks = serde_json::json!({"voiceUrl": format!("{base}/voice"),
+        "statusCallbackUrl": format!("{base}/status"), "smsUrl": format!("{base}/sms")});
+    let put = client
+        .put(format!(
+            "{}/_emulator/numbers/%2B14155550100",
+            twilio.base_url()
+        ))
+        .json(&hooks)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 204);
+    let texted: Value = client
+        .post(format!("{}/_emulator/inbound-sms", twilio.base_url()))
+        .json(&serde_json::json!({"from": "+12125550142", "to": "+14155550100", "body": "hi"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(texted["webhookStatus"], 200, "{texted}");
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, "/sms");
+    assert!(got[0].2, "signed");
+    let messages: Value = client
+        .get(format!("{}/_emulator/messages", twilio.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(messages[0]["direction"], "inbound");
 }
