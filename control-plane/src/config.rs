@@ -122,6 +122,9 @@ pub struct EngineSettings {
     pub reconcile_after_sec: i64,
     /// How long after the provider ends a call the worker has to report its end.
     pub worker_grace_sec: i64,
+    /// Media Streams slots campaigns leave free for inbound callers while any number has an
+    /// assistant (OUTBOUND_CALLS.md, "Inbound numbers and SMS").
+    pub inbound_reserve_slots: i64,
 }
 
 /// How agent workers authenticate to the internal API.
@@ -301,6 +304,7 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, co
         .set_default("engine.ring_timeout_sec", 30)?
         .set_default("engine.reconcile_after_sec", 120)?
         .set_default("engine.worker_grace_sec", 15)?
+        .set_default("engine.inbound_reserve_slots", 1)?
         .set_default("workers.api_key", DEV_SECRET)?
         .set_default("workers.token_secret", DEV_SECRET)?
         .set_default("workers.token_grace_sec", 600)?

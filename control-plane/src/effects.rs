@@ -16,6 +16,8 @@ use crate::state::AppState;
 pub enum Action {
     HangUp,
     Transfer(String),
+    /// Text the call's other party.
+    SendSms(String),
 }
 
 /// Applies one event's effect on the records; returns an action to carry out, if any.
@@ -158,6 +160,7 @@ pub async fn apply(
             )
             .await?;
         }
+        EventKind::SendSms { body } => return Ok(Some(Action::SendSms(body.clone()))),
         EventKind::Ended { reason } => {
             sqlx::query!(
                 "update calls set end_reason = coalesce(end_reason, $2),
@@ -176,7 +179,8 @@ pub async fn apply(
 async fn add_to_dnc(tx: &mut Tx<'_>, call: Uuid, org: Uuid, reason: &str) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into dnc (org_id, phone, reason)
-         select org_id, to_phone, $3 from calls where id = $1 and org_id = $2
+         select org_id, case when direction = 'inbound' then from_phone else to_phone end, $3
+         from calls where id = $1 and org_id = $2
          on conflict (org_id, phone) do nothing",
         call,
         org,
@@ -196,6 +200,11 @@ pub async fn carry_out(state: &AppState, call: Uuid, action: Action) {
 }
 
 async fn try_carry_out(state: &AppState, call: Uuid, action: &Action) -> anyhow::Result<()> {
+    if let Action::SendSms(body) = action {
+        let sent = crate::sms::send::for_call(state, call, body).await?;
+        tracing::info!(call_id = %call, message_id = %sent.id, status = %sent.status, "agent sent a text");
+        return Ok(());
+    }
     let live = state
         .engine
         .live_call(call)
@@ -205,6 +214,7 @@ async fn try_carry_out(state: &AppState, call: Uuid, action: &Action) -> anyhow:
     match action {
         Action::HangUp => live.dialer.hang_up(&live.account, sid).await?,
         Action::Transfer(to) => live.dialer.transfer(&live.account, sid, to).await?,
+        Action::SendSms(_) => {}
     }
     Ok(())
 }

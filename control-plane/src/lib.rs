@@ -4,6 +4,7 @@
 //! - [`db`]: SQL, one module per table group; every customer query filters by `org_id`.
 //! - [`imports`]: streaming CSV import of contacts and Do-Not-Call numbers.
 //! - [`auth`], [`http`], [`error`]: who is calling, request plumbing, the error shape.
+//! - [`inbound`], [`sms`]: calls to our numbers, texts in and out (opt-outs included).
 //! - [`limits`]: abuse limits (sign-in throttling and lockout, API rate limits).
 //! - [`app`], [`config`], [`state`], [`telemetry`]: wiring.
 
@@ -20,9 +21,11 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod imports;
+pub mod inbound;
 pub mod internal;
 pub mod limits;
 pub mod provisioning;
+pub mod sms;
 pub mod state;
 pub mod telemetry;
 pub mod webhooks;

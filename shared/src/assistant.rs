@@ -39,6 +39,10 @@ pub struct ToolsConfig {
     pub end_call: bool,
     /// E.164 number the agent may transfer the callee to.
     pub transfer_to: Option<String>,
+    /// A text the agent may send the other party during the call (`send_sms`), such as a
+    /// confirmation; `{{placeholders}}` are filled from the call's variables.
+    #[serde(default)]
+    pub sms_message: Option<String>,
 }
 
 pub fn default_temperature() -> f32 {

@@ -83,6 +83,8 @@ pub enum EventKind {
     ScheduleCallback { at: String },
     /// Put the callee's number on the Do-Not-Call list.
     AddToDnc { reason: Option<String> },
+    /// Text the call's other party (the assistant's `send_sms` message, rendered).
+    SendSms { body: String },
     /// The worker is done with the call.
     Ended { reason: String },
 }

@@ -28,6 +28,11 @@ pub enum Tool {
     },
     /// A machine answered: leave the assistant's voicemail message and hang up.
     LeaveVoicemail,
+    /// Text the other party the assistant's message (already filled with the call's
+    /// variables by the control plane, which sends it).
+    SendSms {
+        body: String,
+    },
 }
 
 /// The tool specs offered for this call (only what the job allows).
@@ -66,6 +71,13 @@ pub fn specs(job: &CallJob) -> Vec<ToolSpec> {
         "The callee asked never to be called again.",
         json!({"type": "object", "properties": {"reason": {"type": "string"}}}),
     ));
+    if job.tools.sms_message.is_some() {
+        specs.push(spec(
+            "send_sms",
+            "Send the callee the prepared text message (a confirmation with their details).",
+            json!({"type": "object", "properties": {}}),
+        ));
+    }
     if job.voicemail_message.is_some() {
         specs.push(spec(
             "leave_voicemail",
@@ -144,6 +156,10 @@ pub fn parse(call: &ToolCall, job: &CallJob) -> Result<Tool, ToolError> {
             reason: fields.reason,
         }),
         "leave_voicemail" if job.voicemail_message.is_some() => Ok(Tool::LeaveVoicemail),
+        "send_sms" => match &job.tools.sms_message {
+            Some(body) => Ok(Tool::SendSms { body: body.clone() }),
+            None => Err(ToolError::NotAllowed(call.name.clone())),
+        },
         "end_call" | "leave_voicemail" => Err(ToolError::NotAllowed(call.name.clone())),
         other => Err(ToolError::Unknown(other.into())),
     }
@@ -240,5 +256,23 @@ mod tests {
             })
         );
         assert!(parse(&call("launch_rocket", "{}"), &job).is_err());
+    }
+
+    #[test]
+    fn send_sms_is_offered_and_carries_the_prepared_text_only_when_the_job_has_one() {
+        let mut job = job();
+        assert!(!specs(&job).iter().any(|s| s.name == "send_sms"));
+        assert_eq!(
+            parse(&call("send_sms", "{}"), &job),
+            Err(ToolError::NotAllowed("send_sms".into()))
+        );
+        job.tools.sms_message = Some("Your code is 42".into());
+        assert!(specs(&job).iter().any(|s| s.name == "send_sms"));
+        assert_eq!(
+            parse(&call("send_sms", r#"{"body":"anything else"}"#), &job),
+            Ok(Tool::SendSms {
+                body: "Your code is 42".into()
+            })
+        );
     }
 }

@@ -16,7 +16,9 @@ pub mod contact_lists;
 pub mod dnc;
 pub mod health;
 pub mod imports;
+pub mod messages;
 pub mod metrics;
+pub mod numbers;
 pub mod trunks;
 pub mod twilio_trunks;
 pub mod workers;
@@ -68,6 +70,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(campaigns::router())
         .merge(calls::router())
         .merge(metrics::router())
+        .merge(numbers::router())
+        .merge(messages::router())
         .merge(workers::router())
 }
 

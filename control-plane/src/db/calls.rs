@@ -18,6 +18,8 @@ pub struct CallRow {
     pub assistant_version: Option<i32>,
     pub trunk_id: Option<Uuid>,
     pub mode: String,
+    /// `outbound` or `inbound`.
+    pub direction: String,
     pub to_phone: String,
     pub from_phone: Option<String>,
     pub status: String,
@@ -71,7 +73,7 @@ pub async fn get(db: &PgPool, org_id: Uuid, id: Uuid) -> sqlx::Result<Option<Cal
     sqlx::query_as!(
         CallRow,
         "select id, campaign_id, contact_id, assistant_id, assistant_version, trunk_id, mode,
-                to_phone, from_phone, status, answered_by, outcome, outcome_notes,
+                direction, to_phone, from_phone, status, answered_by, outcome, outcome_notes,
                 provider_call_id, room_name, variables, started_at, answered_at, ended_at,
                 duration_sec, end_reason, cost_cents, cost_breakdown, latency, created_at,
                 updated_at
@@ -96,7 +98,7 @@ pub async fn list(
     let rows = sqlx::query_as!(
         CallRow,
         "select id, campaign_id, contact_id, assistant_id, assistant_version, trunk_id, mode,
-                to_phone, from_phone, status, answered_by, outcome, outcome_notes,
+                direction, to_phone, from_phone, status, answered_by, outcome, outcome_notes,
                 provider_call_id, room_name, variables, started_at, answered_at, ended_at,
                 duration_sec, end_reason, cost_cents, cost_breakdown, latency, created_at,
                 updated_at

@@ -8,7 +8,9 @@ pub mod campaigns;
 pub mod contacts;
 pub mod dnc;
 pub mod imports;
+pub mod messages;
 pub mod metrics;
+pub mod numbers;
 pub mod tenancy;
 pub mod trunks;
 

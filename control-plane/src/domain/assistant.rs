@@ -153,7 +153,19 @@ impl AssistantInput {
         let mut tools = self.tools.unwrap_or(ToolsConfig {
             end_call: true,
             transfer_to: None,
+            sms_message: None,
         });
+        tools.sms_message = tools.sms_message.filter(|m| !m.trim().is_empty());
+        if let Some(sms) = &tools.sms_message {
+            v.check(
+                sms.chars().count() <= crate::sms::send::MAX_BODY,
+                "tools.smsMessage",
+                format!("must be at most {} characters", crate::sms::send::MAX_BODY),
+            );
+            if let Err(err) = shared::template::placeholders(sms) {
+                v.push("tools.smsMessage", err.to_string());
+            }
+        }
         if let Some(raw) = &tools.transfer_to {
             match PhoneNumber::parse(raw, None) {
                 Ok(number) => tools.transfer_to = Some(number.to_string()),

@@ -4,5 +4,6 @@
 pub mod assistant;
 pub mod campaign;
 pub mod contact;
+pub mod number;
 pub mod trunk;
 pub mod twilio_trunk;

@@ -88,7 +88,14 @@ async fn dispatch_campaign(
     }
     if campaign.mode == "twilio_stream" {
         let free = queue::free_stream_slots(&engine.db, now, engine.heartbeat_ttl_sec).await?;
-        room = room.min(free);
+        // Inbound callers are never turned away for a dial: campaigns leave a reserve of
+        // slots free while some number answers with an assistant.
+        let reserve = if crate::db::numbers::any_answering(&engine.db).await? {
+            engine.settings.inbound_reserve_slots.max(0)
+        } else {
+            0
+        };
+        room = room.min(free - reserve);
     }
     if room <= 0 {
         return Ok(0);

@@ -202,6 +202,17 @@ impl Engine {
     pub fn tokens(&self) -> &CallTokens {
         &self.inner.tokens
     }
+
+    /// The token the worker of an inbound call presents, minted like a dial's.
+    pub fn mint_call_token(
+        &self,
+        call: Uuid,
+        org: Uuid,
+        now: chrono::DateTime<chrono::Utc>,
+        max_duration_sec: i32,
+    ) -> String {
+        self.inner.call_token(call, org, now, max_duration_sec)
+    }
 }
 
 impl Inner {

@@ -96,7 +96,8 @@ pub(super) async fn spent_since(
 }
 
 /// Free Media Streams slots: live workers' capacity minus calls that hold or will soon
-/// hold a worker. Counting calls (not the workers' reports) avoids double-booking a slot
+/// hold a worker (an inbound call Twilio answers alone, with a message or a voicemail,
+/// holds none). Counting calls (not the workers' reports) avoids double-booking a slot
 /// between a call connecting and the worker's next heartbeat.
 pub async fn free_stream_slots(
     db: &PgPool,
@@ -109,7 +110,8 @@ pub async fn free_stream_slots(
                          where mode = 'twilio_stream' and not draining
                            and last_heartbeat_at > $1::timestamptz - make_interval(secs => $2::bigint)), 0)
              - (select count(*) from calls
-                where mode = 'twilio_stream' and status in ('queued', 'initiated', 'ringing', 'in_progress'))
+                where mode = 'twilio_stream' and status in ('queued', 'initiated', 'ringing', 'in_progress')
+                  and coalesce(inbound_action, 'assistant') = 'assistant')
            )::bigint as "free!""#,
         now,
         heartbeat_ttl_sec

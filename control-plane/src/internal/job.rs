@@ -105,7 +105,10 @@ pub async fn build_job(
         llm: assistant.llm.clone(),
         stt: assistant.stt.clone(),
         tts: assistant.tts.clone(),
-        tools: assistant.tools.clone(),
+        tools: shared::assistant::ToolsConfig {
+            sms_message: assistant.tools.sms_message.as_deref().map(render),
+            ..assistant.tools.clone()
+        },
         limits: CallLimits {
             max_duration_sec: assistant.max_duration_sec,
             budget_cents: row.budget_per_call_cents,

@@ -109,7 +109,8 @@ impl LiveKitSip {
         .map_err(|err| LiveKitError::Transport(format!("signing the access token: {err}")))
     }
 
-    async fn call<T: serde::de::DeserializeOwned>(
+    /// One Twirp call on the SIP service (`livekit.SIP/<method>`) with a SIP admin token.
+    pub(crate) async fn call<T: serde::de::DeserializeOwned>(
         &self,
         method: &str,
         body: Value,

@@ -153,6 +153,12 @@ async fn main() -> anyhow::Result<()> {
         rig.media_url
     );
     println!("services       {}", used.join(", "));
+    if !real_twilio {
+        println!(
+            "twilio         {}  (emulated; /_emulator/... calls and texts your numbers)",
+            rig.twilio.base_url()
+        );
+    }
 
     let (numbers, from) = if real_twilio {
         let to = env("DEMO_TO").context("with real Twilio set DEMO_TO (numbers to call)")?;

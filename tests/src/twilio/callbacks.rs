@@ -19,6 +19,27 @@ pub(crate) struct Request {
     pub params: Vec<(String, String)>,
 }
 
+/// Makes `request` (signed) about no call, such as a message's status or an inbound
+/// text; returns the HTTP status of the answer, if one came.
+pub(crate) async fn deliver(shared: &Shared, request: Request) -> Option<u16> {
+    let sig = signature::sign(&shared.config.auth_token, &request.url, &request.params);
+    let result = shared
+        .http
+        .post(&request.url)
+        .form(&request.params)
+        .header(signature::HEADER, &sig)
+        .header("User-Agent", "TwilioProxy/1.1")
+        .send()
+        .await;
+    match result {
+        Ok(response) => Some(response.status().as_u16()),
+        Err(e) => {
+            tracing::warn!("twilio emulator: {} unreachable: {e}", request.url);
+            None
+        }
+    }
+}
+
 /// Makes `request`, records it on call `sid`, and returns the body on a 2xx answer.
 pub(crate) async fn send(shared: &Shared, sid: &str, request: Request) -> Result<String, String> {
     let get = request.method.eq_ignore_ascii_case("GET");

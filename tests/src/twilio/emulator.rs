@@ -1,7 +1,9 @@
 //! Starting an emulator and talking to it from a test.
 
+use super::call::inbound::NumberHooks;
 use super::config::EmulatorConfig;
 use super::inspect::{self, Settings};
+use super::messaging::MessageReport;
 use super::report::CallReport;
 use super::script::CalleeScript;
 use super::store::Shared;
@@ -37,6 +39,8 @@ impl Emulator {
         let shared = Arc::new(Shared::new(config));
         let app = rest::router()
             .merge(trunking::router())
+            .merge(super::messaging::router())
+            .merge(super::inbound_inspect::router())
             .merge(inspect::router())
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
@@ -132,6 +136,56 @@ impl EmulatorHandle {
     /// Puts `number` (E.164) in the account, as buying it would; returns its `PN` SID.
     pub fn own_number(&self, number: &str) -> String {
         self.shared.trunking().own_number(number)
+    }
+
+    /// Sets a number's webhooks (`VoiceUrl`, `StatusCallback`, `SmsUrl`), as configuring it
+    /// in Twilio's console does; the number becomes the account's if it was not.
+    pub fn configure_number(&self, number: &str, hooks: NumberHooks) {
+        self.own_number(number);
+        self.shared
+            .messaging()
+            .numbers
+            .insert(number.to_string(), hooks);
+    }
+
+    /// Someone at `from` calls our number `to`: Twilio asks the number's voice URL and
+    /// obeys the TwiML (streams included); the caller behaves as `script`. Returns the
+    /// call's SID.
+    pub fn place_inbound_call(
+        &self,
+        from: &str,
+        to: &str,
+        script: CalleeScript,
+    ) -> Result<String, String> {
+        let hooks = self
+            .shared
+            .messaging()
+            .numbers
+            .get(to)
+            .cloned()
+            .unwrap_or_default();
+        super::call::inbound::place(self.shared.clone(), from, to, &hooks, script)
+    }
+
+    /// Someone at `from` texts our number `to` (posted to its `SmsUrl`, signed); returns the
+    /// message SID and the webhook's HTTP status.
+    pub async fn send_sms(
+        &self,
+        from: &str,
+        to: &str,
+        body: &str,
+    ) -> Result<(String, u16), String> {
+        super::messaging::receive(&self.shared, from, to, body).await
+    }
+
+    /// Every text so far (sent over REST, received, and Twilio's opt-out replies).
+    pub fn messages(&self) -> Vec<MessageReport> {
+        self.shared.messaging().messages.clone()
+    }
+
+    /// Texts to `to` end `undelivered` (30003) from now on.
+    pub fn make_undeliverable(&self, to: &str) {
+        self.shared.messaging().unreachable.insert(to.to_string());
     }
 
     /// The account's Elastic SIP trunks, by SID.

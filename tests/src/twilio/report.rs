@@ -20,6 +20,8 @@ pub enum CallbackKind {
     Amd,
     /// Fetching TwiML from Url (at answer or after a redirect).
     Twiml,
+    /// `<Record>`'s action, recording status and transcription callbacks.
+    Recording,
 }
 
 /// One request the emulator made to the product, with the answer it got.

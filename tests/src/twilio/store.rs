@@ -4,6 +4,7 @@
 //! never across an `.await`.
 
 use super::config::EmulatorConfig;
+use super::messaging::Messaging;
 use super::phone::Phone;
 use super::report::{CallReport, TimelineEvent};
 use super::script::CalleeScript;
@@ -73,6 +74,8 @@ pub(crate) struct Shared {
     /// Elastic SIP Trunking resources: apart from the calls, so provisioning never waits
     /// on call traffic.
     trunking: Mutex<Directory>,
+    /// Numbers' webhooks and texts: apart from the calls too.
+    messaging: Mutex<Messaging>,
 }
 
 impl Shared {
@@ -99,11 +102,16 @@ impl Shared {
                 .unwrap_or_default(),
             state: Mutex::new(state),
             trunking: Mutex::new(Directory::default()),
+            messaging: Mutex::new(Messaging::default()),
         }
     }
 
     pub(crate) fn trunking(&self) -> MutexGuard<'_, Directory> {
         self.trunking.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn messaging(&self) -> MutexGuard<'_, Messaging> {
+        self.messaging.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {

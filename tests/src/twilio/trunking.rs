@@ -89,6 +89,11 @@ impl Directory {
             .clone()
     }
 
+    /// Whether `number` is one of the account's.
+    pub(crate) fn owns(&self, number: &str) -> bool {
+        self.numbers.contains_key(number)
+    }
+
     pub(crate) fn trunks(&self) -> Vec<TrunkReport> {
         self.trunks
             .iter()

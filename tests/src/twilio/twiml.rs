@@ -21,6 +21,8 @@ pub enum Verb {
     Stream(StreamVerb),
     /// `<Redirect>url</Redirect>`: fetch and obey another document.
     Redirect(String),
+    /// `<Record/>`: record the caller (a voicemail).
+    Record(RecordVerb),
     /// A verb the emulator does not act on (recorded and skipped).
     Other(String),
 }
@@ -32,6 +34,19 @@ pub struct StreamVerb {
     pub url: String,
     /// `<Parameter>`s, delivered in the `start` message's `customParameters`.
     pub parameters: BTreeMap<String, String>,
+}
+
+/// `<Record>`'s attributes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RecordVerb {
+    /// Where the recording's result is posted for the next TwiML (default: this document).
+    pub action: Option<String>,
+    /// `maxLength`, seconds (default 3600).
+    pub max_length_s: u64,
+    pub recording_status_callback: Option<String>,
+    /// `transcribe="true"`.
+    pub transcribe: bool,
+    pub transcribe_callback: Option<String>,
 }
 
 /// Why a document was not usable.
@@ -69,6 +84,19 @@ pub fn parse(document: &str) -> Result<Vec<Verb>, TwimlError> {
             "Hangup" => Verb::Hangup,
             "Reject" => Verb::Reject,
             "Redirect" => Verb::Redirect(text),
+            "Record" => {
+                let attribute = |name: &str| node.attribute(name).map(str::to_string);
+                Verb::Record(RecordVerb {
+                    action: attribute("action"),
+                    max_length_s: node
+                        .attribute("maxLength")
+                        .and_then(|l| l.trim().parse().ok())
+                        .unwrap_or(3600),
+                    recording_status_callback: attribute("recordingStatusCallback"),
+                    transcribe: node.attribute("transcribe") == Some("true"),
+                    transcribe_callback: attribute("transcribeCallback"),
+                })
+            }
             "Dial" => {
                 let nested = node
                     .children()

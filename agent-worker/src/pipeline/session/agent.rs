@@ -304,6 +304,7 @@ impl Session {
                     }
                     Tool::AddToDnc { reason } => reports.push(EventKind::AddToDnc { reason }),
                     Tool::LeaveVoicemail => self.voicemail_pending = true,
+                    Tool::SendSms { body } => reports.push(EventKind::SendSms { body }),
                 }
                 if let (Some(after), Some(speaking)) = (after, self.speaking.as_mut()) {
                     speaking.after = after;

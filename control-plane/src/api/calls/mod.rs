@@ -41,6 +41,9 @@ pub struct CallView {
     pub assistant_version: Option<i32>,
     pub trunk_id: Option<Uuid>,
     pub mode: TrunkMode,
+    /// `outbound` (a dial) or `inbound` (a call to one of our numbers: `from` is the
+    /// caller, `to` our number).
+    pub direction: String,
     pub to: String,
     pub from: Option<String>,
     pub status: CallStatus,
@@ -78,6 +81,7 @@ impl TryFrom<CallRow> for CallView {
             assistant_version: row.assistant_version,
             trunk_id: row.trunk_id,
             mode: row.mode.parse().map_err(anyhow::Error::new)?,
+            direction: row.direction,
             to: row.to_phone,
             from: row.from_phone,
             status: row.status.parse().map_err(anyhow::Error::new)?,

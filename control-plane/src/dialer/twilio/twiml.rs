@@ -33,7 +33,8 @@ pub fn dial(number: &str) -> String {
     )
 }
 
-fn escape(text: &str) -> String {
+/// XML-escapes text for an attribute or an element.
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -1,7 +1,11 @@
-//! Twilio webhooks: status, async AMD and recording callbacks, all signed. Each carries
-//! our call id in its URL (`?callId=`), set when the call was created.
+//! Twilio webhooks, all signed: status, async AMD and recording callbacks, which carry our
+//! call id in their URL (`?callId=`, set when the call was created); the voice and SMS
+//! webhooks of our numbers (`?numberId=`); our messages' status callbacks (`?messageId=`).
 
 mod amd;
+mod inbound;
+mod messages;
+pub mod number_form;
 mod recording;
 pub mod signature;
 mod status;
@@ -19,4 +23,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(status::status_callback))
         .routes(routes!(amd::amd_callback))
         .routes(routes!(recording::recording_callback))
+        .routes(routes!(inbound::voice_webhook))
+        .routes(routes!(inbound::inbound_status))
+        .routes(routes!(inbound::voicemail_recorded))
+        .routes(routes!(inbound::voicemail_transcribed))
+        .routes(routes!(messages::sms_webhook))
+        .routes(routes!(messages::message_status))
 }

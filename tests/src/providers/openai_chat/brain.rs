@@ -2,10 +2,10 @@
 //! so a test knows what the agent will answer and can check it answered the right turn.
 //!
 //! Matching is on lower-cased words. In order: do-not-call, not interested, call back,
-//! transfer, goodbye, interested; otherwise the reply echoes a token from the callee's last
-//! words (the last `word-123`, else the last word). A tool result gets a short
-//! acknowledgement and no tool call, so a tool round trip ends. Tools are only called when
-//! offered. Replies are plain ASCII with clauses far below 255 bytes.
+//! transfer, text me (send_sms), goodbye, interested; otherwise the reply echoes a token
+//! from the callee's last words (the last `word-123`, else the last word). A tool result
+//! gets a short acknowledgement and no tool call, so a tool round trip ends. Tools are
+//! only called when offered. Replies are plain ASCII with clauses far below 255 bytes.
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{json, Value};
@@ -158,6 +158,11 @@ pub(crate) fn reply(input: &Input, offered: &[String], now: DateTime<Utc>) -> Re
                 "transfer_call",
                 json!({"reason": "callee asked for a person"}),
             )],
+        )
+    } else if has_any(&w, &["text me", "send me a text"]) {
+        (
+            "Sure, I am sending you a text with the details now.",
+            vec![("send_sms", json!({}))],
         )
     } else if has_any(&w, &["goodbye", "bye", "bye-bye"]) {
         (

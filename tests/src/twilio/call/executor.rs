@@ -66,6 +66,26 @@ pub(super) async fn obey(
                         StreamEnd::Interrupted(interrupt) => Err(interrupt),
                     }
                 }
+                Verb::Record(mut verb) => {
+                    for url in [
+                        &mut verb.action,
+                        &mut verb.recording_status_callback,
+                        &mut verb.transcribe_callback,
+                    ]
+                    .into_iter()
+                    .flatten()
+                    {
+                        *url = resolve(base.as_deref(), url);
+                    }
+                    match super::record::run(ctx, &verb, interrupts).await {
+                        Ok(Some(next)) => {
+                            source = next;
+                            continue 'document;
+                        }
+                        Ok(None) => Ok(()),
+                        Err(interrupt) => Err(interrupt),
+                    }
+                }
                 Verb::Redirect(url) => {
                     source = Source::Url {
                         url: resolve(base.as_deref(), &url),
@@ -105,11 +125,18 @@ async fn load(ctx: &CallCtx, source: &Source) -> Result<(String, Option<String>)
     match source {
         Source::Inline(document) => Ok((document.clone(), None)),
         Source::Url { url, method } => {
+            // A call to a number is still `ringing` when Twilio asks what to do with it.
+            let first = ctx.with_report(|r| r.twiml.is_empty()).unwrap_or(false);
+            let status = if ctx.params.direction == "inbound" && first {
+                "ringing"
+            } else {
+                "in-progress"
+            };
             let request = Request {
                 kind: CallbackKind::Twiml,
                 url: url.clone(),
                 method: method.clone(),
-                params: ctx.call_params("in-progress"),
+                params: ctx.call_params(status),
             };
             let body = callbacks::send(&ctx.shared, &ctx.sid, request).await?;
             Ok((body, Some(url.clone())))

@@ -2,11 +2,13 @@
 //! callee's pickup, answering machine detection, then the TwiML.
 
 mod executor;
+pub(crate) mod inbound;
 mod interrupts;
 mod params;
+mod record;
 
 pub(crate) use interrupts::{Interrupt, Interrupts};
-pub(crate) use params::CallParams;
+pub(crate) use params::{is_e164, CallParams};
 
 use super::callbacks::{Queue, Request};
 use super::phone::{voicemail_beep_end_ms, Phone};
@@ -26,9 +28,35 @@ pub(crate) struct CallCtx {
     /// Status callbacks sent so far: the next SequenceNumber.
     status_seq: AtomicU32,
     callbacks: Mutex<Option<Queue>>,
+    /// What the person says into a `<Record>` (the script's lines, in order).
+    recorded_words: Vec<String>,
 }
 
 impl CallCtx {
+    fn new(
+        shared: Arc<Shared>,
+        sid: String,
+        params: CallParams,
+        script: &CalleeScript,
+    ) -> Arc<Self> {
+        let queue = Queue::start(shared.clone(), sid.clone(), script.callbacks);
+        Arc::new(CallCtx {
+            shared,
+            sid,
+            params,
+            status_seq: AtomicU32::new(0),
+            callbacks: Mutex::new(Some(queue)),
+            recorded_words: script
+                .actions
+                .iter()
+                .filter_map(|a| match a {
+                    crate::twilio::script::Action::Say { text, .. } => Some(text.clone()),
+                    _ => None,
+                })
+                .collect(),
+        })
+    }
+
     pub(crate) fn event(&self, what: impl Into<String>) {
         self.shared.event(&self.sid, what);
     }
@@ -55,7 +83,7 @@ impl CallCtx {
             ("CallStatus", call_status.to_string()),
             ("Called", p.to.clone()),
             ("Caller", p.from.clone()),
-            ("Direction", "outbound-api".to_string()),
+            ("Direction", p.direction.clone()),
             ("From", p.from.clone()),
             ("To", p.to.clone()),
         ];
@@ -162,14 +190,7 @@ pub(crate) async fn run(
     slot: Instant,
     mut interrupts: Interrupts,
 ) {
-    let queue = Queue::start(shared.clone(), sid.clone(), script.callbacks);
-    let ctx = Arc::new(CallCtx {
-        shared,
-        sid,
-        params,
-        status_seq: AtomicU32::new(0),
-        callbacks: Mutex::new(Some(queue)),
-    });
+    let ctx = CallCtx::new(shared, sid, params, &script);
     let mut source = ctx.params.source.clone();
     if wait(&mut interrupts, slot, &mut source).await.is_err() {
         return ctx.finish("canceled", 487, "api").await;

@@ -31,6 +31,8 @@ pub(crate) struct CallParams {
     pub timeout_s: u64,
     /// Longest call, seconds.
     pub time_limit_s: u64,
+    /// `outbound-api` for calls created over REST, `inbound` for calls to a number.
+    pub direction: String,
 }
 
 impl CallParams {
@@ -98,6 +100,7 @@ impl CallParams {
             amd,
             timeout_s: number(get("Timeout"), 60),
             time_limit_s: number(get("TimeLimit"), 4 * 3600),
+            direction: "outbound-api".into(),
         })
     }
 
