@@ -14,9 +14,11 @@ pub mod calls;
 pub mod campaigns;
 pub mod contact_lists;
 pub mod dnc;
+pub mod events;
 pub mod health;
 pub mod imports;
 pub mod metrics;
+pub mod overview;
 pub mod trunks;
 pub mod twilio_trunks;
 pub mod workers;
@@ -68,6 +70,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(campaigns::router())
         .merge(calls::router())
         .merge(metrics::router())
+        .merge(overview::router())
         .merge(workers::router())
 }
 
