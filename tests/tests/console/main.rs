@@ -190,6 +190,27 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
         .wait_text("main", "Version history", 10 * SECOND)
         .await
         .unwrap();
+    // A second version, and the history shows what changed.
+    fill(
+        &browser,
+        "input[name='voicemailMessage']",
+        "Please call Acme back.",
+    )
+    .await;
+    click(&browser, "form button[type='submit']").await;
+    browser
+        .wait_text("main h1", "(v2)", 10 * SECOND)
+        .await
+        .unwrap();
+    browser
+        .wait_text(
+            ".diff ins",
+            "+ voicemail: Please call Acme back.",
+            10 * SECOND,
+        )
+        .await
+        .unwrap();
+    check_page(&browser, "03b-assistant-versions").await;
 
     // A trunk.
     browser.goto(&format!("{base}/#/trunks")).await.unwrap();
@@ -248,12 +269,28 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
         .await
         .unwrap();
     let rows = browser
-        .wait_text(".import-report table", "Mars/Olympus", 5 * SECOND)
+        .script(
+            "return [...document.querySelectorAll('.import-report tbody tr')]
+                 .map(tr => [...tr.cells].map(td => td.textContent));",
+            vec![],
+        )
         .await
         .unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{report}");
+    assert_eq!(
+        (&rows[0][0], &rows[0][1]),
+        (&json!("5"), &json!("12")),
+        "{rows:?}"
+    );
     assert!(
-        rows.contains("\n5 12") || rows.contains("5\t12") || rows.contains("5 12"),
-        "row 5 (phone 12) not reported: {report}{rows}"
+        rows[0][2].as_str().unwrap().contains("invalid phone"),
+        "{rows:?}"
+    );
+    assert_eq!(rows[1][0], "6", "{rows:?}");
+    assert!(
+        rows[1][2].as_str().unwrap().contains("Mars/Olympus"),
+        "{rows:?}"
     );
     browser
         .wait_text("section.card table", "Tess", 10 * SECOND)

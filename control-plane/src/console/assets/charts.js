@@ -23,9 +23,12 @@ export function bars(title, values, labels, { every = 1, height = 140 } = {}) {
     s("line", { x1: 0, x2: width, y1: plot, y2: plot, class: "baseline" }));
 }
 
+// "notInterested" and "not_interested" both read "not interested", and style alike.
+const words = (key) => key.replace(/([A-Z])/g, "_$1").toLowerCase();
+
 /** Horizontal bars for named counts (outcomes, statuses). */
 export function hbars(title, entries) {
-  const rows = entries.filter(([, v]) => v > 0);
+  const rows = entries.filter(([, v]) => v > 0).map(([k, v]) => [words(k), v]);
   if (!rows.length) return h("p", { class: "empty" }, `${title}: none yet.`);
   const max = Math.max(...rows.map(([, v]) => v));
   const rowH = 26;

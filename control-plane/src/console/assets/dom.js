@@ -38,6 +38,17 @@ export function s(tag, attrs, ...children) {
   return el;
 }
 
+/** Appends children, skipping null, undefined and false (native append would print them). */
+export function add(el, ...children) {
+  append(el, children);
+  return el;
+}
+
+/** Replaces an element's children. */
+export function fill(el, ...children) {
+  return add(clear(el), ...children);
+}
+
 export function clear(el) {
   while (el.firstChild) el.firstChild.remove();
   return el;

@@ -1,7 +1,7 @@
 // Sign in and register. The server answers with cookies (an HttpOnly session and the
 // CSRF token); this page never sees the session token.
 
-import { h, field, showErrors, busy } from "../dom.js";
+import { h, add, field, showErrors, busy } from "../dom.js";
 import { post } from "../api.js";
 
 function page(main, title, fields, submitText, path, other) {
@@ -22,7 +22,7 @@ function page(main, title, fields, submitText, path, other) {
       showErrors(form, error);
     }
   });
-  main.append(h("div", { class: "auth-wrap" }, form));
+  add(main, h("div", { class: "auth-wrap" }, form));
   fields[0].input.focus();
 }
 

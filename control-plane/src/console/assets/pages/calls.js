@@ -2,7 +2,7 @@
 // the recording player (a click on a line seeks to it), per-turn latency, cost, outcome,
 // end reason and the engine's decisions for the attempt.
 
-import { h, clear, field, fmt, pill, table, pager } from "../dom.js";
+import { h, fill, add, field, fmt, pill, table, pager } from "../dom.js";
 import { get, query } from "../api.js";
 import { subscribe } from "../events.js";
 
@@ -24,11 +24,11 @@ export async function log(main, { search }) {
     location.hash = `#/calls${query(params())}`;
   });
   const body = h("div", {});
-  main.append(h("h1", {}, "Calls"), form, body);
+  add(main, h("h1", {}, "Calls"), form, body);
   const current = { campaignId: search.get("campaignId"), status: search.get("status"), outcome: search.get("outcome") };
   async function draw() {
     const page = await get(`/api/v1/calls${query({ ...current, page: pageNo, perPage: 25 })}`);
-    clear(body).append(
+    fill(body, 
       table("Calls", ["To", "Status", "Outcome", "Ended because", "Duration", "Cost", "Started"], page.data.map((c) => [
         h("a", { href: `#/calls/${c.id}` }, c.to), pill(c.status), fmt.label(c.outcome), fmt.label(c.endReason),
         fmt.duration(c.durationSec), fmt.money(c.costCents), fmt.time(c.startedAt || c.createdAt),
@@ -84,7 +84,7 @@ export async function call(main, { id }) {
   const timeline = h("ol", { class: "timeline", "aria-label": "Transcript" }, lines);
   const turns = Array.isArray(c.latency?.turns) ? c.latency.turns : [];
   const breakdown = Object.entries(c.costBreakdown || {}).filter(([, v]) => typeof v === "number");
-  main.append(
+  add(main, 
     h("div", { class: "page-head" }, h("h1", {}, `Call to ${c.to} `, pill(c.status)),
       c.campaignId ? h("a", { href: `#/campaigns/${c.campaignId}` }, "Campaign") : null),
     h("dl", { class: "facts card" },

@@ -3,7 +3,7 @@
 // enabled), and a detail page with progress, results and the attempts with the engine's
 // decisions.
 
-import { h, clear, field, showErrors, busy, fmt, pill, table, pager } from "../dom.js";
+import { h, fill, add, field, showErrors, busy, fmt, pill, table, pager } from "../dom.js";
 import { get, post, put, query } from "../api.js";
 import { hbars, progress } from "../charts.js";
 import { subscribe } from "../events.js";
@@ -47,13 +47,13 @@ export function lifecycle(campaign, onChange) {
 
 export async function list(main, { search }) {
   const pageNo = Number(search.get("page") || 1);
-  main.append(h("div", { class: "page-head" }, h("h1", {}, "Campaigns"), h("a", { class: "button primary", href: "#/campaigns/new" }, "New campaign")));
+  add(main, h("div", { class: "page-head" }, h("h1", {}, "Campaigns"), h("a", { class: "button primary", href: "#/campaigns/new" }, "New campaign")));
   const body = h("div", {});
-  main.append(body);
+  add(main, body);
   async function draw() {
     const page = await get(`/api/v1/campaigns${query({ page: pageNo, perPage: 25 })}`);
     const statuses = await Promise.all(page.data.map((c) => get(`/api/v1/campaigns/${c.id}/status`).catch(() => null)));
-    clear(body).append(
+    fill(body, 
       table("Campaigns", ["Name", "Status", "Progress", "Created", ""], page.data.map((c, i) => [
         h("a", { href: `#/campaigns/${c.id}` }, c.name), pill(c.status),
         statuses[i] ? progressOf(statuses[i]) : "—", fmt.time(c.createdAt),
@@ -132,7 +132,7 @@ export async function edit(main, { id }) {
       showErrors(form, error);
     }
   });
-  main.append(h("h1", {}, id ? `Edit ${c.name}` : "New campaign"), form);
+  add(main, h("h1", {}, id ? `Edit ${c.name}` : "New campaign"), form);
   if (!assistants.data.length || !lists.data.length || !trunks.data.length) {
     form.prepend(h("p", { class: "notice" }, "A campaign needs an assistant, a contact list and a trunk: ",
       h("a", { href: "#/assistants/new" }, "assistants"), ", ", h("a", { href: "#/contacts" }, "contact lists"), ", ", h("a", { href: "#/trunks" }, "trunks"), "."));
@@ -144,7 +144,7 @@ export async function detail(main, { id, search }) {
   const attemptsPage = Number(search.get("page") || 1);
   const head = h("div", {});
   const body = h("div", {});
-  main.append(head, body);
+  add(main, head, body);
   async function draw() {
     const [c, status, stats, attempts] = await Promise.all([
       get(`/api/v1/campaigns/${id}`), get(`/api/v1/campaigns/${id}/status`), get(`/api/v1/campaigns/${id}/stats`),
@@ -152,12 +152,12 @@ export async function detail(main, { id, search }) {
     ]);
     const p = status.progress;
     const next = attempts.data.filter((a) => a.state === "pending").map((a) => a.nextAttemptAt).sort()[0];
-    clear(head).append(
+    fill(head, 
       h("div", { class: "page-head" }, h("h1", {}, c.name, " ", pill(c.status)),
         EDITABLE.includes(c.status) ? h("a", { class: "button", href: `#/campaigns/${id}/edit` }, "Edit") : null),
       c.statusReason ? h("p", { class: "notice" }, c.statusReason) : null,
       lifecycle(c, () => draw()));
-    clear(body).append(
+    fill(body, 
       h("div", { class: "grid2" },
         h("section", { class: "card" }, h("h2", {}, "Progress"), progressOf(status),
           h("dl", { class: "facts" },

@@ -1,7 +1,7 @@
 // Contact lists (create, CSV upload with progress and the per-row error report, contacts
 // page by page) and the Do-Not-Call list.
 
-import { h, clear, field, showErrors, busy, fmt, table, pager } from "../dom.js";
+import { h, fill, add, clear, field, showErrors, busy, fmt, table, pager } from "../dom.js";
 import { get, post, del, query, upload } from "../api.js";
 import { progress } from "../charts.js";
 
@@ -20,7 +20,7 @@ export async function lists(main, { search }) {
     } catch (error) { showErrors(form, error); }
   });
   const page = await get(`/api/v1/contact-lists${query({ page: pageNo, perPage: 25 })}`);
-  main.append(h("h1", {}, "Contact lists"), form,
+  add(main, h("h1", {}, "Contact lists"), form,
     table("Contact lists", ["Name", "Contacts", "Created"], page.data.map((l) => [
       h("a", { href: `#/contacts/${l.id}` }, l.name), l.contactCount ?? "—", fmt.time(l.createdAt),
     ]), "No lists yet."),
@@ -28,25 +28,25 @@ export async function lists(main, { search }) {
 }
 
 /** The CSV upload box: progress while sending, then accepted / rejected and each bad row. */
-function uploader(path, onDone, hint) {
+function uploader(path, onDone, hint, title = "Upload contacts") {
   const file = field("file", "CSV file", "file", { accept: ".csv,text/csv", hint });
   const submit = h("button", { type: "submit", class: "primary" }, "Upload");
   const status = h("p", { class: "status", role: "status" });
   const bar = h("div", { class: "upload-progress" });
   const report = h("div", { class: "import-report" });
-  const form = h("form", { class: "card", novalidate: true }, h("h2", {}, "Upload contacts"), h("p", { class: "form-error", role: "alert" }), file, submit, bar, status, report);
+  const form = h("form", { class: "card", novalidate: true }, h("h2", {}, title), h("p", { class: "form-error", role: "alert" }), file, submit, bar, status, report);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     showErrors(form, null);
     clear(report);
     const chosen = file.input.files[0];
     if (!chosen) { showErrors(form, { message: "Choose a CSV file first.", details: [{ field: "file", message: "Choose a file" }] }); return; }
-    const onProgress = (fraction) => clear(bar).append(progress(Math.round(fraction * 100), 100, `Sent ${Math.round(fraction * 100)}% of ${chosen.name}`));
+    const onProgress = (fraction) => fill(bar, progress(Math.round(fraction * 100), 100, `Sent ${Math.round(fraction * 100)}% of ${chosen.name}`));
     onProgress(0);
     try {
       const result = await busy(submit, () => upload(path, chosen, onProgress), status);
       clear(bar);
-      report.append(
+      add(report, 
         h("p", { class: result.rejected ? "notice" : "ok" }, `${result.accepted} rows added, ${result.rejected} rejected.`),
         result.errors.length ? table("Rejected rows", ["Row", "Phone", "Why"], result.errors.map((r) => [r.row, r.phone || "—", r.reason])) : null,
         result.errorsTruncated ? h("p", { class: "muted" }, "Only the first rejected rows are listed.") : null);
@@ -64,14 +64,14 @@ export async function list(main, { id, search }) {
   const info = await get(`/api/v1/contact-lists/${id}`);
   const body = h("div", {});
   const filter = field("filter", "Filter this page by name, phone or email", "search");
-  main.append(h("h1", {}, info.name),
+  add(main, h("h1", {}, info.name),
     uploader(`/api/v1/contact-lists/${id}/contacts`, () => draw(), "A header row with a phone column; name, email, timezone and any other columns (variables) are optional."),
     h("section", { class: "card" }, h("h2", {}, "Contacts"), filter, body));
   let page;
   function rows() {
     const q = filter.input.value.trim().toLowerCase();
     const shown = page.data.filter((c) => !q || [c.name, c.phone, c.email].some((v) => (v || "").toLowerCase().includes(q)));
-    clear(body).append(
+    fill(body, 
       table("Contacts", ["Phone", "Name", "Email", "Time zone", "Variables"], shown.map((c) => [
         c.phone, c.name || "—", c.email || "—", c.timezone || "—",
         Object.entries(c.variables || {}).map(([k, v]) => `${k}=${v}`).join(", ") || "—",
@@ -96,7 +96,7 @@ export async function dnc(main, { search }) {
   const body = h("div", {});
   async function draw() {
     const page = await get(`/api/v1/dnc${query({ page: pageNo, perPage: 50 })}`);
-    clear(body).append(
+    fill(body, 
       table("Do-Not-Call numbers", ["Phone", "Reason", "Added", ""], page.data.map((d) => [
         d.phone, d.reason || "—", fmt.time(d.createdAt),
         h("button", { type: "button", class: "link", "aria-label": `Remove ${d.phone}`, onclick: async (e) => {
@@ -116,7 +116,7 @@ export async function dnc(main, { search }) {
       await draw();
     } catch (error) { showErrors(form, error); }
   });
-  main.append(h("h1", {}, "Do-Not-Call list"), h("p", { class: "muted" }, "No campaign ever dials these numbers."), form,
-    uploader("/api/v1/dnc/import", () => draw(), "A header row with a phone column; an optional reason column."), body);
+  add(main, h("h1", {}, "Do-Not-Call list"), h("p", { class: "muted" }, "No campaign ever dials these numbers."), form,
+    uploader("/api/v1/dnc/import", () => draw(), "A header row with a phone column; an optional reason column.", "Upload numbers"), body);
   await draw();
 }

@@ -1,7 +1,7 @@
 // The live wall: every call not yet over, updated from the event stream without
 // reloading (status, duration ticking, latest transcript line), with a hang-up button.
 
-import { h, clear, fmt, pill } from "../dom.js";
+import { h, add, clear, fmt, pill } from "../dom.js";
 import { get, post } from "../api.js";
 import { subscribe } from "../events.js";
 
@@ -12,7 +12,7 @@ export async function render(main) {
   const wall = h("ul", { class: "wall", "aria-label": "Live calls", "aria-live": "polite" });
   const empty = h("p", { class: "empty" }, "No call is live right now.");
   const ended = h("ul", { class: "recent", "aria-label": "Recently ended" });
-  main.append(h("div", { class: "page-head" }, h("h1", {}, "Live calls"), connection), wall, empty,
+  add(main, h("div", { class: "page-head" }, h("h1", {}, "Live calls"), connection), wall, empty,
     h("h2", {}, "Just ended"), ended);
   const calls = new Map();
 

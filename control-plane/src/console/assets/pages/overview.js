@@ -1,6 +1,6 @@
 // Overview: today's activity from GET /api/v1/overview, refreshed as events arrive.
 
-import { h, clear, fmt } from "../dom.js";
+import { h, fill, add, fmt } from "../dom.js";
 import { get, query } from "../api.js";
 import { bars, hbars, progress } from "../charts.js";
 import { subscribe } from "../events.js";
@@ -12,11 +12,11 @@ function tile(label, value, note) {
 export async function render(main) {
   const timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   const body = h("div", {});
-  main.append(h("h1", {}, "Overview"), body);
+  add(main, h("h1", {}, "Overview"), body);
   async function draw() {
     const o = await get(`/api/v1/overview${query({ timezone })}`);
     const budget = o.monthlyBudgetCents;
-    clear(body).append(
+    fill(body, 
       h("section", { class: "tiles", "aria-label": "Today" },
         tile("Live calls", o.liveCalls),
         tile("Calls today", o.callsToday),

@@ -1,7 +1,7 @@
 // Assistants (prompt, first message, voice, tools; versions with a diff), trunks (and
 // Twilio provisioning), API keys and workers.
 
-import { h, clear, field, showErrors, busy, fmt, table, pager } from "../dom.js";
+import { h, fill, add, clear, field, showErrors, busy, fmt, table, pager } from "../dom.js";
 import { get, post, put, del, query } from "../api.js";
 
 /** A form wired to the API: fields, a submit button, 422 details beside their fields. */
@@ -26,7 +26,7 @@ const lines = (text) => text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean)
 
 export async function assistants(main, { search }) {
   const page = await get(`/api/v1/assistants${query({ page: search.get("page") || 1, perPage: 25 })}`);
-  main.append(h("div", { class: "page-head" }, h("h1", {}, "Assistants"), h("a", { class: "button primary", href: "#/assistants/new" }, "New assistant")),
+  add(main, h("div", { class: "page-head" }, h("h1", {}, "Assistants"), h("a", { class: "button primary", href: "#/assistants/new" }, "New assistant")),
     table("Assistants", ["Name", "Version", "Voice", "Updated"], page.data.map((a) => [
       h("a", { href: `#/assistants/${a.id}` }, a.name), `v${a.version}`, `${a.tts.provider} ${a.tts.voice}`, fmt.time(a.updatedAt),
     ]), "No assistants yet."),
@@ -78,7 +78,7 @@ export async function assistantForm(main, { id }) {
     };
     return id ? put(`/api/v1/assistants/${id}`, body) : post("/api/v1/assistants", body);
   };
-  main.append(h("h1", {}, a ? `${a.name} (v${a.version})` : "New assistant"),
+  add(main, h("h1", {}, a ? `${a.name} (v${a.version})` : "New assistant"),
     apiForm(null, Object.values(f), a ? "Save a new version" : "Create assistant", send, (saved) => {
       if (id) { clear(main); assistantForm(main, { id }); } else location.hash = `#/assistants/${saved.id}`;
     }));
@@ -86,7 +86,7 @@ export async function assistantForm(main, { id }) {
   if (a) {
     const versions = await get(`/api/v1/assistants/${id}/versions`);
     const list = (versions.data || versions).slice().sort((x, y) => y.version - x.version);
-    main.append(h("section", { class: "card" }, h("h2", {}, "Version history"),
+    add(main, h("section", { class: "card" }, h("h2", {}, "Version history"),
       list.map((v, i) => h("details", { open: i === 0 && list.length > 1 },
         h("summary", {}, `v${v.version} · ${fmt.time(v.createdAt)}`),
         list[i + 1] ? diff(describe(list[i + 1]), describe(v)) : h("pre", { class: "diff" }, describe(v))))));
@@ -97,7 +97,7 @@ export async function trunks(main) {
   const body = h("div", {});
   async function draw() {
     const page = await get("/api/v1/trunks?perPage=100");
-    clear(body).append(table("Trunks", ["Name", "Provider", "Mode", "Numbers", "Calls/s", ""], page.data.map((t) => [
+    fill(body, table("Trunks", ["Name", "Provider", "Mode", "Numbers", "Calls/s", ""], page.data.map((t) => [
       t.name, t.provider, fmt.label(t.mode), t.numbers.join(", "), t.callsPerSecond,
       h("button", { type: "button", class: "link", "aria-label": `Delete trunk ${t.name}`, onclick: async (e) => {
         if (!confirm(`Delete trunk ${t.name}?`)) return;
@@ -128,7 +128,7 @@ export async function trunks(main) {
     name: tw.name.input.value, numbers: lines(tw.numbers.input.value),
     accountSid: tw.accountSid.input.value || undefined, authToken: tw.authToken.input.value || undefined,
   }), () => { provision.reset(); draw(); });
-  main.append(h("h1", {}, "Trunks"), body, h("div", { class: "grid2" }, create, provision));
+  add(main, h("h1", {}, "Trunks"), body, h("div", { class: "grid2" }, create, provision));
   await draw();
 }
 
@@ -137,7 +137,7 @@ export async function apiKeys(main) {
   const shown = h("div", { role: "status" });
   async function draw() {
     const page = await get("/api/v1/api-keys?perPage=100");
-    clear(body).append(table("API keys", ["Name", "Prefix", "Created", "Last used", ""], page.data.map((k) => [
+    fill(body, table("API keys", ["Name", "Prefix", "Created", "Last used", ""], page.data.map((k) => [
       k.name, h("code", {}, k.prefix), fmt.time(k.createdAt), fmt.time(k.lastUsedAt),
       k.revokedAt ? `revoked ${fmt.time(k.revokedAt)}` : h("button", { type: "button", class: "link", "aria-label": `Revoke key ${k.name}`, onclick: async (e) => {
         if (!confirm(`Revoke ${k.name}? Programs using it stop working.`)) return;
@@ -149,16 +149,16 @@ export async function apiKeys(main) {
   const name = field("name", "Key name", "text", { required: true });
   const form = apiForm("Create an API key", [name], "Create key", () => post("/api/v1/api-keys", { name: name.input.value }), (created) => {
     form.reset();
-    clear(shown).append(h("div", { class: "notice" }, h("p", {}, `Key "${created.name}" — copy it now, it is shown only once:`), h("code", { class: "secret" }, created.key)));
+    fill(shown, h("div", { class: "notice" }, h("p", {}, `Key "${created.name}" — copy it now, it is shown only once:`), h("code", { class: "secret" }, created.key)));
     draw();
   });
-  main.append(h("h1", {}, "API keys"), form, shown, body);
+  add(main, h("h1", {}, "API keys"), form, shown, body);
   await draw();
 }
 
 export async function workers(main) {
   const list = await get("/api/v1/workers");
-  main.append(h("h1", {}, "Workers"), h("p", { class: "muted" }, "Agent workers shared by the deployment, from their heartbeats."),
+  add(main, h("h1", {}, "Workers"), h("p", { class: "muted" }, "Agent workers shared by the deployment, from their heartbeats."),
     table("Workers", ["Worker", "Mode", "Calls", "Capacity", "State", "Last heartbeat"], list.data.map((w) => [
       w.id, fmt.label(w.mode), w.activeCalls, w.capacity, w.alive ? (w.draining ? "draining" : "alive") : "silent", fmt.time(w.lastHeartbeatAt),
     ]), "No worker has reported in."));
