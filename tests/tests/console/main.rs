@@ -46,6 +46,16 @@ async fn check_page(browser: &Browser, name: &str) {
         .unwrap();
 }
 
+/// Goes to `url` and waits for its page's heading: a hash change redraws the page after
+/// navigation returns, and the old page's fields must not be taken for the new one's.
+async fn open(browser: &Browser, url: &str, heading: &str) {
+    browser.goto(url).await.unwrap();
+    browser
+        .wait_text("main h1", heading, 10 * SECOND)
+        .await
+        .unwrap();
+}
+
 /// Chooses `value` in the <select> named `name`.
 async fn choose(browser: &Browser, name: &str, value: &str) {
     let option = browser
@@ -113,6 +123,12 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
         .unwrap();
     let base = rig.api.base.clone();
     let (talker, refuser, busy) = ("+12125550101", "+12125550102", "+12125550106");
+    // Answers and says nothing: on the line until the operator hangs up.
+    let silent = "+12125550107";
+    rig.twilio.register_callee(
+        silent,
+        CalleeScript::answer_after(1_000).hang_up_after(90_000),
+    );
     rig.twilio.register_callee(
         talker,
         CalleeScript::answer_after(1_500)
@@ -166,10 +182,12 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
     );
 
     // An assistant.
-    browser
-        .goto(&format!("{base}/#/assistants/new"))
-        .await
-        .unwrap();
+    open(
+        &browser,
+        &format!("{base}/#/assistants/new"),
+        "New assistant",
+    )
+    .await;
     fill(&browser, "input[name='name']", "Ava").await;
     fill(
         &browser,
@@ -213,7 +231,7 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
     check_page(&browser, "03b-assistant-versions").await;
 
     // A trunk.
-    browser.goto(&format!("{base}/#/trunks")).await.unwrap();
+    open(&browser, &format!("{base}/#/trunks"), "Trunks").await;
     fill(
         &browser,
         "form:first-of-type input[name='name']",
@@ -245,7 +263,7 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
     );
 
     // A contact list from a CSV with two bad rows: each is reported with its reason.
-    browser.goto(&format!("{base}/#/contacts")).await.unwrap();
+    open(&browser, &format!("{base}/#/contacts"), "Contact lists").await;
     fill(&browser, "input[name='name']", "Spring customers").await;
     click(&browser, "form button[type='submit']").await;
     let list = id_in_url(&browser, "contacts").await;
@@ -254,7 +272,7 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
         csv.path(),
         format!(
             "phone,name,timezone,plan\n{talker},Tess,America/New_York,gold\n{refuser},Rob,America/New_York,silver\n\
-             {busy},Bea,America/New_York,gold\n12,Shorty,America/New_York,gold\n+12125550109,Zed,Mars/Olympus,gold\n"
+             {busy},Bea,America/New_York,gold\n{silent},Sid,America/New_York,gold\n12,Shorty,America/New_York,gold\n+12125550109,Zed,Mars/Olympus,gold\n"
         ),
     )
     .unwrap();
@@ -265,7 +283,7 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
         .unwrap();
     click(&browser, "form.card button[type='submit']").await;
     let report = browser
-        .wait_text(".import-report", "3 rows added, 2 rejected", 15 * SECOND)
+        .wait_text(".import-report", "4 rows added, 2 rejected", 15 * SECOND)
         .await
         .unwrap();
     let rows = browser
@@ -280,14 +298,14 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
     assert_eq!(rows.len(), 2, "{report}");
     assert_eq!(
         (&rows[0][0], &rows[0][1]),
-        (&json!("5"), &json!("12")),
+        (&json!("6"), &json!("12")),
         "{rows:?}"
     );
     assert!(
         rows[0][2].as_str().unwrap().contains("invalid phone"),
         "{rows:?}"
     );
-    assert_eq!(rows[1][0], "6", "{rows:?}");
+    assert_eq!(rows[1][0], "7", "{rows:?}");
     assert!(
         rows[1][2].as_str().unwrap().contains("Mars/Olympus"),
         "{rows:?}"
@@ -299,10 +317,7 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
     check_page(&browser, "05-contact-list").await;
 
     // The campaign form: a wrong hour comes back from the API beside its field.
-    browser
-        .goto(&format!("{base}/#/campaigns/new"))
-        .await
-        .unwrap();
+    open(&browser, &format!("{base}/#/campaigns/new"), "New campaign").await;
     fill(&browser, "input[name='name']", "Spring follow-up").await;
     choose(&browser, "assistantId", &assistant).await;
     choose(&browser, "contactListId", &list).await;
@@ -385,7 +400,48 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
         )
         .await
         .unwrap();
-    for number in [talker, refuser, busy] {
+    // Hang up the silent callee's call from its card once it is in progress.
+    let started_waiting = Instant::now();
+    let silent_call = loop {
+        let id = browser
+            .script(
+                "const card = [...document.querySelectorAll('.live-card')].find(c =>
+                     c.textContent.includes(arguments[0]) && c.textContent.includes('in progress'));
+                 return card ? card.dataset.callId : null;",
+                vec![json!(silent)],
+            )
+            .await
+            .unwrap();
+        if let Some(id) = id.as_str() {
+            break id.to_string();
+        }
+        assert!(
+            started_waiting.elapsed() < 60 * SECOND,
+            "{silent} never in progress on the wall"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    click(
+        &browser,
+        &format!(".live-card[data-call-id='{silent_call}'] button.danger"),
+    )
+    .await;
+    browser
+        .wait(
+            &format!(".recent li[data-call-id='{silent_call}']"),
+            20 * SECOND,
+        )
+        .await
+        .unwrap();
+    let ended: Value = browser
+        .script(
+            "return fetch('/api/v1/calls/' + arguments[0]).then(r => r.json());",
+            vec![json!(silent_call)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended["endReason"], "ended_by_operator", "{ended}");
+    for number in [talker, refuser, busy, silent] {
         browser
             .wait_text(".recent", number, 60 * SECOND)
             .await
@@ -403,16 +459,13 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
 
     // The talker's call: transcript beside the recording; a click on a line seeks to it.
     let calls = rig_calls(&browser, &base, talker).await;
-    browser.goto(&format!("{base}/#/calls")).await.unwrap();
+    open(&browser, &format!("{base}/#/calls"), "Calls").await;
     browser
         .wait_text("table", talker, 10 * SECOND)
         .await
         .unwrap();
     check_page(&browser, "09-calls").await;
-    browser
-        .goto(&format!("{base}/#/calls/{calls}"))
-        .await
-        .unwrap();
+    open(&browser, &format!("{base}/#/calls/{calls}"), "Call to").await;
     browser
         .wait_text(".timeline", "interested", 20 * SECOND)
         .await
@@ -445,19 +498,21 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
     check_page(&browser, "10-call").await;
 
     // The overview counts today's calls and draws the charts.
-    browser.goto(&format!("{base}/#/")).await.unwrap();
+    open(&browser, &format!("{base}/#/"), "Overview").await;
     browser.wait("svg.chart", 10 * SECOND).await.unwrap();
     browser
-        .wait_text(".tiles", "Calls today\n3", 10 * SECOND)
+        .wait_text(".tiles", "Calls today\n4", 10 * SECOND)
         .await
         .unwrap();
     check_page(&browser, "11-overview").await;
 
     // Stop: the busy contact's retry keeps the campaign open until the operator stops it.
-    browser
-        .goto(&format!("{base}/#/campaigns/{campaign}"))
-        .await
-        .unwrap();
+    open(
+        &browser,
+        &format!("{base}/#/campaigns/{campaign}"),
+        "Spring follow-up",
+    )
+    .await;
     browser
         .wait_text("main", "Attempts", 10 * SECOND)
         .await
@@ -474,15 +529,14 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
         .unwrap();
     check_page(&browser, "12-campaign-stopped").await;
 
-    for (path, name) in [
-        ("#/assistants", "13-assistants"),
-        ("#/api-keys", "14-api-keys"),
-        ("#/workers", "15-workers"),
-        ("#/dnc", "16-dnc"),
-        ("#/campaigns", "17-campaigns"),
+    for (path, heading, name) in [
+        ("#/assistants", "Assistants", "13-assistants"),
+        ("#/api-keys", "API keys", "14-api-keys"),
+        ("#/workers", "Workers", "15-workers"),
+        ("#/dnc", "Do-Not-Call", "16-dnc"),
+        ("#/campaigns", "Campaigns", "17-campaigns"),
     ] {
-        browser.goto(&format!("{base}/{path}")).await.unwrap();
-        browser.find("main h1").await.unwrap();
+        open(&browser, &format!("{base}/{path}"), heading).await;
         browser
             .wait("main table, main .empty", 10 * SECOND)
             .await
@@ -492,16 +546,13 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
 
     // Phone width: the overview and a call page fit, with the menu behind its button.
     browser.set_size(390, 844).await.unwrap();
-    browser
-        .goto(&format!("{base}/#/calls/{calls}"))
-        .await
-        .unwrap();
+    open(&browser, &format!("{base}/#/calls/{calls}"), "Call to").await;
     browser
         .wait_text(".timeline", "interested", 10 * SECOND)
         .await
         .unwrap();
     check_page(&browser, "18-call-phone").await;
-    browser.goto(&format!("{base}/#/")).await.unwrap();
+    open(&browser, &format!("{base}/#/"), "Overview").await;
     browser.wait("svg.chart", 10 * SECOND).await.unwrap();
     click(&browser, ".menu-toggle").await;
     browser
