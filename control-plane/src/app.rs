@@ -154,7 +154,7 @@ impl Application {
     }
 }
 
-/// The whole HTTP surface: API (documented), docs, health and metrics. Fails on a CORS
+/// The whole HTTP surface: API (documented), docs, health, metrics and the console. Fails on a CORS
 /// origin that is not a valid header value.
 pub fn router(state: AppState) -> anyhow::Result<Router> {
     let settings = state.settings.clone();
@@ -168,6 +168,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
             axum::routing::get(move || async move { axum::Json(openapi_json) }),
         )
         .merge(utoipa_scalar::Scalar::with_url("/api/v1/docs", openapi))
+        .merge(crate::console::router())
         .fallback(layers::route_not_found)
         .method_not_allowed_fallback(layers::method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -214,8 +215,11 @@ fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
         settings.request_timeout(),
         layers::timeout,
     ));
+    // Server-sent events stay open as long as the client wants: no request timeout.
+    let streams = api::events::router();
     OpenApiRouter::with_openapi(api::ApiDoc::openapi())
         .merge(ordinary)
+        .merge(streams)
         .merge(internal)
         .merge(uploads)
         .merge(webhooks)

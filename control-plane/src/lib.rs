@@ -12,6 +12,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod db;
 pub mod dialer;

@@ -16,6 +16,8 @@
 #   install_redis_server, redis_server_bin
 #                             Debian's redis-server
 #   install_py_tool PKG==VER  a PyPI tool into the venv $OC_VENV (default $OC_CACHE/venv)
+#   install_browser, chromium_bin, chromedriver_bin
+#                             Debian's chromium and chromium-driver (the console's browser tests)
 #
 # The install_* functions print only logs (on stderr); the *_bin functions print the path.
 #
@@ -131,6 +133,11 @@ sipp_bin() { command -v sipp || echo /usr/bin/sipp; }
 
 install_redis_server() { apt_install redis-server; }
 redis_server_bin() { command -v redis-server || echo /usr/bin/redis-server; }
+
+# Headless Chromium and its WebDriver, from Debian (browser builds cannot be downloaded).
+install_browser() { apt_install chromium chromium-driver; }
+chromium_bin() { command -v chromium || echo /usr/bin/chromium; }
+chromedriver_bin() { command -v chromedriver || echo /usr/bin/chromedriver; }
 
 # install_py_tool PKG==VERSION: pip install into the shared venv unless that version is there.
 install_py_tool() {

@@ -75,7 +75,7 @@ const MAX_ORGANIZATION_NAME: usize = 200;
         (status = 429, description = "Too many attempts from this address or for this email", body = crate::error::ErrorBody),
         (status = 422, description = "Invalid input", body = crate::error::ErrorBody),
     ))]
-async fn register(
+pub(crate) async fn register(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     ApiJson(body): ApiJson<RegisterRequest>,
@@ -136,7 +136,7 @@ async fn register(
         (status = 401, description = "Wrong email or password", body = crate::error::ErrorBody),
         (status = 429, description = "Too many attempts, or the account is locked after repeated failures (see Retry-After)", body = crate::error::ErrorBody),
     ))]
-async fn login(
+pub(crate) async fn login(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     ApiJson(body): ApiJson<LoginRequest>,

@@ -14,11 +14,13 @@ pub mod calls;
 pub mod campaigns;
 pub mod contact_lists;
 pub mod dnc;
+pub mod events;
 pub mod health;
 pub mod imports;
 pub mod messages;
 pub mod metrics;
 pub mod numbers;
+pub mod overview;
 pub mod trunks;
 pub mod twilio_trunks;
 pub mod workers;
@@ -72,6 +74,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(metrics::router())
         .merge(numbers::router())
         .merge(messages::router())
+        .merge(overview::router())
         .merge(workers::router())
 }
 

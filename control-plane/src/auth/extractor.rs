@@ -1,4 +1,5 @@
-//! The `Caller` extractor: turns `Authorization: Bearer ...` into an organization id.
+//! The `Caller` extractor: turns `Authorization: Bearer ...` (or, for the console, its
+//! session cookie) into an organization id.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -24,7 +25,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
+        let bearer = parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
@@ -33,8 +34,18 @@ impl FromRequestParts<AppState> for Caller {
                     .strip_prefix("Bearer ")
                     .or_else(|| value.strip_prefix("bearer "))
             })
-            .map(str::trim)
-            .ok_or(ApiError::Unauthorized)?;
+            .map(|token| token.trim().to_string());
+        // Without `Authorization`, the console's cookie session (with its CSRF check on
+        // unsafe methods). It only ever holds a session JWT, never an API key.
+        let token = match bearer {
+            Some(token) => token,
+            None => match crate::console::session::cookie_token(parts) {
+                Some(Ok(jwt)) if !jwt.starts_with(API_KEY_PREFIX) => jwt,
+                Some(Err(refused)) => return Err(refused),
+                _ => return Err(ApiError::Unauthorized),
+            },
+        };
+        let token = token.as_str();
 
         let caller = if token.starts_with(API_KEY_PREFIX) {
             let row = sqlx::query!(

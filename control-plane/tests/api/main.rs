@@ -10,6 +10,7 @@ mod assistants;
 mod auth;
 mod calls;
 mod campaigns;
+mod console;
 mod contacts;
 mod dnc;
 mod errors;

@@ -159,6 +159,11 @@ async fn main() -> anyhow::Result<()> {
             rig.twilio.base_url()
         );
     }
+    // The rig registered the demo organization with the rig's password (rig/api.rs).
+    println!(
+        "console        {}/  (sign in as {email} / rig-password, or register your own organization)",
+        rig.base
+    );
 
     let (numbers, from) = if real_twilio {
         let to = env("DEMO_TO").context("with real Twilio set DEMO_TO (numbers to call)")?;
