@@ -1,7 +1,7 @@
 //! `GET /api/v1/events`: the organization's live event stream as server-sent events.
 //!
-//! Events are rows of `org_events`, written by database triggers in the same transaction
-//! as the change they describe (migration `20261206000040_org_events.sql`): a call created
+//! Events are rows of `live_events`, written by database triggers in the same transaction
+//! as the change they describe (migration `20261206000040_live_events.sql`): a call created
 //! or changing status, outcome, answer, end or cost (`call.created`, `call.updated`), a
 //! campaign created or changing status (`campaign.created`, `campaign.updated`), and each
 //! transcript line a worker reports (`call.transcript`). Each SSE message has `id:` (the
@@ -107,7 +107,7 @@ pub async fn read_after(
 ) -> sqlx::Result<Vec<OrgEvent>> {
     let rows = sqlx::query!(
         r#"select id, txid::text::int8 as "txid!", kind, payload, created_at
-           from org_events
+           from live_events
            where org_id = $1
              and (txid, id) > ($2::text::xid8, $3)
              and txid < pg_snapshot_xmin(pg_current_snapshot())

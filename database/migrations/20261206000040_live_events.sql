@@ -8,7 +8,7 @@
 -- every later transaction gets a larger txid, so nothing can ever appear behind a position
 -- a reader has passed. The event id a client sees is "txid-id".
 
-create table org_events (
+create table live_events (
     id bigserial primary key,
     org_id uuid not null references organizations (id) on delete cascade,
     txid xid8 not null default pg_current_xact_id(),
@@ -17,10 +17,10 @@ create table org_events (
     payload jsonb not null,
     created_at timestamptz not null default now()
 );
-create index org_events_stream_idx on org_events (org_id, txid, id);
-create index org_events_created_idx on org_events (created_at);
+create index live_events_stream_idx on live_events (org_id, txid, id);
+create index live_events_created_idx on live_events (created_at);
 
-create function org_events_call() returns trigger language plpgsql as $$
+create function live_events_call() returns trigger language plpgsql as $$
 begin
     -- Only changes a watcher cares about: status, outcome, answer, end, cost.
     if tg_op = 'UPDATE'
@@ -32,7 +32,7 @@ begin
        and new.cost_cents is not distinct from old.cost_cents then
         return new;
     end if;
-    insert into org_events (org_id, kind, subject_id, payload)
+    insert into live_events (org_id, kind, subject_id, payload)
     values (new.org_id,
             case when tg_op = 'INSERT' then 'call.created' else 'call.updated' end,
             new.id,
@@ -45,17 +45,17 @@ begin
     return new;
 end $$;
 
-create trigger calls_org_events after insert or update on calls
-    for each row execute function org_events_call();
+create trigger calls_live_events after insert or update on calls
+    for each row execute function live_events_call();
 
-create function org_events_campaign() returns trigger language plpgsql as $$
+create function live_events_campaign() returns trigger language plpgsql as $$
 begin
     if tg_op = 'UPDATE'
        and new.status is not distinct from old.status
        and new.status_reason is not distinct from old.status_reason then
         return new;
     end if;
-    insert into org_events (org_id, kind, subject_id, payload)
+    insert into live_events (org_id, kind, subject_id, payload)
     values (new.org_id,
             case when tg_op = 'INSERT' then 'campaign.created' else 'campaign.updated' end,
             new.id,
@@ -64,12 +64,12 @@ begin
     return new;
 end $$;
 
-create trigger campaigns_org_events after insert or update on campaigns
-    for each row execute function org_events_campaign();
+create trigger campaigns_live_events after insert or update on campaigns
+    for each row execute function live_events_campaign();
 
-create function org_events_transcript() returns trigger language plpgsql as $$
+create function live_events_transcript() returns trigger language plpgsql as $$
 begin
-    insert into org_events (org_id, kind, subject_id, payload)
+    insert into live_events (org_id, kind, subject_id, payload)
     values (new.org_id, 'call.transcript', new.call_id,
             jsonb_build_object('callId', new.call_id, 'speaker', new.speaker,
                                'text', new.text, 'startMs', new.start_ms,
@@ -77,5 +77,5 @@ begin
     return new;
 end $$;
 
-create trigger transcript_entries_org_events after insert on transcript_entries
-    for each row execute function org_events_transcript();
+create trigger transcript_entries_live_events after insert on transcript_entries
+    for each row execute function live_events_transcript();
