@@ -4,6 +4,8 @@
 //! - [`db`]: SQL, one module per table group; every customer query filters by `org_id`.
 //! - [`imports`]: streaming CSV import of contacts and Do-Not-Call numbers.
 //! - [`auth`], [`http`], [`error`]: who is calling, request plumbing, the error shape.
+//! - [`integrations`]: customers' webhooks (signed, from an outbox), pre-dial checks,
+//!   post-call analysis.
 //! - [`limits`]: abuse limits (sign-in throttling and lockout, API rate limits).
 //! - [`app`], [`config`], [`state`], [`telemetry`]: wiring.
 
@@ -20,6 +22,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod imports;
+pub mod integrations;
 pub mod internal;
 pub mod limits;
 pub mod provisioning;

@@ -7,6 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
+pub mod analysis_plans;
 pub mod api_keys;
 pub mod assistants;
 pub mod auth;
@@ -17,8 +18,10 @@ pub mod dnc;
 pub mod health;
 pub mod imports;
 pub mod metrics;
+pub mod pre_dial_checks;
 pub mod trunks;
 pub mod twilio_trunks;
+pub mod webhook_endpoints;
 pub mod workers;
 
 /// The document's fixed parts; paths are added by the routers.
@@ -69,6 +72,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(calls::router())
         .merge(metrics::router())
         .merge(workers::router())
+        .merge(webhook_endpoints::router())
+        .merge(pre_dial_checks::router())
+        .merge(analysis_plans::router())
 }
 
 /// Routes that take large streamed uploads (CSV): their own body limit and timeout.

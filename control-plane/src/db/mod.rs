@@ -11,6 +11,7 @@ pub mod imports;
 pub mod metrics;
 pub mod tenancy;
 pub mod trunks;
+pub mod webhooks;
 
 /// A transaction on the pool's database.
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
