@@ -53,6 +53,9 @@ pub struct WebhookSettings {
     /// How long after an answered call ended its worker has to report its last events
     /// before the end-of-call report goes out without them.
     pub report_grace_sec: f64,
+    /// Send to loopback, private and link-local addresses too (on-premises receivers,
+    /// tests). Off: a customer's URL cannot reach into the deployment's own network.
+    pub allow_private_targets: bool,
 }
 
 /// The OpenAI-compatible chat completions endpoint post-call analysis runs on.
@@ -166,6 +169,10 @@ pub struct EngineSettings {
     pub reconcile_after_sec: i64,
     /// How long after the provider ends a call the worker has to report its end.
     pub worker_grace_sec: i64,
+    /// Not a setting of its own: `webhooks.allow_private_targets`, copied in when the
+    /// engine is built, for the pre-dial check's requests.
+    #[serde(skip)]
+    pub pre_dial_allow_private_targets: bool,
 }
 
 /// How agent workers authenticate to the internal API.
@@ -360,6 +367,7 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, co
         .set_default("webhooks.give_up_after_sec", 86_400.0)?
         .set_default("webhooks.lease_sec", 60.0)?
         .set_default("webhooks.report_grace_sec", 120.0)?
+        .set_default("webhooks.allow_private_targets", false)?
         .set_default("analysis.model", "gpt-4o-mini")?
         .set_default("analysis.request_timeout_sec", 30)?
         .set_default("analysis.prompt_cents_per_million", 15.0)?

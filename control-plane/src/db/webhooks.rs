@@ -281,13 +281,16 @@ pub async fn claim(
                      where p.endpoint_id = d.endpoint_id and p.order_key = d.order_key
                        and p.state = 'pending' and p.event_seq < d.event_seq))
            ),
+           busy as (
+               select l.endpoint_id, count(*) as n from webhook_deliveries l
+               where l.state = 'pending' and l.lease_expires_at > $1
+               group by l.endpoint_id
+           ),
            ranked as (
                select due.id,
                       row_number() over (partition by due.endpoint_id order by due.event_seq) as rank,
-                      (select count(*) from webhook_deliveries l
-                       where l.endpoint_id = due.endpoint_id and l.state = 'pending'
-                         and l.lease_expires_at > $1) as busy
-               from due
+                      coalesce(busy.n, 0) as busy
+               from due left join busy on busy.endpoint_id = due.endpoint_id
            ),
            picked as (
                select d.id from webhook_deliveries d join ranked r on r.id = d.id

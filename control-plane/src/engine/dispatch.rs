@@ -230,7 +230,15 @@ async fn decide_and_dial(
         name: attempt.name.as_deref(),
         attempt: attempt.attempts + 1,
     };
-    if let Some(verdict) = pre_dial::ask(db, &engine.secrets, &candidate, now).await? {
+    if let Some(verdict) = pre_dial::ask(
+        db,
+        &engine.secrets,
+        &candidate,
+        now,
+        engine.settings.pre_dial_allow_private_targets,
+    )
+    .await?
+    {
         if !verdict.eligible {
             queue::close_leased(db, attempt.id, owner, "skipped", Some("pre_dial")).await?;
         }

@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::signature;
+use super::{signature, target};
 use crate::config::WebhookSettings;
 use crate::crypto::SecretBox;
 use crate::db::webhooks::{self as store, ClaimLimits, Leased};
@@ -127,14 +127,19 @@ impl Deliverer {
             "organizationId": delivery.org_id,
             "data": delivery.data,
         }))?;
-        let sent = send(
-            &inner.http,
-            &delivery.url,
-            secret.expose_secret(),
-            delivery.event_id,
-            body,
-        )
-        .await;
+        let sent = match target::check(&delivery.url, inner.settings.allow_private_targets).await {
+            Ok(()) => {
+                send(
+                    &inner.http,
+                    &delivery.url,
+                    secret.expose_secret(),
+                    delivery.event_id,
+                    body,
+                )
+                .await
+            }
+            Err(refused) => Err(refused),
+        };
         let now = inner.clock.now();
         match sent {
             Ok(status) if (200..300).contains(&status) => {

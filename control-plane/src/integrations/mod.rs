@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod pre_dial;
 pub mod report;
 pub mod signature;
+pub mod target;
 
 use std::sync::Arc;
 use std::time::Duration;

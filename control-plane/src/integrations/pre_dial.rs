@@ -14,6 +14,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::delivery::post_signed;
+use super::target;
 use crate::crypto::SecretBox;
 
 /// The event type of the request's body.
@@ -56,6 +57,7 @@ pub async fn ask(
     secrets: &SecretBox,
     who: &Candidate<'_>,
     now: DateTime<Utc>,
+    allow_private: bool,
 ) -> anyhow::Result<Option<Verdict>> {
     let Some(check) = sqlx::query!(
         "select coalesce(p.url, e.url) as \"url!\", p.timeout_ms, p.default_eligible, e.secret_enc
@@ -86,15 +88,20 @@ pub async fn ask(
         },
     }))?;
     let timeout = Duration::from_millis(check.timeout_ms.max(1) as u64);
-    let answer = post_signed(
-        client(),
-        &check.url,
-        secret.expose_secret(),
-        id,
-        body,
-        Some(timeout),
-    )
-    .await;
+    let answer = match target::check(&check.url, allow_private).await {
+        Ok(()) => {
+            post_signed(
+                client(),
+                &check.url,
+                secret.expose_secret(),
+                id,
+                body,
+                Some(timeout),
+            )
+            .await
+        }
+        Err(refused) => Err(refused),
+    };
     let answer = match answer {
         Ok(response) if response.status().is_success() => {
             // The body counts against the same timeout as the headers did.

@@ -34,6 +34,7 @@ async fn deliveries_survive_a_control_plane_killed_mid_retry(db: PgPool) {
         ("CP__ENGINE__RING_TIMEOUT_SEC", "2".into()),
         ("CP__SERVER__SHUTDOWN_GRACE_SEC", "1".into()),
         ("CP__WEBHOOKS__POLL_MS", "20".into()),
+        ("CP__WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true".into()),
         // Retries a second apart: the kill lands while every event still waits for one.
         ("CP__WEBHOOKS__FIRST_RETRY_SEC", "1".into()),
         ("CP__WEBHOOKS__MAX_RETRY_SEC", "1".into()),
