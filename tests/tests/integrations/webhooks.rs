@@ -238,3 +238,60 @@ async fn a_dead_endpoint_gives_up_after_a_day_without_holding_up_another(db: PgP
     );
     assert_eq!(log["data"][0]["lastStatus"], 500);
 }
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_campaigns_lifecycle_arrives_in_order(db: PgPool) {
+    let rig = Rig::start_with(db, tuesday_morning(), quick_webhooks)
+        .await
+        .unwrap();
+    let receiver = Receiver::start(1).await;
+    let types = [
+        "campaign.started",
+        "campaign.paused",
+        "campaign.stopped",
+        "campaign.completed",
+    ];
+    let (_, secret) = endpoint(&rig.api, &receiver.url(), &types).await;
+    receiver.set_secret(&secret);
+    rig.twilio
+        .register_callee(&number(0), CalleeScript::answer());
+    let campaign = rig
+        .start_campaign(vec![contact(0)], json!({}))
+        .await
+        .unwrap();
+    for action in ["pause", "resume", "stop"] {
+        rig.post(&format!("/api/v1/campaigns/{campaign}/{action}"), json!({}))
+            .await
+            .unwrap();
+    }
+    drive_until(
+        &rig,
+        chrono::Duration::seconds(20),
+        Duration::from_secs(10),
+        || receiver.accepted().len() == 4,
+    )
+    .await;
+    let seen: Vec<(String, String)> = receiver
+        .accepted()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["data"]["campaignId"], campaign.as_str());
+            (
+                e["type"].as_str().unwrap().to_string(),
+                e["data"]["previousStatus"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("campaign.started", "draft"),
+        ("campaign.paused", "running"),
+        ("campaign.started", "paused"),
+        ("campaign.stopped", "running"),
+    ];
+    assert_eq!(
+        seen,
+        expected
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .to_vec()
+    );
+}
