@@ -22,6 +22,7 @@ use crate::config::Settings;
 use crate::engine::{Clock, Engine, SystemClock};
 use crate::http::extract::BodyLimit;
 use crate::http::{headers, layers};
+use crate::integrations::Integrations;
 use crate::limits;
 use crate::state::AppState;
 
@@ -37,6 +38,8 @@ pub struct Application {
     engine: Option<Engine>,
     /// The engine itself, also for callers that drive it by hand (tests, tools).
     engine_handle: Engine,
+    /// Webhook delivery and end-of-call reports, when this replica runs them.
+    integrations: Option<Integrations>,
 }
 
 impl Application {
@@ -85,6 +88,11 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let grace = Duration::from_secs(settings.server.shutdown_grace_sec);
         let run_engine = settings.engine.enabled;
+        let integrations = settings
+            .webhooks
+            .enabled
+            .then(|| Integrations::new(db.clone(), clock.clone(), secrets_of(&settings), &settings))
+            .transpose()?;
         let state = AppState::with_clock(db, settings, clock)?;
         let engine = run_engine.then(|| state.engine.clone());
         let engine_handle = state.engine.clone();
@@ -95,6 +103,7 @@ impl Application {
             grace,
             engine,
             engine_handle,
+            integrations,
         })
     }
 
@@ -119,6 +128,12 @@ impl Application {
         let engine_task = self
             .engine
             .map(|engine| tokio::spawn(engine.run(stop_engine.clone())));
+        // Deliveries need no draining: one cut short is leased again after a restart.
+        let stop_integrations = CancellationToken::new();
+        let _stop_integrations_on_exit = stop_integrations.clone().drop_guard();
+        if let Some(integrations) = self.integrations {
+            tokio::spawn(integrations.run(stop_integrations));
+        }
         let _stop_engine_on_exit = stop_engine.clone().drop_guard();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         // With the peer's address: sign-in limits count per client address.
@@ -152,6 +167,11 @@ impl Application {
             }
         }
     }
+}
+
+/// The key that seals endpoints' secrets, as `AppState` derives it.
+fn secrets_of(settings: &Settings) -> Arc<crate::crypto::SecretBox> {
+    Arc::new(crate::crypto::SecretBox::new(&settings.auth.encryption_key))
 }
 
 /// The whole HTTP surface: API (documented), docs, health, metrics and the console. Fails on a CORS

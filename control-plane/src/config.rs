@@ -23,6 +23,53 @@ pub struct Settings {
     pub recordings: RecordingSettings,
     pub livekit: LiveKitSettings,
     pub limits: LimitSettings,
+    pub webhooks: WebhookSettings,
+    pub analysis: AnalysisSettings,
+}
+
+/// Delivering the organizations' events to their webhook endpoints (`integrations`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookSettings {
+    /// Run the delivery and end-of-call report loops in this replica (every replica may;
+    /// leases keep them apart).
+    pub enabled: bool,
+    /// How often the loops look for due work.
+    pub poll_ms: u64,
+    /// How long one delivery request may take before it counts as failed.
+    pub request_timeout_ms: u64,
+    /// Deliveries in flight to one endpoint at once (per replica): a slow endpoint holds
+    /// this many, never the others'.
+    pub per_endpoint_in_flight: i64,
+    /// Deliveries in flight at once in this replica.
+    pub max_in_flight: usize,
+    /// The wait before the first retry; it doubles per failed attempt...
+    pub first_retry_sec: f64,
+    /// ...up to this much between two attempts...
+    pub max_retry_sec: f64,
+    /// ...and a delivery still failing this long after its first attempt is `failed`.
+    pub give_up_after_sec: f64,
+    /// How long a claimed delivery stays ours (longer than a request may take).
+    pub lease_sec: f64,
+    /// How long after an answered call ended its worker has to report its last events
+    /// before the end-of-call report goes out without them.
+    pub report_grace_sec: f64,
+    /// Send to loopback, private and link-local addresses too (on-premises receivers,
+    /// tests). Off: a customer's URL cannot reach into the deployment's own network.
+    pub allow_private_targets: bool,
+}
+
+/// The OpenAI-compatible chat completions endpoint post-call analysis runs on.
+/// Unset `base_url`: assistants' analysis plans are stored but no analysis runs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AnalysisSettings {
+    /// `https://api.openai.com/v1` or any compatible server (the tests' emulator).
+    pub base_url: Option<String>,
+    pub api_key: Option<SecretString>,
+    pub model: String,
+    pub request_timeout_sec: u64,
+    /// Price of the model's tokens, in cents per million, for the call's cost.
+    pub prompt_cents_per_million: f64,
+    pub completion_cents_per_million: f64,
 }
 
 /// Abuse limits (see `limits`), counted per replica. Per minute unless named otherwise.
@@ -125,6 +172,10 @@ pub struct EngineSettings {
     /// Media Streams slots campaigns leave free for inbound callers while any number has an
     /// assistant (OUTBOUND_CALLS.md, "Inbound numbers and SMS").
     pub inbound_reserve_slots: i64,
+    /// Not a setting of its own: `webhooks.allow_private_targets`, copied in when the
+    /// engine is built, for the pre-dial check's requests.
+    #[serde(skip)]
+    pub pre_dial_allow_private_targets: bool,
 }
 
 /// How agent workers authenticate to the internal API.
@@ -309,7 +360,22 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, co
         .set_default("workers.token_secret", DEV_SECRET)?
         .set_default("workers.token_grace_sec", 600)?
         .set_default("workers.heartbeat_ttl_sec", 15)?
-        .set_default("recordings.store_url", "data/recordings")
+        .set_default("recordings.store_url", "data/recordings")?
+        .set_default("webhooks.enabled", true)?
+        .set_default("webhooks.poll_ms", 250)?
+        .set_default("webhooks.request_timeout_ms", 10_000)?
+        .set_default("webhooks.per_endpoint_in_flight", 4)?
+        .set_default("webhooks.max_in_flight", 64)?
+        .set_default("webhooks.first_retry_sec", 10.0)?
+        .set_default("webhooks.max_retry_sec", 3600.0)?
+        .set_default("webhooks.give_up_after_sec", 86_400.0)?
+        .set_default("webhooks.lease_sec", 60.0)?
+        .set_default("webhooks.report_grace_sec", 120.0)?
+        .set_default("webhooks.allow_private_targets", false)?
+        .set_default("analysis.model", "gpt-4o-mini")?
+        .set_default("analysis.request_timeout_sec", 30)?
+        .set_default("analysis.prompt_cents_per_million", 15.0)?
+        .set_default("analysis.completion_cents_per_million", 60.0)
 }
 
 #[cfg(test)]

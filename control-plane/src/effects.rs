@@ -103,8 +103,15 @@ pub async fn apply(
                 .execute(&mut **tx)
                 .await?;
             }
+            // Post-call analysis adds its own cost under `analysis` (integrations::
+            // analysis); a late worker total must not wipe it out.
             sqlx::query!(
-                "update calls set cost_cents = $2, cost_breakdown = $3 where id = $1",
+                "update calls
+                 set cost_cents = $2 + coalesce((cost_breakdown->>'analysis')::float8, 0),
+                     cost_breakdown = case when cost_breakdown ? 'analysis'
+                         then $3::jsonb || jsonb_build_object('analysis', cost_breakdown->'analysis')
+                         else $3::jsonb end
+                 where id = $1",
                 call,
                 cost_cents,
                 cost_breakdown
@@ -176,17 +183,27 @@ pub async fn apply(
     Ok(None)
 }
 
+/// Adds the callee to the organization's DNC list and, when the number is new there,
+/// a `contact.opted_out` event for the customer's webhooks, in the same transaction.
 async fn add_to_dnc(tx: &mut Tx<'_>, call: Uuid, org: Uuid, reason: &str) -> sqlx::Result<()> {
     sqlx::query!(
-        "insert into dnc (org_id, phone, reason)
-         select org_id, case when direction = 'inbound' then from_phone else to_phone end, $3
-         from calls where id = $1 and org_id = $2
-         on conflict (org_id, phone) do nothing",
+        "with added as (
+             insert into dnc (org_id, phone, reason)
+             select org_id, case when direction = 'inbound' then from_phone else to_phone end, $3
+              from calls where id = $1 and org_id = $2
+             on conflict (org_id, phone) do nothing
+             returning phone
+         )
+         select emit_org_event($2, 'contact.opted_out', c.id, c.campaign_id,
+                    jsonb_build_object('callId', c.id, 'campaignId', c.campaign_id,
+                                       'contactId', c.contact_id, 'phone', added.phone,
+                                       'reason', $3::text))
+         from added, calls c where c.id = $1",
         call,
         org,
         reason
     )
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
     Ok(())
 }

@@ -5,6 +5,8 @@
 //! - [`imports`]: streaming CSV import of contacts and Do-Not-Call numbers.
 //! - [`auth`], [`http`], [`error`]: who is calling, request plumbing, the error shape.
 //! - [`inbound`], [`sms`]: calls to our numbers, texts in and out (opt-outs included).
+//! - [`integrations`]: customers' webhooks (signed, from an outbox), pre-dial checks,
+//!   post-call analysis.
 //! - [`limits`]: abuse limits (sign-in throttling and lockout, API rate limits).
 //! - [`app`], [`config`], [`state`], [`telemetry`]: wiring.
 
@@ -23,6 +25,7 @@ pub mod error;
 pub mod http;
 pub mod imports;
 pub mod inbound;
+pub mod integrations;
 pub mod internal;
 pub mod limits;
 pub mod provisioning;

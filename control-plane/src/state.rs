@@ -63,12 +63,14 @@ impl AppState {
         let sessions = SessionKeys::new(&settings.auth);
         let secrets = Arc::new(SecretBox::new(&settings.auth.encryption_key));
         let settings_limits = settings.limits.clone();
+        let mut engine_settings = settings.engine.clone();
+        engine_settings.pre_dial_allow_private_targets = settings.webhooks.allow_private_targets;
         let engine = Engine::new(
             db.clone(),
             clock,
             dialers(&settings, &db),
             secrets.clone(),
-            settings.engine.clone(),
+            engine_settings,
             &settings.workers,
             &settings.twilio,
         );

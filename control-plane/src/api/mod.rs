@@ -7,6 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
+pub mod analysis_plans;
 pub mod api_keys;
 pub mod assistants;
 pub mod auth;
@@ -21,8 +22,10 @@ pub mod messages;
 pub mod metrics;
 pub mod numbers;
 pub mod overview;
+pub mod pre_dial_checks;
 pub mod trunks;
 pub mod twilio_trunks;
+pub mod webhook_endpoints;
 pub mod workers;
 
 /// The document's fixed parts; paths are added by the routers.
@@ -76,6 +79,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(messages::router())
         .merge(overview::router())
         .merge(workers::router())
+        .merge(webhook_endpoints::router())
+        .merge(pre_dial_checks::router())
+        .merge(analysis_plans::router())
 }
 
 /// Routes that take large streamed uploads (CSV): their own body limit and timeout.

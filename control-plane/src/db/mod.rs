@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod numbers;
 pub mod tenancy;
 pub mod trunks;
+pub mod webhooks;
 
 /// A transaction on the pool's database.
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;

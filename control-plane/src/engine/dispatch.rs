@@ -14,6 +14,7 @@ use super::queue::{self, LeasedAttempt, RunningCampaign};
 use super::window::CallingWindow;
 use super::{outcome, rate, zones, Inner};
 use crate::dialer::{DialError, DialRequest, Dialer};
+use crate::integrations::pre_dial;
 
 /// How many dials of one campaign are in flight at once within a tick.
 const DIALS_IN_PARALLEL: usize = 16;
@@ -223,6 +224,35 @@ async fn decide_and_dial(
             }
         }
         return Ok(false);
+    }
+    // The customer's pre-dial check (issue 16, integrations::pre_dial): after the rules
+    // above, so a contact we would not call anyway costs the customer no request, and
+    // before a rate-limit slot is taken. Its verdict is one of the attempt's decisions.
+    let candidate = pre_dial::Candidate {
+        org_id: campaign.org_id,
+        campaign_id: campaign.id,
+        attempt_id: attempt.id,
+        contact_id: attempt.contact_id,
+        phone: phone.as_str(),
+        name: attempt.name.as_deref(),
+        attempt: attempt.attempts + 1,
+    };
+    if let Some(verdict) = pre_dial::ask(
+        db,
+        &engine.secrets,
+        &candidate,
+        now,
+        engine.settings.pre_dial_allow_private_targets,
+    )
+    .await?
+    {
+        if !verdict.eligible {
+            queue::close_leased(db, attempt.id, owner, "skipped", Some("pre_dial")).await?;
+        }
+        decide(verdict.decision(), Some(verdict.detail.clone())).await?;
+        if !verdict.eligible {
+            return Ok(false);
+        }
     }
     let mut slot = now;
     if let Some(cpm) = campaign.calls_per_minute {

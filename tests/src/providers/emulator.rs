@@ -112,6 +112,12 @@ impl ProviderEmulator {
         self.shared.faults().list()
     }
 
+    /// Makes the next `n` post-call analysis answers invalid (structured data of the
+    /// wrong types), as a model that ignored the schema.
+    pub fn answer_analyses_invalidly(&self, n: u32) {
+        self.shared.set_invalid_analyses(n);
+    }
+
     /// A snapshot of everything recorded.
     pub fn report(&self) -> Report {
         self.shared.report().clone()

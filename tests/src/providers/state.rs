@@ -20,6 +20,8 @@ pub(crate) struct Shared {
     pub cache: SpeechCache,
     /// Flips to true on shutdown: stalled requests and open sockets end on it.
     closing: watch::Receiver<bool>,
+    /// Post-call analysis answers still to be made invalid (`openai_chat::analysis`).
+    invalid_analyses: std::sync::atomic::AtomicU32,
 }
 
 /// Locks, ignoring poisoning: a panic in one handler must not take the emulator down.
@@ -39,7 +41,21 @@ impl Shared {
             faults: Mutex::new(faults),
             report: Mutex::new(Report::default()),
             closing,
+            invalid_analyses: std::sync::atomic::AtomicU32::new(0),
         }
+    }
+
+    pub(crate) fn set_invalid_analyses(&self, n: u32) {
+        self.invalid_analyses
+            .store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the next analysis answer is to be invalid (using one up if so).
+    pub(crate) fn take_invalid_analysis(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.invalid_analyses
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     pub(crate) fn faults(&self) -> MutexGuard<'_, FaultTable> {

@@ -2,6 +2,8 @@
 //! call can be tested before the real worker exists: it accepts Twilio's WebSocket, reads
 //! the `start` message's parameters, fetches the job with the call token, reports the call
 //! as connected and ended, and closes the stream. It heartbeats its capacity meanwhile.
+//! A test may give it a script: events (transcript lines, an outcome...) every call then
+//! reports between `connected` and `ended`, as a real worker would.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -33,12 +35,14 @@ struct Shared {
     hold: Duration,
     http: reqwest::Client,
     calls: Arc<Mutex<Vec<StandInCall>>>,
+    script: Arc<Mutex<Vec<Value>>>,
 }
 
 /// A running stand-in worker.
 pub struct StandInWorker {
     addr: SocketAddr,
     calls: Arc<Mutex<Vec<StandInCall>>>,
+    script: Arc<Mutex<Vec<Value>>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -51,11 +55,13 @@ impl StandInWorker {
         hold: Duration,
     ) -> std::io::Result<Self> {
         let calls = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(Vec::new()));
         let shared = Shared {
             control_plane: control_plane.trim_end_matches('/').to_string(),
             hold,
             http: reqwest::Client::new(),
             calls: calls.clone(),
+            script: script.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -74,8 +80,17 @@ impl StandInWorker {
         Ok(Self {
             addr,
             calls,
+            script,
             tasks: vec![server, heartbeat],
         })
+    }
+
+    /// Events (without `seq`) every call from now on reports after `connected`, in
+    /// order, before `ended`: `{"type": "transcript", ...}` and the like.
+    pub fn set_script(&self, events: Vec<Value>) {
+        if let Ok(mut script) = self.script.lock() {
+            *script = events;
+        }
     }
 
     /// The URL to give the control plane as its Media Streams URL.
@@ -165,12 +180,26 @@ async fn handle(mut socket: WebSocket, shared: Shared) {
     let connected =
         json!({"events": [{"seq": 1, "atMs": 0, "type": "connected", "workerId": "stand-in"}]});
     let _ = post_events(&shared, &call_id, &token, &connected).await;
+    let script = shared.script.lock().map(|s| s.clone()).unwrap_or_default();
+    let mut seq = 1;
+    if !script.is_empty() {
+        let events: Vec<Value> = script
+            .into_iter()
+            .map(|mut event| {
+                seq += 1;
+                event["seq"] = json!(seq);
+                event["atMs"] = json!(seq * 10);
+                event
+            })
+            .collect();
+        let _ = post_events(&shared, &call_id, &token, &json!({ "events": events })).await;
+    }
     // Keep reading (and ignoring) media until it is time to end.
     let _ = tokio::time::timeout(shared.hold, async {
         while let Some(Ok(_)) = socket.recv().await {}
     })
     .await;
-    let ended = json!({"events": [{"seq": 2, "atMs": shared.hold.as_millis() as i64,
+    let ended = json!({"events": [{"seq": seq + 1, "atMs": shared.hold.as_millis() as i64,
                                    "type": "ended", "reason": "stand_in_done"}]});
     let events_status = post_events(&shared, &call_id, &token, &ended).await;
     let _ = socket.send(Message::Close(None)).await;

@@ -65,6 +65,11 @@ pub struct CallView {
     pub cost_breakdown: Value,
     #[schema(value_type = Object)]
     pub latency: Value,
+    /// The post-call analysis (summary, structured data, success evaluation), on
+    /// `GET /calls/{id}` once it ran; absent from lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub analysis: Option<Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -103,6 +108,7 @@ impl TryFrom<CallRow> for CallView {
             cost_cents: row.cost_cents,
             cost_breakdown: row.cost_breakdown,
             latency: row.latency,
+            analysis: None,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -202,7 +208,9 @@ async fn get_call(
     let row = calls::get(&state.db, caller.org_id, id)
         .await?
         .ok_or(ApiError::NotFound("call"))?;
-    Ok(ApiJson(row.try_into()?))
+    let mut view: CallView = row.try_into()?;
+    view.analysis = crate::integrations::analysis::view(&state.db, caller.org_id, id).await?;
+    Ok(ApiJson(view))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

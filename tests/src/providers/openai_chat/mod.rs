@@ -5,6 +5,7 @@
 //! can tell from the reply which turn it answers. Usage is counted, not invented: prompt
 //! tokens are the words in all messages, completion tokens the pieces sent.
 
+pub(crate) mod analysis;
 pub(crate) mod brain;
 pub(crate) mod chunks;
 pub(crate) mod sse;
@@ -148,7 +149,13 @@ async fn completions(
         })?;
     let tools = offered_tools(&body);
     let input = input(&messages);
-    let reply = brain::reply(&input, &tools, chrono::Utc::now());
+    let reply = match analysis::answer(&messages, || shared.take_invalid_analysis()) {
+        Some(text) => brain::Reply {
+            text,
+            calls: Vec::new(),
+        },
+        None => brain::reply(&input, &tools, chrono::Utc::now()),
+    };
     let max_tokens = body["max_completion_tokens"]
         .as_u64()
         .or_else(|| body["max_tokens"].as_u64());
