@@ -68,9 +68,16 @@ pub async fn apply(
             }
         }
         EventKind::Metrics { latency } => {
-            sqlx::query!("update calls set latency = $2 where id = $1", call, latency)
-                .execute(&mut **tx)
-                .await?;
+            // The worker's answer-to-first-audio delay feeds the abandonment rate.
+            sqlx::query!(
+                "update calls set latency = $2,
+                                  first_agent_audio_ms = ($2::jsonb->>'firstAudioMs')::float8::bigint
+                 where id = $1",
+                call,
+                latency
+            )
+            .execute(&mut **tx)
+            .await?;
         }
         EventKind::Usage {
             stt_requests,
@@ -173,10 +180,13 @@ pub async fn apply(
     Ok(None)
 }
 
+/// Puts the call's callee on the organization's DNC list with the call as its source. It is
+/// in force as soon as the events' transaction commits: the engine checks the list at dial
+/// time, so no campaign of the organization dials the number again.
 async fn add_to_dnc(tx: &mut Tx<'_>, call: Uuid, org: Uuid, reason: &str) -> sqlx::Result<()> {
     sqlx::query!(
-        "insert into dnc (org_id, phone, reason)
-         select org_id, to_phone, $3 from calls where id = $1 and org_id = $2
+        "insert into dnc (org_id, phone, reason, source, source_call_id)
+         select org_id, to_phone, $3, 'call', id from calls where id = $1 and org_id = $2
          on conflict (org_id, phone) do nothing",
         call,
         org,
@@ -191,7 +201,12 @@ async fn add_to_dnc(tx: &mut Tx<'_>, call: Uuid, org: Uuid, reason: &str) -> sql
 /// events are stored either way, and a worker ends its side of the call itself.
 pub async fn carry_out(state: &AppState, call: Uuid, action: Action) {
     if let Err(err) = try_carry_out(state, call, &action).await {
-        tracing::warn!(call_id = %call, ?action, error = %err, "call action failed");
+        let action = match &action {
+            Action::HangUp => "hang_up",
+            Action::Transfer(_) => "transfer",
+        };
+        let error = shared::phone::mask_numbers_in(&format!("{err:#}"));
+        tracing::warn!(call_id = %call, action, %error, "call action failed");
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod compliance;
 pub mod config;
 pub mod crypto;
 pub mod db;

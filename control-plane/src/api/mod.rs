@@ -12,6 +12,7 @@ pub mod assistants;
 pub mod auth;
 pub mod calls;
 pub mod campaigns;
+pub mod compliance;
 pub mod contact_lists;
 pub mod dnc;
 pub mod health;
@@ -66,6 +67,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(trunks::router())
         .merge(twilio_trunks::router())
         .merge(campaigns::router())
+        .merge(compliance::router())
         .merge(calls::router())
         .merge(metrics::router())
         .merge(workers::router())

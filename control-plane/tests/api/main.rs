@@ -10,6 +10,7 @@ mod assistants;
 mod auth;
 mod calls;
 mod campaigns;
+mod compliance;
 mod contacts;
 mod dnc;
 mod errors;
