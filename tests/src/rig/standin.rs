@@ -31,6 +31,9 @@ pub struct StandInCall {
 struct Shared {
     control_plane: String,
     hold: Duration,
+    /// When set, each call reports this answer-to-first-audio delay in its latency, as
+    /// the real worker does (abandonment tests); unset, no latency report is sent.
+    first_audio_ms: Arc<Mutex<Option<i64>>>,
     http: reqwest::Client,
     calls: Arc<Mutex<Vec<StandInCall>>>,
 }
@@ -39,6 +42,7 @@ struct Shared {
 pub struct StandInWorker {
     addr: SocketAddr,
     calls: Arc<Mutex<Vec<StandInCall>>>,
+    first_audio_ms: Arc<Mutex<Option<i64>>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -51,9 +55,11 @@ impl StandInWorker {
         hold: Duration,
     ) -> std::io::Result<Self> {
         let calls = Arc::new(Mutex::new(Vec::new()));
+        let first_audio_ms = Arc::new(Mutex::new(None));
         let shared = Shared {
             control_plane: control_plane.trim_end_matches('/').to_string(),
             hold,
+            first_audio_ms: first_audio_ms.clone(),
             http: reqwest::Client::new(),
             calls: calls.clone(),
         };
@@ -74,6 +80,7 @@ impl StandInWorker {
         Ok(Self {
             addr,
             calls,
+            first_audio_ms,
             tasks: vec![server, heartbeat],
         })
     }
@@ -81,6 +88,14 @@ impl StandInWorker {
     /// The URL to give the control plane as its Media Streams URL.
     pub fn media_url(&self) -> String {
         format!("ws://{}/twilio/media", self.addr)
+    }
+
+    /// From now on, calls report that the agent was first heard `ms` after the answer
+    /// (`None`: no latency report, as before).
+    pub fn report_first_audio_ms(&self, ms: Option<i64>) {
+        if let Ok(mut slot) = self.first_audio_ms.lock() {
+            *slot = ms;
+        }
     }
 
     /// Every call seen so far.
@@ -170,8 +185,18 @@ async fn handle(mut socket: WebSocket, shared: Shared) {
         while let Some(Ok(_)) = socket.recv().await {}
     })
     .await;
-    let ended = json!({"events": [{"seq": 2, "atMs": shared.hold.as_millis() as i64,
-                                   "type": "ended", "reason": "stand_in_done"}]});
+    let first_audio = shared.first_audio_ms.lock().ok().and_then(|slot| *slot);
+    let mut last = vec![json!({"seq": 2, "atMs": shared.hold.as_millis() as i64,
+                               "type": "ended", "reason": "stand_in_done"})];
+    if let Some(ms) = first_audio {
+        last.insert(
+            0,
+            json!({"seq": 2, "atMs": shared.hold.as_millis() as i64,
+                              "type": "metrics", "latency": {"firstAudioMs": ms}}),
+        );
+        last[1]["seq"] = json!(3);
+    }
+    let ended = json!({"events": last});
     let events_status = post_events(&shared, &call_id, &token, &ended).await;
     let _ = socket.send(Message::Close(None)).await;
     if let Ok(mut calls) = shared.calls.lock() {

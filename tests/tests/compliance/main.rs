@@ -5,6 +5,7 @@
 
 #![allow(unreachable_pub)]
 
+mod abandonment;
 mod consent;
 mod logs;
 mod opt_out;

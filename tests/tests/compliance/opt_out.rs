@@ -50,6 +50,18 @@ async fn a_callee_who_asks_not_to_be_called_is_on_the_dnc_list_at_once_and_never
         .unwrap();
     let call_id = calls["data"][0]["id"].as_str().unwrap().to_string();
 
+    // The real worker measured when the callee first heard it.
+    let first_audio: Option<i64> =
+        sqlx::query_scalar("select first_agent_audio_ms from calls where id = $1::uuid")
+            .bind(&call_id)
+            .fetch_one(&rig.db)
+            .await
+            .unwrap();
+    assert!(
+        first_audio.is_some_and(|ms| (0..2_000).contains(&ms)),
+        "first audio {first_audio:?}"
+    );
+
     let dnc = rig.get("/api/v1/dnc?phone=%2B12123009001").await.unwrap();
     let entry = &dnc["data"][0];
     assert_eq!(entry["source"], "call", "{dnc}");
