@@ -34,6 +34,8 @@ struct Shared {
     /// When set, each call reports this answer-to-first-audio delay in its latency, as
     /// the real worker does (abandonment tests); unset, no latency report is sent.
     first_audio_ms: Arc<Mutex<Option<i64>>>,
+    /// When set, each call reports this cost in a usage event (budget tests).
+    cost_cents: Arc<Mutex<Option<f64>>>,
     http: reqwest::Client,
     calls: Arc<Mutex<Vec<StandInCall>>>,
 }
@@ -43,6 +45,7 @@ pub struct StandInWorker {
     addr: SocketAddr,
     calls: Arc<Mutex<Vec<StandInCall>>>,
     first_audio_ms: Arc<Mutex<Option<i64>>>,
+    cost_cents: Arc<Mutex<Option<f64>>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -56,10 +59,12 @@ impl StandInWorker {
     ) -> std::io::Result<Self> {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let first_audio_ms = Arc::new(Mutex::new(None));
+        let cost_cents = Arc::new(Mutex::new(None));
         let shared = Shared {
             control_plane: control_plane.trim_end_matches('/').to_string(),
             hold,
             first_audio_ms: first_audio_ms.clone(),
+            cost_cents: cost_cents.clone(),
             http: reqwest::Client::new(),
             calls: calls.clone(),
         };
@@ -81,6 +86,7 @@ impl StandInWorker {
             addr,
             calls,
             first_audio_ms,
+            cost_cents,
             tasks: vec![server, heartbeat],
         })
     }
@@ -95,6 +101,13 @@ impl StandInWorker {
     pub fn report_first_audio_ms(&self, ms: Option<i64>) {
         if let Ok(mut slot) = self.first_audio_ms.lock() {
             *slot = ms;
+        }
+    }
+
+    /// From now on, each call reports that it cost `cents` (`None`: no usage report).
+    pub fn report_cost_cents(&self, cents: Option<f64>) {
+        if let Ok(mut slot) = self.cost_cents.lock() {
+            *slot = cents;
         }
     }
 
@@ -194,7 +207,18 @@ async fn handle(mut socket: WebSocket, shared: Shared) {
             json!({"seq": 2, "atMs": shared.hold.as_millis() as i64,
                               "type": "metrics", "latency": {"firstAudioMs": ms}}),
         );
-        last[1]["seq"] = json!(3);
+    }
+    if let Some(cents) = shared.cost_cents.lock().ok().and_then(|slot| *slot) {
+        last.insert(
+            0,
+            json!({"seq": 2, "atMs": shared.hold.as_millis() as i64, "type": "usage",
+            "sttRequests": 1, "sttErrors": 0, "llmRequests": 1, "llmErrors": 0,
+            "ttsRequests": 1, "ttsErrors": 0, "costCents": cents, "costBreakdown": {}}),
+        );
+    }
+    // Sequence numbers in order, whatever was reported.
+    for (i, event) in last.iter_mut().enumerate() {
+        event["seq"] = json!(2 + i);
     }
     let ended = json!({"events": last});
     let events_status = post_events(&shared, &call_id, &token, &ended).await;

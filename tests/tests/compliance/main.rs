@@ -9,6 +9,7 @@ mod abandonment;
 mod consent;
 mod logs;
 mod opt_out;
+mod safety;
 mod state_rules;
 
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
