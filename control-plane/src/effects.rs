@@ -68,10 +68,15 @@ pub async fn apply(
             }
         }
         EventKind::Metrics { latency } => {
-            // The worker's answer-to-first-audio delay feeds the abandonment rate.
+            // The worker's answer-to-first-audio delay feeds the abandonment rate. Anything
+            // but a number (or a number beyond a day) reads as not measured, never as a
+            // failed event.
             sqlx::query!(
                 "update calls set latency = $2,
-                                  first_agent_audio_ms = ($2::jsonb->>'firstAudioMs')::float8::bigint
+                    first_agent_audio_ms = case
+                        when jsonb_typeof($2::jsonb->'firstAudioMs') = 'number' then case
+                            when ($2::jsonb->>'firstAudioMs')::float8 between 0 and 86400000
+                            then ($2::jsonb->>'firstAudioMs')::float8::bigint end end
                  where id = $1",
                 call,
                 latency
