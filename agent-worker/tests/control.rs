@@ -140,7 +140,7 @@ async fn a_job_is_fetched_with_its_own_token_and_refused_otherwise(db: PgPool) {
         .bearer_auth(&session)
         .json(
             &json!({"name": "Sales", "systemPrompt": "You call {{name}}.",
-                      "firstMessage": "Hi {{name}}!"}),
+                      "firstMessage": "Hi {{name}}, this is Sam, an AI assistant."}),
         )
         .send()
         .await
@@ -167,7 +167,10 @@ async fn a_job_is_fetched_with_its_own_token_and_refused_otherwise(db: PgPool) {
         .unwrap();
     assert_eq!(job.call_id, call);
     assert_eq!(job.system_prompt, "You call Ada.");
-    assert_eq!(job.first_message.as_deref(), Some("Hi Ada!"));
+    assert_eq!(
+        job.first_message.as_deref(),
+        Some("Hi Ada, this is Sam, an AI assistant.")
+    );
     // The public URL is configured, not the port the test happened to get.
     assert!(job
         .events_url

@@ -70,9 +70,21 @@ pub async fn apply(
             }
         }
         EventKind::Metrics { latency } => {
-            sqlx::query!("update calls set latency = $2 where id = $1", call, latency)
-                .execute(&mut **tx)
-                .await?;
+            // The worker's answer-to-first-audio delay feeds the abandonment rate. Anything
+            // but a number (or a number beyond a day) reads as not measured, never as a
+            // failed event.
+            sqlx::query!(
+                "update calls set latency = $2,
+                    first_agent_audio_ms = case
+                        when jsonb_typeof($2::jsonb->'firstAudioMs') = 'number' then case
+                            when ($2::jsonb->>'firstAudioMs')::float8 between 0 and 86400000
+                            then ($2::jsonb->>'firstAudioMs')::float8::bigint end end
+                 where id = $1",
+                call,
+                latency
+            )
+            .execute(&mut **tx)
+            .await?;
         }
         EventKind::Usage {
             stt_requests,
@@ -183,13 +195,17 @@ pub async fn apply(
     Ok(None)
 }
 
-/// Adds the callee to the organization's DNC list and, when the number is new there,
-/// a `contact.opted_out` event for the customer's webhooks, in the same transaction.
+/// Puts the call's callee (the caller, on an inbound call) on the organization's DNC list
+/// with the call as its source and, when the number is new there, writes a
+/// `contact.opted_out` event for the customer's webhooks. It is in force as soon as the
+/// events' transaction commits: the engine checks the list at dial time, so no campaign
+/// of the organization dials the number again.
 async fn add_to_dnc(tx: &mut Tx<'_>, call: Uuid, org: Uuid, reason: &str) -> sqlx::Result<()> {
     sqlx::query!(
         "with added as (
-             insert into dnc (org_id, phone, reason)
-             select org_id, case when direction = 'inbound' then from_phone else to_phone end, $3
+             insert into dnc (org_id, phone, reason, source, source_call_id)
+             select org_id, case when direction = 'inbound' then from_phone else to_phone end,
+                    $3, 'call', id
               from calls where id = $1 and org_id = $2
              on conflict (org_id, phone) do nothing
              returning phone
@@ -212,7 +228,12 @@ async fn add_to_dnc(tx: &mut Tx<'_>, call: Uuid, org: Uuid, reason: &str) -> sql
 /// events are stored either way, and a worker ends its side of the call itself.
 pub async fn carry_out(state: &AppState, call: Uuid, action: Action) {
     if let Err(err) = try_carry_out(state, call, &action).await {
-        tracing::warn!(call_id = %call, ?action, error = %err, "call action failed");
+        let action = match &action {
+            Action::HangUp => "hang_up",
+            Action::Transfer(_) => "transfer",
+        };
+        let error = shared::phone::mask_numbers_in(&format!("{err:#}"));
+        tracing::warn!(call_id = %call, action, %error, "call action failed");
     }
 }
 

@@ -89,6 +89,27 @@ pub enum EventKind {
     Ended { reason: String },
 }
 
+impl EventKind {
+    /// The event's type as it travels (`transcript`, `transfer`, ...): what logs may show,
+    /// since the event itself can hold a transcript or a phone number.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Connected { .. } => "connected",
+            Self::Transcript { .. } => "transcript",
+            Self::ToolCall { .. } => "tool_call",
+            Self::Outcome { .. } => "outcome",
+            Self::Metrics { .. } => "metrics",
+            Self::Usage { .. } => "usage",
+            Self::RecordingStored { .. } => "recording_stored",
+            Self::HangUp { .. } => "hang_up",
+            Self::Transfer { .. } => "transfer",
+            Self::ScheduleCallback { .. } => "schedule_callback",
+            Self::AddToDnc { .. } => "add_to_dnc",
+            Self::Ended { .. } => "ended",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +126,7 @@ mod tests {
         };
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["type"], "outcome");
+        assert_eq!(event.kind.name(), "outcome");
         assert_eq!(json["outcome"], "not_interested");
         assert_eq!(json["seq"], 3);
         let back: CallEvent = serde_json::from_value(json).unwrap();

@@ -73,6 +73,42 @@ pub fn mask(number: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 5))
 }
 
+/// Masks every phone-like run in free text (a provider's error message, say) for logs: a
+/// run of seven or more digits, with an optional leading `+` and the separators people
+/// write inside numbers (space, `-`, `.`, `(`, `)`), keeps its first three and last two
+/// characters.
+pub fn mask_numbers_in(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let starts = chars[i].is_ascii_digit()
+            || (chars[i] == '+' && chars.get(i + 1).is_some_and(char::is_ascii_digit));
+        if !starts {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        // The longest run of digits and separators, ending on a digit.
+        let mut end = i + 1;
+        let mut last_digit = i;
+        while end < chars.len() && (chars[end].is_ascii_digit() || " -.()".contains(chars[end])) {
+            if chars[end].is_ascii_digit() {
+                last_digit = end;
+            }
+            end += 1;
+        }
+        let run: String = chars[i..=last_digit].iter().collect();
+        if run.chars().filter(char::is_ascii_digit).count() >= 7 {
+            out.push_str(&mask(&run));
+        } else {
+            out.push_str(&run);
+        }
+        i = last_digit + 1;
+    }
+    out
+}
+
 fn parse_country(code: &str) -> Result<phonenumber::country::Id, PhoneError> {
     phonenumber::country::Id::from_str(&code.trim().to_ascii_uppercase())
         .map_err(|_| PhoneError::UnknownCountry(code.to_string()))
@@ -138,6 +174,22 @@ mod tests {
             PhoneNumber::parse("4155552671", Some("XX")),
             Err(PhoneError::UnknownCountry(_))
         ));
+    }
+
+    #[test]
+    fn numbers_inside_text_are_masked_and_other_digits_kept() {
+        let text = "The 'To' number +1 (415) 555-2671 is not valid; error 21211 at 12:30";
+        let masked = mask_numbers_in(text);
+        assert!(!masked.contains("555-2671"), "{masked}");
+        assert!(
+            masked.contains("+1 ") && masked.ends_with("error 21211 at 12:30"),
+            "{masked}"
+        );
+        assert_eq!(mask_numbers_in("+14155552671"), "+14*******71");
+        assert_eq!(
+            mask_numbers_in("no digits, just words"),
+            "no digits, just words"
+        );
     }
 
     #[test]

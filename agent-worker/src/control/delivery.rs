@@ -252,7 +252,7 @@ impl Delivery {
             self.intake.backlog.restore(rest.into_iter());
             self.next_seq = self.inflight[0].seq + 1;
         } else if let Some(event) = self.inflight.pop() {
-            tracing::error!(seq = event.seq, event = ?event.kind, error = %err,
+            tracing::error!(seq = event.seq, event = event.kind.name(), error = %err,
                 "the control plane refuses this event; dropping it");
             self.intake
                 .counters

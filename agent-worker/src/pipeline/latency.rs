@@ -56,6 +56,9 @@ pub struct CallLatency {
     metrics: WorkerMetrics,
     turns: Vec<TurnLatency>,
     barge_ins: Vec<BargeInLatency>,
+    /// When the callee first heard the agent, in ms since the media started (the answer):
+    /// the control plane's abandonment rate counts calls where this is over 2 s or never.
+    first_audio_ms: Option<i64>,
 }
 
 impl CallLatency {
@@ -64,7 +67,13 @@ impl CallLatency {
             metrics,
             turns: Vec::new(),
             barge_ins: Vec::new(),
+            first_audio_ms: None,
         }
+    }
+
+    /// Notes an agent audio frame sent at `at_ms`; only the first one counts.
+    pub fn first_audio(&mut self, at_ms: i64) {
+        self.first_audio_ms.get_or_insert(at_ms);
     }
 
     /// Closes a turn's clock into a record.
@@ -108,6 +117,7 @@ impl CallLatency {
             stats(&values)
         };
         serde_json::json!({
+            "firstAudioMs": self.first_audio_ms,
             "turns": self.turns,
             "bargeIns": self.barge_ins,
             "endOfSpeechToAudioMs": pick(|t| t.end_of_speech_to_audio_ms),
@@ -174,5 +184,19 @@ mod tests {
             .metrics
             .encode()
             .contains("agent_turn_latency_seconds_count 1"));
+    }
+
+    #[test]
+    fn the_first_agent_audio_is_reported_once_and_null_when_the_agent_never_spoke() {
+        let mut latency = CallLatency::new(WorkerMetrics::default());
+        assert_eq!(latency.summary()["firstAudioMs"], serde_json::Value::Null);
+        assert!(latency
+            .summary()
+            .as_object()
+            .unwrap()
+            .contains_key("firstAudioMs"));
+        latency.first_audio(640);
+        latency.first_audio(900);
+        assert_eq!(latency.summary()["firstAudioMs"], 640);
     }
 }

@@ -10,7 +10,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Caller;
+use crate::compliance::disclosure;
 use crate::db::assistants::{self, AssistantRow, VersionRow};
+use crate::db::compliance;
 use crate::domain::assistant::{AssistantDefinition, AssistantInput};
 use crate::error::{ApiError, ErrorBody};
 use crate::http::{ApiJson, ApiPath, ApiQuery, Page, PageQuery};
@@ -78,6 +80,7 @@ async fn create_assistant(
     ApiJson(body): ApiJson<AssistantInput>,
 ) -> Result<(StatusCode, ApiJson<AssistantView>), ApiError> {
     let (name, definition) = body.into_definition()?;
+    check_disclosure(&state, caller.org_id, &definition).await?;
     let row = assistants::insert(&state.db, caller.org_id, &name, &definition).await?;
     Ok((StatusCode::CREATED, ApiJson(row.into())))
 }
@@ -126,10 +129,28 @@ async fn update_assistant(
     ApiJson(body): ApiJson<AssistantInput>,
 ) -> Result<ApiJson<AssistantView>, ApiError> {
     let (name, definition) = body.into_definition()?;
+    check_disclosure(&state, caller.org_id, &definition).await?;
     let row = assistants::update(&state.db, caller.org_id, id, &name, &definition)
         .await?
         .ok_or(ApiError::NotFound("assistant"))?;
     Ok(ApiJson(row.into()))
+}
+
+/// Refuses a first message that does not say who is calling and that the call is
+/// automated (`compliance::disclosure`), unless the organization allows it.
+async fn check_disclosure(
+    state: &AppState,
+    org_id: Uuid,
+    definition: &AssistantDefinition,
+) -> Result<(), ApiError> {
+    let Some(problem) = disclosure::first_message_problem(definition.first_message.as_deref())
+    else {
+        return Ok(());
+    };
+    if compliance::allows_undisclosed_assistants(&state.db, org_id).await? {
+        return Ok(());
+    }
+    Err(ApiError::invalid("firstMessage", problem))
 }
 
 /// Deletes an assistant that no campaign uses.

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Caller;
+use crate::compliance::consent::{Consent, ConsentKind};
 use crate::db::contacts::{self, ContactListRow, ContactRow};
 use crate::domain::contact::{parse_default_country, ContactInput, ContactListInput};
 use crate::error::{ApiError, ErrorBody};
@@ -67,6 +68,8 @@ pub struct ContactView {
     pub timezone: Option<String>,
     #[schema(value_type = std::collections::BTreeMap<String, String>)]
     pub variables: serde_json::Map<String, serde_json::Value>,
+    /// The consent the operator declared; absent when none was.
+    pub consent: Option<Consent>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -79,6 +82,15 @@ impl From<ContactRow> for ContactView {
             email: row.email,
             timezone: row.timezone,
             variables: row.variables.0,
+            consent: row
+                .consent_kind
+                .as_deref()
+                .and_then(ConsentKind::parse)
+                .map(|kind| Consent {
+                    kind,
+                    source: row.consent_source,
+                    at: row.consent_at,
+                }),
             created_at: row.created_at,
         }
     }

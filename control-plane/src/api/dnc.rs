@@ -20,6 +20,7 @@ use crate::imports::upload;
 use crate::imports::{Dnc, ImportReport};
 use crate::state::AppState;
 use shared::PhoneNumber;
+use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -37,6 +38,10 @@ pub struct DncView {
     /// E.164.
     pub phone: String,
     pub reason: Option<String>,
+    /// How the number got here: `api`, `import` or `call` (the callee opted out).
+    pub source: Option<String>,
+    /// The call in which the callee asked not to be called again.
+    pub source_call_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -45,6 +50,8 @@ impl From<DncRow> for DncView {
         Self {
             phone: row.phone,
             reason: row.reason,
+            source: row.source,
+            source_call_id: row.source_call_id,
             created_at: row.created_at,
         }
     }

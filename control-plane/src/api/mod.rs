@@ -13,6 +13,7 @@ pub mod assistants;
 pub mod auth;
 pub mod calls;
 pub mod campaigns;
+pub mod compliance;
 pub mod contact_lists;
 pub mod dnc;
 pub mod events;
@@ -73,6 +74,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(trunks::router())
         .merge(twilio_trunks::router())
         .merge(campaigns::router())
+        .merge(compliance::router())
         .merge(calls::router())
         .merge(metrics::router())
         .merge(numbers::router())

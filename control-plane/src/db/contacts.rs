@@ -27,6 +27,9 @@ pub struct ContactRow {
     pub email: Option<String>,
     pub timezone: Option<String>,
     pub variables: Json<serde_json::Map<String, serde_json::Value>>,
+    pub consent_kind: Option<String>,
+    pub consent_source: Option<String>,
+    pub consent_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -145,7 +148,7 @@ pub async fn contacts(
         ContactRow,
         r#"select id, phone, name, email, timezone,
                   variables as "variables: Json<serde_json::Map<String, serde_json::Value>>",
-                  created_at
+                  consent_kind, consent_source, consent_at, created_at
            from contacts where org_id = $1 and list_id = $2
            order by created_at, id limit $3 offset $4"#,
         org_id,
@@ -192,6 +195,9 @@ pub struct ContactBatch {
     names: Vec<Option<String>>,
     emails: Vec<Option<String>>,
     timezones: Vec<Option<String>>,
+    consent_kinds: Vec<Option<String>>,
+    consent_sources: Vec<Option<String>>,
+    consent_ats: Vec<Option<DateTime<Utc>>>,
     /// JSON text: smaller than a `serde_json::Value` tree while it waits.
     variables: Vec<String>,
 }
@@ -205,6 +211,9 @@ impl ContactBatch {
             names: Vec::with_capacity(rows),
             emails: Vec::with_capacity(rows),
             timezones: Vec::with_capacity(rows),
+            consent_kinds: Vec::with_capacity(rows),
+            consent_sources: Vec::with_capacity(rows),
+            consent_ats: Vec::with_capacity(rows),
             variables: Vec::with_capacity(rows),
         }
     }
@@ -217,6 +226,9 @@ impl ContactBatch {
         self.names.clear();
         self.emails.clear();
         self.timezones.clear();
+        self.consent_kinds.clear();
+        self.consent_sources.clear();
+        self.consent_ats.clear();
         self.variables.clear();
     }
 
@@ -228,6 +240,12 @@ impl ContactBatch {
         self.names.push(contact.name);
         self.emails.push(contact.email);
         self.timezones.push(contact.timezone);
+        let consent = contact.consent;
+        self.consent_kinds
+            .push(consent.as_ref().map(|c| c.kind.as_str().to_string()));
+        self.consent_sources
+            .push(consent.as_ref().and_then(|c| c.source.clone()));
+        self.consent_ats.push(consent.as_ref().and_then(|c| c.at));
         self.variables
             .push(serde_json::to_string(&contact.variables).unwrap_or_else(|_| "{}".into()));
     }
@@ -256,13 +274,17 @@ impl ContactBatch {
             Duplicate,
             r#"with input as (
                    select * from unnest($3::uuid[], $4::bigint[], $5::text[], $6::text[],
-                                        $7::text[], $8::text[], $9::text[])
-                       as t(id, row_no, phone, name, email, timezone, variables)
+                                        $7::text[], $8::text[], $9::text[], $10::text[],
+                                        $11::text[], $12::timestamptz[])
+                       as t(id, row_no, phone, name, email, timezone, variables,
+                            consent_kind, consent_source, consent_at)
                ), firsts as (
                    select distinct on (phone) * from input order by phone, row_no
                ), inserted as (
-                   insert into contacts (id, org_id, list_id, phone, name, email, timezone, variables)
-                   select id, $1, $2, phone, name, email, timezone, variables::jsonb from firsts
+                   insert into contacts (id, org_id, list_id, phone, name, email, timezone, variables,
+                                         consent_kind, consent_source, consent_at)
+                   select id, $1, $2, phone, name, email, timezone, variables::jsonb,
+                          consent_kind, consent_source, consent_at from firsts
                    on conflict (list_id, phone) do nothing
                    returning phone
                )
@@ -283,7 +305,10 @@ impl ContactBatch {
             &self.names as &[Option<String>],
             &self.emails as &[Option<String>],
             &self.timezones as &[Option<String>],
-            &self.variables
+            &self.variables,
+            &self.consent_kinds as &[Option<String>],
+            &self.consent_sources as &[Option<String>],
+            &self.consent_ats as &[Option<DateTime<Utc>>]
         )
         .fetch_all(&mut **tx)
         .await

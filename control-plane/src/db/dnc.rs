@@ -12,6 +12,10 @@ use shared::PhoneNumber;
 pub struct DncRow {
     pub phone: String,
     pub reason: Option<String>,
+    /// `api`, `import` or `call` (null for entries older than the column).
+    pub source: Option<String>,
+    /// The call in which the callee opted out.
+    pub source_call_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -25,9 +29,9 @@ pub async fn add(
 ) -> sqlx::Result<(DncRow, bool)> {
     let inserted = sqlx::query_as!(
         DncRow,
-        "insert into dnc (org_id, phone, reason) values ($1, $2, $3)
+        "insert into dnc (org_id, phone, reason, source) values ($1, $2, $3, 'api')
          on conflict (org_id, phone) do nothing
-         returning phone, reason, created_at",
+         returning phone, reason, source, source_call_id, created_at",
         org_id,
         phone.as_str(),
         reason
@@ -39,7 +43,8 @@ pub async fn add(
     }
     let existing = sqlx::query_as!(
         DncRow,
-        "select phone, reason, created_at from dnc where org_id = $1 and phone = $2",
+        "select phone, reason, source, source_call_id, created_at
+         from dnc where org_id = $1 and phone = $2",
         org_id,
         phone.as_str()
     )
@@ -59,7 +64,7 @@ pub async fn list(
     let phone = phone.map(PhoneNumber::as_str);
     let rows = sqlx::query_as!(
         DncRow,
-        "select phone, reason, created_at from dnc
+        "select phone, reason, source, source_call_id, created_at from dnc
          where org_id = $1 and ($2::text is null or phone = $2)
          order by created_at desc, phone limit $3 offset $4",
         org_id,
@@ -140,8 +145,8 @@ impl DncBatch {
                ), firsts as (
                    select distinct on (phone) * from input order by phone, row_no
                ), inserted as (
-                   insert into dnc (org_id, phone, reason)
-                   select $1, phone, reason from firsts
+                   insert into dnc (org_id, phone, reason, source)
+                   select $1, phone, reason, 'import' from firsts
                    on conflict (org_id, phone) do nothing
                    returning phone
                )

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod assistants;
 pub mod calls;
 pub mod campaigns;
+pub mod compliance;
 pub mod contacts;
 pub mod dnc;
 pub mod imports;

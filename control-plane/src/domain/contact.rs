@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::compliance::consent::Consent;
 use crate::error::{ApiError, Validator};
 use shared::PhoneNumber;
 
@@ -65,6 +66,20 @@ pub struct ContactInput {
     pub timezone: Option<String>,
     /// Values for the assistant's `{{placeholders}}`.
     pub variables: Option<BTreeMap<String, String>>,
+    /// The consent the operator holds for calling this contact.
+    pub consent: Option<ConsentInput>,
+}
+
+/// A contact's consent as a client sends it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentInput {
+    /// `written`, `express` or `none`.
+    pub kind: String,
+    /// Where it was given (a form's URL, a document reference).
+    pub source: Option<String>,
+    /// When it was given, RFC 3339.
+    pub at: Option<String>,
 }
 
 /// The raw text of one contact row, borrowed from a CSV record or a JSON item.
@@ -75,6 +90,9 @@ pub struct ContactFields<'a> {
     pub email: Option<&'a str>,
     pub timezone: Option<&'a str>,
     pub variables: Vec<(&'a str, &'a str)>,
+    pub consent_kind: Option<&'a str>,
+    pub consent_source: Option<&'a str>,
+    pub consent_at: Option<&'a str>,
 }
 
 /// A contact that may be stored.
@@ -86,6 +104,7 @@ pub struct ParsedContact {
     /// The canonical IANA name.
     pub timezone: Option<String>,
     pub variables: BTreeMap<String, String>,
+    pub consent: Option<Consent>,
 }
 
 /// Why one row was refused; the phone as far as it is known (normalized if it parsed).
@@ -132,6 +151,12 @@ impl ParsedContact {
             ),
             None => None,
         };
+        let consent = Consent::parse(
+            fields.consent_kind,
+            fields.consent_source,
+            fields.consent_at,
+        )
+        .map_err(reject)?;
         let variables = fields
             .variables
             .iter()
@@ -143,6 +168,7 @@ impl ParsedContact {
             email: email.map(str::to_string),
             timezone,
             variables,
+            consent,
         })
     }
 }
@@ -273,6 +299,18 @@ mod tests {
         let contact = ParsedContact::parse(&row, None).unwrap();
         assert_eq!(contact.name, None);
         assert_eq!(contact.email, None);
+    }
+
+    #[test]
+    fn consent_cells_are_parsed_and_a_bad_kind_rejects_the_row() {
+        let mut row = fields("+14155552671");
+        row.consent_kind = Some("written");
+        row.consent_source = Some("web form");
+        let ok = ParsedContact::parse(&row, None).unwrap();
+        assert_eq!(ok.consent.unwrap().source.as_deref(), Some("web form"));
+        row.consent_kind = Some("maybe");
+        let err = ParsedContact::parse(&row, None).unwrap_err();
+        assert!(err.reason.contains("consent kind"), "{}", err.reason);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::queue::{self, LeasedAttempt, RunningCampaign};
 use super::window::CallingWindow;
 use super::{outcome, rate, zones, Inner};
+use crate::compliance::{self, gate};
 use crate::dialer::{DialError, DialRequest, Dialer};
 use crate::integrations::pre_dial;
 
@@ -86,6 +87,22 @@ async fn dispatch_campaign(
             tracing::warn!("monthly budget reached; campaign paused");
             return Ok(0);
         }
+    }
+    let abandonment = compliance::abandonment::measure(
+        &engine.db,
+        campaign.id,
+        campaign.abandonment_threshold_pct,
+        now,
+    )
+    .await?;
+    if abandonment.over_threshold() {
+        queue::pause_campaign(&engine.db, campaign.id, &abandonment.reason()).await?;
+        queue::defer_due(&engine.db, campaign, now, now, "abandonment").await?;
+        tracing::warn!(
+            rate_pct = abandonment.rate_pct,
+            "abandonment rate over the threshold; campaign paused"
+        );
+        return Ok(0);
     }
     if campaign.mode == "twilio_stream" {
         let free = queue::free_stream_slots(&engine.db, now, engine.heartbeat_ttl_sec).await?;
@@ -224,6 +241,38 @@ async fn decide_and_dial(
             }
         }
         return Ok(false);
+    }
+    // Compliance (consent, state rules): refusals are decisions like the rules above.
+    let facts = gate::DialFacts {
+        campaign_id: campaign.id,
+        telemarketing: campaign.telemarketing,
+        consent_kind: attempt.consent_kind.as_deref(),
+        contact_zone: attempt.timezone.as_deref(),
+        outside_legal_hours: campaign.allow_outside_legal_hours,
+        phone: &phone,
+        now,
+    };
+    match gate::check_before_dial(db, facts).await? {
+        gate::Verdict::Dial => {}
+        gate::Verdict::Defer {
+            until,
+            reason,
+            decision,
+            detail,
+        } => {
+            queue::release(db, attempt.id, owner, until, Some(reason)).await?;
+            decide(decision, Some(detail)).await?;
+            return Ok(false);
+        }
+        gate::Verdict::Skip {
+            reason,
+            decision,
+            detail,
+        } => {
+            queue::close_leased(db, attempt.id, owner, "skipped", Some(reason)).await?;
+            decide(decision, Some(detail)).await?;
+            return Ok(false);
+        }
     }
     // The customer's pre-dial check (issue 16, integrations::pre_dial): after the rules
     // above, so a contact we would not call anyway costs the customer no request, and
@@ -480,7 +529,9 @@ impl Placing {
             }
             Err(err) => err,
         };
-        tracing::warn!(call_id = %call_id, error = %err, "dial failed");
+        // Providers' messages may quote the number ("The 'To' number +1... is not valid").
+        let error = shared::phone::mask_numbers_in(&err.to_string());
+        tracing::warn!(call_id = %call_id, %error, "dial failed");
         match err {
             DialError::InvalidNumber(_) | DialError::Refused(_) => {
                 outcome::fail_call(db, call_id, &err.to_string(), now).await?;

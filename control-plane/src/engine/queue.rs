@@ -26,6 +26,8 @@ pub(super) struct RunningCampaign {
     pub amd_timeout_sec: i32,
     pub budget_monthly_cents: Option<i32>,
     pub variables: Value,
+    pub telemarketing: bool,
+    pub abandonment_threshold_pct: f64,
 }
 
 /// A leased attempt and the contact behind it.
@@ -38,6 +40,7 @@ pub(super) struct LeasedAttempt {
     pub timezone: Option<String>,
     pub name: Option<String>,
     pub contact_variables: Value,
+    pub consent_kind: Option<String>,
 }
 
 pub(super) async fn running_campaigns(db: &PgPool) -> sqlx::Result<Vec<RunningCampaign>> {
@@ -46,7 +49,7 @@ pub(super) async fn running_campaigns(db: &PgPool) -> sqlx::Result<Vec<RunningCa
         "select id, org_id, assistant_id, trunk_id, mode, timezone, calling_days, start_hour,
                 end_hour, allow_outside_legal_hours, daily_cap, max_concurrent_calls,
                 calls_per_minute, max_attempts, amd_enabled, amd_timeout_sec,
-                budget_monthly_cents, variables
+                budget_monthly_cents, variables, telemarketing, abandonment_threshold_pct
          from campaigns where status = 'running' order by id"
     )
     .fetch_all(db)
@@ -144,7 +147,7 @@ pub(super) async fn lease(
            from due, contacts c
            where a.id = due.id and c.id = a.contact_id
            returning a.id, a.contact_id, a.attempts, c.phone, c.timezone, c.name,
-                     c.variables as contact_variables"#,
+                     c.variables as contact_variables, c.consent_kind"#,
         campaign,
         now,
         limit,

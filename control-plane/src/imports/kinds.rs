@@ -76,6 +76,9 @@ pub struct ContactLayout {
     name: Option<usize>,
     email: Option<usize>,
     timezone: Option<usize>,
+    consent_kind: Option<usize>,
+    consent_source: Option<usize>,
+    consent_at: Option<usize>,
     /// Every other named column, by its header as written.
     variables: Vec<(usize, String)>,
 }
@@ -96,7 +99,18 @@ impl Kind for Contacts {
         let name = header.column(&["name"])?;
         let email = header.column(&["email"])?;
         let timezone = header.column(&["timezone"])?;
-        let known = [Some(phone), name, email, timezone];
+        let consent_kind = header.column(&["consent_kind", "consent"])?;
+        let consent_source = header.column(&["consent_source"])?;
+        let consent_at = header.column(&["consent_at"])?;
+        let known = [
+            Some(phone),
+            name,
+            email,
+            timezone,
+            consent_kind,
+            consent_source,
+            consent_at,
+        ];
         let variables = header
             .names()
             .enumerate()
@@ -108,6 +122,9 @@ impl Kind for Contacts {
             name,
             email,
             timezone,
+            consent_kind,
+            consent_source,
+            consent_at,
             variables,
         })
     }
@@ -135,6 +152,9 @@ impl Kind for Contacts {
             email: optional(layout.email)?,
             timezone: optional(layout.timezone)?,
             variables,
+            consent_kind: optional(layout.consent_kind)?,
+            consent_source: optional(layout.consent_source)?,
+            consent_at: optional(layout.consent_at)?,
         };
         ParsedContact::parse(&fields, default_country)
     }

@@ -93,6 +93,9 @@ pub async fn import_json_contacts(
                 .flatten()
                 .map(|(key, value)| (key.as_str(), value.as_str()))
                 .collect(),
+            consent_kind: contact.consent.as_ref().map(|c| c.kind.as_str()),
+            consent_source: contact.consent.as_ref().and_then(|c| c.source.as_deref()),
+            consent_at: contact.consent.as_ref().and_then(|c| c.at.as_deref()),
         };
         let parsed = ParsedContact::parse(&fields, engine.default_country());
         let row = i64::try_from(index).unwrap_or(i64::MAX - 1) + 1;

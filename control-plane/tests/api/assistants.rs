@@ -14,7 +14,7 @@ async fn creating_an_assistant_makes_version_one_with_defaults(db: PgPool) {
             "/api/v1/assistants",
             &token,
             &json!({"name": "Sales", "systemPrompt": "Call {{name}} about {{ product }}.",
-                    "firstMessage": "Hello {{name}}", "tools": {"transferTo": "+1 415 555 2671"}}),
+                    "firstMessage": "Hello {{name}}, this is Sam, an AI assistant.", "tools": {"transferTo": "+1 415 555 2671"}}),
         )
         .await;
     assert_eq!(response.status(), 201);
@@ -38,7 +38,8 @@ async fn every_update_is_a_new_version_and_old_versions_stay(db: PgPool) {
             .put(
                 &format!("/api/v1/assistants/{id}"),
                 &token,
-                &json!({"name": "Sales", "systemPrompt": prompt}),
+                &json!({"name": "Sales", "systemPrompt": prompt,
+                        "firstMessage": "Hello, this is Sam, an AI assistant."}),
             )
             .await;
         assert_eq!(response.status(), 200);
@@ -110,8 +111,12 @@ async fn assistants_of_another_organization_are_not_found(db: PgPool) {
     let path = format!("/api/v1/assistants/{id}");
     assert_error(app.get(&path, &b).await, 404, "not_found").await;
     assert_error(
-        app.put(&path, &b, &json!({"name": "x", "systemPrompt": "y"}))
-            .await,
+        app.put(
+            &path,
+            &b,
+            &json!({"name": "x", "systemPrompt": "y", "firstMessage": "This is Sam, an AI."}),
+        )
+        .await,
         404,
         "not_found",
     )
@@ -162,7 +167,7 @@ async fn deleting_an_assistant_removes_it(db: PgPool) {
         .post(
             "/api/v1/assistants",
             &token,
-            &json!({"name": "A", "systemPrompt": "p"}),
+            &json!({"name": "A", "systemPrompt": "p", "firstMessage": "This is Sam, an AI."}),
         )
         .await;
     let id = id_of(created).await;

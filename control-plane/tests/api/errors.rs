@@ -203,7 +203,8 @@ async fn text_longer_than_its_limit_is_a_422_naming_the_field(db: PgPool) {
         .post(
             "/api/v1/assistants",
             &token,
-            &json!({"name": "A", "systemPrompt": long(20_000)}),
+            &json!({"name": "A", "systemPrompt": long(20_000),
+                    "firstMessage": "This is Sam, an AI."}),
         )
         .await;
     assert_eq!(response.status(), 201);

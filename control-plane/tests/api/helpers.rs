@@ -144,7 +144,7 @@ impl TestApp {
                 "/api/v1/assistants",
                 token,
                 &json!({"name": "Sales", "systemPrompt": "You call {{name}} about {{product}}.",
-                        "firstMessage": "Hi {{name}}!"}),
+                        "firstMessage": "Hi {{name}}, this is Sam, an AI assistant."}),
             )
             .await;
         assert_eq!(response.status(), 201);

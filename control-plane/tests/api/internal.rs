@@ -52,7 +52,7 @@ async fn the_job_renders_the_prompt_for_the_call_it_was_minted_for(db: PgPool) {
         .await
         .unwrap();
     assert_eq!(job["systemPrompt"], "You call Ada about Pro.");
-    assert_eq!(job["firstMessage"], "Hi Ada!");
+    assert_eq!(job["firstMessage"], "Hi Ada, this is Sam, an AI assistant.");
     assert_eq!(job["mode"], "twilio_stream");
     assert_eq!(job["to"], "+12125550142");
     assert!(job["eventsUrl"]

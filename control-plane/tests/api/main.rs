@@ -11,6 +11,7 @@ mod auth;
 mod calls;
 mod campaigns;
 mod console;
+mod compliance;
 mod contacts;
 mod dnc;
 mod errors;

@@ -125,7 +125,7 @@ impl VoiceBench {
             &assistant,
             serde_json::json!({
                 "systemPrompt": "You are a benchmark agent.",
-                "firstMessage": "Hello, this is the benchmark agent speaking.",
+                "firstMessage": "Hello, this is the automated benchmark agent speaking.",
                 "llm": {"provider": "openai", "model": "bench"},
                 "stt": {"provider": "deepgram", "model": "nova-3"},
                 "tts": {"provider": "elevenlabs", "voice": "bench", "model": null},

@@ -249,7 +249,7 @@ async fn start_demo_campaign(
         "systemPrompt": "You are Ava, a friendly assistant calling for Acme about a recent order. \
             Keep every answer to one or two short sentences. Use the tools to record the outcome, \
             schedule callbacks, honour do-not-call requests and end the call politely.",
-        "firstMessage": "Hi, this is Ava from Acme, calling about your recent order.",
+        "firstMessage": "Hi, this is Ava, an AI assistant from Acme, calling about your recent order.",
         "voicemailMessage": "Hi, this is Ava from Acme. Please call us back about your order. Goodbye.",
         "maxDurationSec": 120,
     });

@@ -93,7 +93,7 @@ impl Api {
         campaign: Value,
     ) -> anyhow::Result<String> {
         let assistant = json!({"name": "Rig", "systemPrompt": "Talk to {{name}}.",
-            "firstMessage": "Hi {{name}}", "voicemailMessage": "Please call us back.",
+            "firstMessage": "Hi {{name}}, this is Rig, an automated assistant.", "voicemailMessage": "Please call us back.",
             "maxDurationSec": 30});
         self.start_campaign_with(contacts, assistant, campaign)
             .await

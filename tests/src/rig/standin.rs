@@ -33,6 +33,11 @@ pub struct StandInCall {
 struct Shared {
     control_plane: String,
     hold: Duration,
+    /// When set, each call reports this answer-to-first-audio delay in its latency, as
+    /// the real worker does (abandonment tests); unset, no latency report is sent.
+    first_audio_ms: Arc<Mutex<Option<i64>>>,
+    /// When set, each call reports this cost in a usage event (budget tests).
+    cost_cents: Arc<Mutex<Option<f64>>>,
     http: reqwest::Client,
     calls: Arc<Mutex<Vec<StandInCall>>>,
     script: Arc<Mutex<Vec<Value>>>,
@@ -43,6 +48,8 @@ pub struct StandInWorker {
     addr: SocketAddr,
     calls: Arc<Mutex<Vec<StandInCall>>>,
     script: Arc<Mutex<Vec<Value>>>,
+    first_audio_ms: Arc<Mutex<Option<i64>>>,
+    cost_cents: Arc<Mutex<Option<f64>>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -56,9 +63,13 @@ impl StandInWorker {
     ) -> std::io::Result<Self> {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(Vec::new()));
+        let first_audio_ms = Arc::new(Mutex::new(None));
+        let cost_cents = Arc::new(Mutex::new(None));
         let shared = Shared {
             control_plane: control_plane.trim_end_matches('/').to_string(),
             hold,
+            first_audio_ms: first_audio_ms.clone(),
+            cost_cents: cost_cents.clone(),
             http: reqwest::Client::new(),
             calls: calls.clone(),
             script: script.clone(),
@@ -81,6 +92,8 @@ impl StandInWorker {
             addr,
             calls,
             script,
+            first_audio_ms,
+            cost_cents,
             tasks: vec![server, heartbeat],
         })
     }
@@ -96,6 +109,21 @@ impl StandInWorker {
     /// The URL to give the control plane as its Media Streams URL.
     pub fn media_url(&self) -> String {
         format!("ws://{}/twilio/media", self.addr)
+    }
+
+    /// From now on, calls report that the agent was first heard `ms` after the answer
+    /// (`None`: no latency report, as before).
+    pub fn report_first_audio_ms(&self, ms: Option<i64>) {
+        if let Ok(mut slot) = self.first_audio_ms.lock() {
+            *slot = ms;
+        }
+    }
+
+    /// From now on, each call reports that it cost `cents` (`None`: no usage report).
+    pub fn report_cost_cents(&self, cents: Option<f64>) {
+        if let Ok(mut slot) = self.cost_cents.lock() {
+            *slot = cents;
+        }
     }
 
     /// Every call seen so far.
@@ -199,8 +227,29 @@ async fn handle(mut socket: WebSocket, shared: Shared) {
         while let Some(Ok(_)) = socket.recv().await {}
     })
     .await;
-    let ended = json!({"events": [{"seq": seq + 1, "atMs": shared.hold.as_millis() as i64,
-                                   "type": "ended", "reason": "stand_in_done"}]});
+    let first_audio = shared.first_audio_ms.lock().ok().and_then(|slot| *slot);
+    let mut last = vec![json!({"seq": 2, "atMs": shared.hold.as_millis() as i64,
+                               "type": "ended", "reason": "stand_in_done"})];
+    if let Some(ms) = first_audio {
+        last.insert(
+            0,
+            json!({"seq": 2, "atMs": shared.hold.as_millis() as i64,
+                              "type": "metrics", "latency": {"firstAudioMs": ms}}),
+        );
+    }
+    if let Some(cents) = shared.cost_cents.lock().ok().and_then(|slot| *slot) {
+        last.insert(
+            0,
+            json!({"seq": 2, "atMs": shared.hold.as_millis() as i64, "type": "usage",
+            "sttRequests": 1, "sttErrors": 0, "llmRequests": 1, "llmErrors": 0,
+            "ttsRequests": 1, "ttsErrors": 0, "costCents": cents, "costBreakdown": {}}),
+        );
+    }
+    // Sequence numbers in order after the script's, whatever was reported.
+    for (i, event) in last.iter_mut().enumerate() {
+        event["seq"] = json!(seq + 1 + i as i64);
+    }
+    let ended = json!({"events": last});
     let events_status = post_events(&shared, &call_id, &token, &ended).await;
     let _ = socket.send(Message::Close(None)).await;
     if let Ok(mut calls) = shared.calls.lock() {

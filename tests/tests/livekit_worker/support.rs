@@ -77,7 +77,10 @@ pub(crate) async fn organization(base: &str) -> (Uuid, Uuid) {
     let assistant: Value = http
         .post(format!("{base}/api/v1/assistants"))
         .bearer_auth(session)
-        .json(&json!({"name": "Sales", "systemPrompt": "You call {{name}}."}))
+        .json(
+            &json!({"name": "Sales", "systemPrompt": "You call {{name}}.",
+                       "firstMessage": "Hi, this is Sam, an AI assistant."}),
+        )
         .send()
         .await
         .unwrap()

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 
 /// A first message long enough (about 6 s of speech) to talk over.
 const LONG_FIRST: &str =
-    "Hi, this is Ava from Acme calling about the order you placed with us last week.";
+    "Hi, this is Ava, an AI assistant from Acme, calling about the order you placed with us last week.";
 
 fn assistant() -> serde_json::Value {
     json!({"name": "Ava", "systemPrompt": "Be brief.", "firstMessage": LONG_FIRST,

@@ -33,7 +33,7 @@ async fn a_callee_and_the_agent_hold_a_conversation_end_to_end(db: PgPool) {
     let heard = report.heard_texts();
     assert_eq!(
         heard.first().map(String::as_str),
-        Some("Hi, this is Ava from Acme.")
+        Some("Hi, this is Ava, an AI assistant from Acme.")
     );
     assert!(
         heard.iter().any(|h| h.contains("token-17")),
@@ -111,7 +111,7 @@ async fn a_callee_and_the_agent_hold_a_conversation_end_to_end(db: PgPool) {
     assert!(decode_all(&left).iter().any(|t| t == "my code is token-17"));
     assert!(decode_all(&right)
         .iter()
-        .any(|t| t == "Hi, this is Ava from Acme."));
+        .any(|t| t == "Hi, this is Ava, an AI assistant from Acme."));
 
     let call = call_to(&calls, &refuser);
     assert_eq!(call["outcome"], "not_interested", "{call}");

@@ -60,7 +60,7 @@ async fn a_failing_elevenlabs_falls_back_to_openai_tts(db: PgPool) {
     // OpenAI's 24 kHz PCM went through the worker's resampler and still decodes.
     assert_eq!(
         heard.first().map(String::as_str),
-        Some("Hi, this is Ava from Acme."),
+        Some("Hi, this is Ava, an AI assistant from Acme."),
         "{heard:?}"
     );
     assert!(heard.iter().any(|t| t.contains("token-21")), "{heard:?}");

@@ -137,7 +137,7 @@ pub fn assistant() -> Value {
     json!({
         "name": "Ava",
         "systemPrompt": "You are Ava from Acme. Keep answers short.",
-        "firstMessage": "Hi, this is Ava from Acme.",
+        "firstMessage": "Hi, this is Ava, an AI assistant from Acme.",
         "voicemailMessage": "Sorry we missed you. Please call Acme back.",
         "maxDurationSec": 60,
     })

@@ -437,6 +437,7 @@ impl Session {
             }
             self.pacer.sent(now);
             speaking.started_ms.get_or_insert(at_ms);
+            self.latency.first_audio(at_ms);
             if speaking.is_turn {
                 self.turn_clock.first_audio.get_or_insert(now);
             }

@@ -22,14 +22,17 @@ pub struct SseParser {
     read: usize,
     data: Option<String>,
     event: Option<String>,
+    /// An event's data grew past [`MAX_LINE`] (many `data:` lines, never the blank line
+    /// that ends the event): it was dropped and the body is refused.
+    overflow: bool,
 }
 
 /// A buffer this large without a line end is not SSE.
 const MAX_LINE: usize = 1 << 20;
 
-/// The body is not SSE (a line longer than any sane event).
+/// The body is not SSE (a line, or one event's data, longer than any sane event).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("event stream line longer than {MAX_LINE} bytes")]
+#[error("event stream line or event longer than {MAX_LINE} bytes")]
 pub struct SseError;
 
 impl SseParser {
@@ -49,7 +52,7 @@ impl SseParser {
         }
         self.buffer.drain(..self.read);
         self.read = 0;
-        if self.buffer.len() > MAX_LINE {
+        if self.buffer.len() > MAX_LINE || self.overflow {
             return Err(SseError);
         }
         Ok(events)
@@ -103,6 +106,10 @@ impl SseParser {
         };
         match field {
             "data" => match &mut self.data {
+                Some(data) if data.len() + 1 + value.len() > MAX_LINE => {
+                    self.data = None;
+                    self.overflow = true;
+                }
                 Some(data) => {
                     data.push('\n');
                     data.push_str(value);

@@ -57,6 +57,10 @@ pub struct CampaignView {
     pub campaign_prompt: Option<String>,
     #[schema(value_type = Object)]
     pub variables: Value,
+    /// Dials only contacts with written consent.
+    pub telemarketing: bool,
+    /// The campaign pauses above this abandonment rate.
+    pub abandonment_threshold_pct: f64,
     pub status: CampaignStatus,
     /// Why the campaign is in `error` (or how the engine ended it).
     pub status_reason: Option<String>,
@@ -107,6 +111,8 @@ impl TryFrom<CampaignRow> for CampaignView {
             },
             campaign_prompt: row.campaign_prompt,
             variables: row.variables,
+            telemarketing: row.telemarketing,
+            abandonment_threshold_pct: row.abandonment_threshold_pct,
             status: parse_status(&row.status)?,
             status_reason: row.status_reason,
             created_at: row.created_at,

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::parse_status;
 use crate::api::calls::{call_page, CallView};
 use crate::auth::Caller;
+use crate::compliance::abandonment::{self, Abandonment};
 use crate::db::calls::{self, CallFilter};
 use crate::db::campaigns::{self, queue};
 use crate::db::metrics::{self, CallTally};
@@ -126,10 +127,12 @@ pub struct CampaignStats {
     pub total_cost_cents: f64,
     pub outcomes: OutcomeCounts,
     pub by_status: StatusCounts,
+    /// Answered calls whose agent was not heard within 2 s, over the last 30 days.
+    pub abandonment: Abandonment,
 }
 
-impl From<CallTally> for CampaignStats {
-    fn from(t: CallTally) -> Self {
+impl CampaignStats {
+    fn new(t: CallTally, abandonment: Abandonment) -> Self {
         Self {
             calls_total: t.total,
             answered: t.answered,
@@ -155,6 +158,7 @@ impl From<CallTally> for CampaignStats {
                 failed: t.status(CallStatus::Failed),
                 canceled: t.status(CallStatus::Canceled),
             },
+            abandonment,
         }
     }
 }
@@ -168,11 +172,14 @@ async fn campaign_stats(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<CampaignStats>, ApiError> {
-    if !campaigns::exists(&state.db, caller.org_id, id).await? {
-        return Err(ApiError::NotFound("campaign"));
-    }
+    let row = campaigns::get(&state.db, caller.org_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("campaign"))?;
     let tally = metrics::call_tally(&state.db, caller.org_id, Some(id)).await?;
-    Ok(ApiJson(tally.into()))
+    let now = state.engine.clock().now();
+    let abandonment =
+        abandonment::measure(&state.db, id, row.abandonment_threshold_pct, now).await?;
+    Ok(ApiJson(CampaignStats::new(tally, abandonment)))
 }
 
 /// The campaign's calls, newest first.

@@ -42,6 +42,8 @@ pub struct CampaignRow {
     pub budget_monthly_cents: Option<i32>,
     pub campaign_prompt: Option<String>,
     pub variables: serde_json::Value,
+    pub telemarketing: bool,
+    pub abandonment_threshold_pct: f64,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -121,9 +123,9 @@ async fn save(
              max_concurrent_calls, calls_per_minute, max_attempts, retry_busy_min,
              retry_no_answer_min, retry_failed_min, retry_voicemail_min, amd_enabled,
              amd_timeout_sec, voicemail_action, budget_per_call_cents, budget_monthly_cents,
-             campaign_prompt, variables)
+             campaign_prompt, variables, telemarketing, abandonment_threshold_pct)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                 $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
+                 $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)
          on conflict (id) do update set
              name = excluded.name, assistant_id = excluded.assistant_id,
              contact_list_id = excluded.contact_list_id, trunk_id = excluded.trunk_id,
@@ -141,7 +143,9 @@ async fn save(
              voicemail_action = excluded.voicemail_action,
              budget_per_call_cents = excluded.budget_per_call_cents,
              budget_monthly_cents = excluded.budget_monthly_cents,
-             campaign_prompt = excluded.campaign_prompt, variables = excluded.variables
+             campaign_prompt = excluded.campaign_prompt, variables = excluded.variables,
+             telemarketing = excluded.telemarketing,
+             abandonment_threshold_pct = excluded.abandonment_threshold_pct
          where campaigns.org_id = excluded.org_id",
         id,
         org_id,
@@ -169,7 +173,9 @@ async fn save(
         s.budget.per_call_cents,
         s.budget.monthly_cents,
         s.campaign_prompt,
-        serde_json::Value::Object(s.variables.clone())
+        serde_json::Value::Object(s.variables.clone()),
+        s.telemarketing,
+        s.abandonment_threshold_pct
     )
     .execute(&mut **tx)
     .await?;
@@ -194,7 +200,8 @@ pub async fn get(
                 daily_cap, max_concurrent_calls, calls_per_minute, max_attempts, retry_busy_min,
                 retry_no_answer_min, retry_failed_min, retry_voicemail_min, amd_enabled,
                 amd_timeout_sec, voicemail_action, budget_per_call_cents, budget_monthly_cents,
-                campaign_prompt, variables, started_at, finished_at, created_at, updated_at
+                campaign_prompt, variables, telemarketing, abandonment_threshold_pct,
+                started_at, finished_at, created_at, updated_at
          from campaigns where org_id = $1 and id = $2",
         org_id,
         id
@@ -216,7 +223,8 @@ pub async fn list(
                 daily_cap, max_concurrent_calls, calls_per_minute, max_attempts, retry_busy_min,
                 retry_no_answer_min, retry_failed_min, retry_voicemail_min, amd_enabled,
                 amd_timeout_sec, voicemail_action, budget_per_call_cents, budget_monthly_cents,
-                campaign_prompt, variables, started_at, finished_at, created_at, updated_at
+                campaign_prompt, variables, telemarketing, abandonment_threshold_pct,
+                started_at, finished_at, created_at, updated_at
          from campaigns where org_id = $1
          order by created_at desc, id desc limit $2 offset $3",
         org_id,

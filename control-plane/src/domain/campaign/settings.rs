@@ -48,6 +48,11 @@ pub struct CampaignInput {
     /// Values for the prompt's placeholders, shared by every call; strings only.
     #[schema(value_type = Option<Object>)]
     pub variables: Option<Map<String, Value>>,
+    /// Telemarketing (selling): dial only contacts with written consent (default false).
+    pub telemarketing: Option<bool>,
+    /// Pause the campaign when more than this percentage of answered calls hear no agent
+    /// within 2 s (last 30 days); 0 to 100, default 3.
+    pub abandonment_threshold_pct: Option<f64>,
 }
 
 /// Minutes to wait before dialing again after each kind of failed attempt.
@@ -127,6 +132,8 @@ pub struct CampaignSettings {
     pub budget: Budget,
     pub campaign_prompt: Option<String>,
     pub variables: Map<String, Value>,
+    pub telemarketing: bool,
+    pub abandonment_threshold_pct: f64,
 }
 
 impl CampaignInput {
@@ -235,6 +242,13 @@ impl CampaignInput {
                 .check(value.is_string(), &field, "must be a string");
         }
 
+        let abandonment_threshold_pct = self.abandonment_threshold_pct.unwrap_or(3.0);
+        v.check(
+            (0.0..=100.0).contains(&abandonment_threshold_pct),
+            "abandonmentThresholdPct",
+            "must be between 0 and 100",
+        );
+
         let settings = CampaignSettings {
             name,
             assistant_id: self.assistant_id,
@@ -253,6 +267,8 @@ impl CampaignInput {
             budget,
             campaign_prompt,
             variables,
+            telemarketing: self.telemarketing.unwrap_or(false),
+            abandonment_threshold_pct,
         };
         v.finish()?;
         Ok(settings)
