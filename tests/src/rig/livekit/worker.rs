@@ -45,10 +45,23 @@ impl RigWorker {
         agent_name: &str,
         max_jobs: Option<u32>,
     ) -> anyhow::Result<Self> {
+        Self::start_configured(control_plane, livekit, agent_name, |config| {
+            if let Some(max_jobs) = max_jobs {
+                config.livekit.max_jobs = max_jobs;
+            }
+        })
+        .await
+    }
+
+    /// [`RigWorker::start`] with `configure` applied to the worker's settings last (the
+    /// providers of a test that holds conversations, say).
+    pub async fn start_configured(
+        control_plane: &str,
+        livekit: &LiveKitServer,
+        agent_name: &str,
+        configure: impl FnOnce(&mut WorkerConfig),
+    ) -> anyhow::Result<Self> {
         let mut config = WorkerConfig::default();
-        if let Some(max_jobs) = max_jobs {
-            config.livekit.max_jobs = max_jobs;
-        }
         config.recording.enabled = false;
         config.control_plane.url = control_plane.to_string();
         config.control_plane.api_key = SecretString::from(WORKER_KEY);
@@ -60,6 +73,7 @@ impl RigWorker {
         config.livekit.status_interval_ms = 500;
         config.livekit.room_check_ms = 200;
         config.server.worker_id = Some(format!("rig-worker-{}", uuid::Uuid::new_v4().simple()));
+        configure(&mut config);
         let worker = Worker::new(config)?;
         let livekit = LiveKitAgent::start(&worker)?
             .ok_or_else(|| anyhow::anyhow!("the worker's livekit.url is not set"))?;
