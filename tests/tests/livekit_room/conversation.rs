@@ -7,7 +7,6 @@
 
 use futures::FutureExt;
 use outbound_tests::livekit::phone::{Phone, PhoneScript};
-use outbound_tests::providers::{ProviderConfig, ProviderEmulator};
 use outbound_tests::rig::livekit::LiveKitRig;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -19,17 +18,7 @@ const FIRST_AUDIO_LIMIT_MS: u64 = 1500;
 /// A call's statuses once it is over.
 const TERMINAL: [&str; 5] = ["completed", "failed", "busy", "no_answer", "canceled"];
 
-fn assistant() -> Value {
-    json!({
-        "name": "Ava",
-        "systemPrompt": "You are Ava from Acme. Keep answers short.",
-        "firstMessage": "Hi, this is Ava from Acme.",
-        "voicemailMessage": "Sorry we missed you. Please call Acme back.",
-        "maxDurationSec": 60,
-    })
-}
-
-async fn transcript(rig: &LiveKitRig, call: &Value) -> Vec<(String, String)> {
+pub async fn transcript(rig: &LiveKitRig, call: &Value) -> Vec<(String, String)> {
     let id = call["id"].as_str().unwrap();
     let transcript = rig
         .get(&format!("/api/v1/calls/{id}/transcript"))
@@ -49,24 +38,14 @@ async fn transcript(rig: &LiveKitRig, call: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
-async fn a_sip_callee_and_the_agent_hold_a_conversation_through_livekit(db: PgPool) {
-    let rig = LiveKitRig::start(db, LiveKitRig::now(), 10).await.unwrap();
-    let providers = ProviderEmulator::start(ProviderConfig::instant())
-        .await
-        .unwrap();
-    let _worker = rig.talking_worker(&providers).await;
-    let phone = Phone::start(
-        PhoneScript::answer_after(300)
-            .reply(300, "my code is token-17")
-            .reply(300, "thanks goodbye"),
-    )
-    .await
-    .unwrap();
+/// Runs a one-contact `livekit_sip` campaign (the rig's assistant: first message "Hi
+/// {{name}}", voicemail message "Please call us back.") to `phone` until its call is over;
+/// returns the call.
+pub async fn call_to_phone(rig: &LiveKitRig, phone: &Phone) -> Value {
     let contact = json!({"phone": "+12123000001", "name": "Contact 1",
                          "timezone": "America/New_York"});
     let campaign = rig
-        .campaign_to_port(phone.port, vec![contact], assistant())
+        .campaign_to_port(phone.port, vec![contact], json!({}))
         .await
         .unwrap();
     rig.drive_until(1, 1500, "the call ended", |rig| {
@@ -80,6 +59,22 @@ async fn a_sip_callee_and_the_agent_hold_a_conversation_through_livekit(db: PgPo
         .boxed()
     })
     .await;
+    let calls = rig.calls(&campaign).await.unwrap();
+    calls[0].clone()
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_sip_callee_and_the_agent_hold_a_conversation_through_livekit(db: PgPool) {
+    let rig = LiveKitRig::start(db, LiveKitRig::now(), 10).await.unwrap();
+    let _worker = rig.worker().await;
+    let phone = Phone::start(
+        PhoneScript::answer_after(300)
+            .reply(300, "my code is token-17")
+            .reply(300, "thanks goodbye"),
+    )
+    .await
+    .unwrap();
+    let call = call_to_phone(&rig, &phone).await;
 
     let report = phone.report();
     eprintln!("the phone: {report:#?}");
@@ -100,8 +95,7 @@ async fn a_sip_callee_and_the_agent_hold_a_conversation_through_livekit(db: PgPo
     eprintln!("first agent audio at the callee's ear: {first_audio} ms after the answer");
     assert!(first_audio <= FIRST_AUDIO_LIMIT_MS, "{first_audio} ms");
 
-    let calls = rig.calls(&campaign).await.unwrap();
-    let call = &calls[0];
+    let call = &call;
     assert_eq!(call["status"], "completed", "{call}");
     assert_eq!(call["endReason"], "agent_ended", "{call}");
     let lines = transcript(&rig, call).await;
@@ -119,7 +113,7 @@ async fn a_sip_callee_and_the_agent_hold_a_conversation_through_livekit(db: PgPo
         "{lines:?}"
     );
     // The reply to token-17 answered the turn that said it.
-    let llm = providers.report().llm;
+    let llm = rig.providers.report().llm;
     let echo = llm
         .iter()
         .find(|r| r.reply.contains("token-17"))

@@ -49,10 +49,9 @@ async fn the_agent_joins_publishes_its_audio_track_and_leaves() {
         let agent = list.iter().find(|p| p["identity"] == "agent-join");
         if let Some(agent) = agent {
             let tracks = agent["tracks"].as_array().cloned().unwrap_or_default();
-            if tracks
-                .iter()
-                .any(|t| t["source"] == "MICROPHONE" && t["mime_type"] == "audio/opus" && t["muted"] == false)
-            {
+            if tracks.iter().any(|t| {
+                t["source"] == "MICROPHONE" && t["mime_type"] == "audio/opus" && t["muted"] == false
+            }) {
                 assert_eq!(agent["kind"], "AGENT", "{agent}");
                 published = true;
                 break;

@@ -200,7 +200,9 @@ async fn hold(
         _ = tokio::time::sleep(max) => Err(End::MaxDuration),
         state = callee.wait_for(|s| s.is_active() || *s == CalleeState::Left) => match state {
             Ok(state) if state.is_active() => Ok(()),
-            _ => Err(End::CalleeLeft),
+            Ok(_) => Err(End::CalleeLeft),
+            // The room task ended (the room is gone) and dropped its side of the watch.
+            Err(_) => Err(End::RoomGone),
         },
     };
     if let Err(end) = answered {

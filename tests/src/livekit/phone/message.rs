@@ -87,7 +87,10 @@ impl SipMessage {
         }
         out.push_str(&format!("From: {from}\r\nTo: {to}\r\n"));
         for name in ["Call-ID", "CSeq"] {
-            out.push_str(&format!("{name}: {}\r\n", self.header(name).unwrap_or_default()));
+            out.push_str(&format!(
+                "{name}: {}\r\n",
+                self.header(name).unwrap_or_default()
+            ));
         }
         if let Some(contact) = contact {
             out.push_str(&format!("Contact: <{contact}>\r\n"));
@@ -133,12 +136,12 @@ fn finish(mut out: String, sdp: Option<&str>) -> String {
     out
 }
 
-/// Our answer: PCMU only, 20 ms.
+/// Our answer: PCMU, 20 ms, and telephone-event for keys.
 pub(super) fn answer_sdp(rtp: SocketAddr, session: u64) -> String {
     format!(
         "v=0\r\no=callee {session} {session} IN IP4 {ip}\r\ns=callee\r\nc=IN IP4 {ip}\r\n\
-         t=0 0\r\nm=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\n\
-         a=sendrecv\r\n",
+         t=0 0\r\nm=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
+         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n",
         ip = rtp.ip(),
         port = rtp.port()
     )
@@ -178,18 +181,32 @@ mod tests {
     fn an_invite_is_read_and_answered_in_its_dialog() {
         let invite = SipMessage::parse(INVITE.as_bytes()).unwrap();
         assert_eq!(invite.method(), Some("INVITE"));
-        assert_eq!(invite.header("from"), Some("<sip:+15550001@lk>;tag=caller1"));
+        assert_eq!(
+            invite.header("from"),
+            Some("<sip:+15550001@lk>;tag=caller1")
+        );
         assert_eq!(invite.sdp_audio(), Some("127.0.0.1:20000".parse().unwrap()));
-        let ok = invite.response("200 OK", "me", Some("sip:callee@127.0.0.1:5090"), Some("v=0\r\n"));
+        let ok = invite.response(
+            "200 OK",
+            "me",
+            Some("sip:callee@127.0.0.1:5090"),
+            Some("v=0\r\n"),
+        );
         let parsed = SipMessage::parse(ok.as_bytes()).unwrap();
         assert_eq!(parsed.method(), None);
-        assert_eq!(parsed.header("To"), Some("<sip:+12125550100@127.0.0.1>;tag=me"));
+        assert_eq!(
+            parsed.header("To"),
+            Some("<sip:+12125550100@127.0.0.1>;tag=me")
+        );
         assert_eq!(parsed.header("CSeq"), Some("1 INVITE"));
         assert_eq!(parsed.body, "v=0\r\n");
         let bye = bye(&invite, "me", "127.0.0.1:5090".parse().unwrap(), 2);
         assert!(bye.starts_with("BYE sip:lk@127.0.0.1:5060;transport=udp SIP/2.0\r\n"));
         let parsed = SipMessage::parse(bye.as_bytes()).unwrap();
-        assert_eq!(parsed.header("From"), Some("<sip:+12125550100@127.0.0.1>;tag=me"));
+        assert_eq!(
+            parsed.header("From"),
+            Some("<sip:+12125550100@127.0.0.1>;tag=me")
+        );
         assert_eq!(parsed.header("To"), Some("<sip:+15550001@lk>;tag=caller1"));
     }
 }

@@ -35,8 +35,14 @@ pub struct PhoneScript {
     /// Said in order, each once the agent has said something new and then been quiet for
     /// `pause_ms`.
     pub replies: Vec<(u64, String)>,
-    /// Hang up (BYE) this long after the last reply was said; `None` waits for the caller.
+    /// Hang up (BYE) this long after the last reply was said (after the answer, for a
+    /// script without replies); `None` waits for the caller.
     pub hang_up_after_ms: Option<u64>,
+    /// An answering machine: this greeting and a beep play at once on answer, then it
+    /// only listens (records).
+    pub greeting: Option<String>,
+    /// Keys pressed (RFC 4733 telephone-events) this long after the answer.
+    pub press: Option<(u64, String)>,
 }
 
 impl PhoneScript {
@@ -51,6 +57,21 @@ impl PhoneScript {
     /// Adds a reply said `pause_ms` after the agent went quiet.
     pub fn reply(mut self, pause_ms: u64, text: &str) -> Self {
         self.replies.push((pause_ms, text.to_string()));
+        self
+    }
+
+    /// An answering machine that answers after `ring_ms` with `greeting` and a beep.
+    pub fn voicemail(ring_ms: u64, greeting: &str) -> Self {
+        Self {
+            ring_ms,
+            greeting: Some(greeting.to_string()),
+            ..Self::default()
+        }
+    }
+
+    /// Presses `digits` (200 ms apart) `after_ms` after the answer.
+    pub fn press(mut self, after_ms: u64, digits: &str) -> Self {
+        self.press = Some((after_ms, digits.to_string()));
         self
     }
 
@@ -160,6 +181,10 @@ struct Call {
     mouth: Vec<u8>,
     next_reply: usize,
     hang_up_at: Option<Instant>,
+    /// Keys still to press, with when each starts.
+    keys: Vec<(Instant, char)>,
+    /// The key being sent: its event code, start timestamp and packets sent so far.
+    key: Option<(u8, u32, u32)>,
 }
 
 struct Ua {
@@ -245,6 +270,8 @@ impl Ua {
                     mouth: Vec::new(),
                     next_reply: 0,
                     hang_up_at: None,
+                    keys: Vec::new(),
+                    key: None,
                 });
             }
             "ACK" => {
@@ -257,9 +284,12 @@ impl Ua {
                     .await;
                 if let Some(call) = &mut self.call {
                     if method == "CANCEL" && call.answered_at.is_none() {
-                        let terminated =
-                            call.invite
-                                .response("487 Request Terminated", &call.to_tag, None, None);
+                        let terminated = call.invite.response(
+                            "487 Request Terminated",
+                            &call.to_tag,
+                            None,
+                            None,
+                        );
                         let _ = self.sip.send_to(terminated.as_bytes(), call.from).await;
                     }
                     if !call.ended {
@@ -333,6 +363,23 @@ impl Ua {
             call.ok = Some((ok, now));
             call.answered_at = Some(now);
             lock(&self.report).answered = true;
+            if let Some(greeting) = &self.script.greeting {
+                call.mouth = machine_greeting(greeting);
+                lock(&self.report).said.push((0, greeting.clone()));
+            }
+            if let (true, Some(after)) =
+                (self.script.replies.is_empty(), self.script.hang_up_after_ms)
+            {
+                call.hang_up_at = Some(now + Duration::from_millis(after));
+            }
+            if let Some((after_ms, digits)) = &self.script.press {
+                let first = now + Duration::from_millis(*after_ms);
+                call.keys = digits
+                    .chars()
+                    .enumerate()
+                    .map(|(i, key)| (first + Duration::from_millis(200 * i as u64), key))
+                    .collect();
+            }
         }
         // The 200 OK again until the ACK comes (RFC 3261's timer, simplified).
         if let Some((ok, sent)) = &mut call.ok {
@@ -355,6 +402,10 @@ impl Ua {
         let Some(remote) = call.remote_rtp else {
             return;
         };
+        if let Some(packet) = next_key_packet(call, now) {
+            let _ = self.rtp.send_to(&packet, remote).await;
+            return;
+        }
         let take = call.mouth.len().min(FRAME);
         let mut frame: Vec<u8> = call.mouth.drain(..take).collect();
         frame.resize(FRAME, SILENCE);
@@ -405,6 +456,63 @@ impl Ua {
             }
         }
     }
+}
+
+/// A machine's quiet before its greeting. livekit-sip forwards a callee's audio only from
+/// about 80 ms after its 200 OK (measured: the first RTP reaches the room's subscriber
+/// 80-90 ms after the answer), so a greeting starting at the very instant of the answer
+/// loses its first symbols before LiveKit; real machines pause a little first.
+const GREETING_LEAD_MS: u64 = 300;
+
+/// [`GREETING_LEAD_MS`] of quiet, the greeting, 300 ms of quiet and a 500 ms 1 kHz beep,
+/// in mu-law.
+fn machine_greeting(greeting: &str) -> Vec<u8> {
+    let mut samples = vec![0i16; (GREETING_LEAD_MS * 8) as usize];
+    samples.extend(speech_code::encode(greeting, 8000).unwrap_or_default());
+    samples.extend(std::iter::repeat_n(0, 2400));
+    samples.extend((0..4000).map(|i| {
+        (8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * f64::from(i) / 8000.0).sin()) as i16
+    }));
+    samples.iter().map(|&s| mulaw_encode(s)).collect()
+}
+
+/// The RFC 4733 packet due this tick, if a key is being pressed: 100 ms of the event
+/// (five packets, growing duration), then three end packets, on the audio's sequence.
+fn next_key_packet(call: &mut Call, now: Instant) -> Option<Vec<u8>> {
+    if call.key.is_none() {
+        let due = call.keys.first().is_some_and(|(at, _)| *at <= now);
+        if !due {
+            return None;
+        }
+        let (_, key) = call.keys.remove(0);
+        let code = match key {
+            '0'..='9' => key as u8 - b'0',
+            '*' => 10,
+            '#' => 11,
+            _ => return None,
+        };
+        call.key = Some((code, call.timestamp, 0));
+    }
+    let (code, start, sent) = call.key?;
+    let end = sent >= 5;
+    let duration = (sent.min(5) + 1) * FRAME as u32;
+    let mut packet = Vec::with_capacity(16);
+    packet.push(0x80);
+    packet.push(if sent == 0 { 0x80 | 101 } else { 101 });
+    packet.extend_from_slice(&call.seq.to_be_bytes());
+    packet.extend_from_slice(&start.to_be_bytes());
+    packet.extend_from_slice(&0x5eed_0001u32.to_be_bytes());
+    packet.push(code);
+    packet.push(if end { 0x80 | 10 } else { 10 });
+    packet.extend_from_slice(&(duration as u16).to_be_bytes());
+    call.seq = call.seq.wrapping_add(1);
+    call.timestamp = call.timestamp.wrapping_add(FRAME as u32);
+    call.key = if sent >= 7 {
+        None
+    } else {
+        Some((code, start, sent + 1))
+    };
+    Some(packet)
 }
 
 /// The PCMU payload of an RTP packet (other payload types, e.g. telephone-event, skipped).

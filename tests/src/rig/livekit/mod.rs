@@ -13,7 +13,7 @@ use sqlx::PgPool;
 
 use super::{free_port, Rig};
 use crate::livekit::{Callee, LiveKitServer, LiveKitSipService, ServerOptions};
-use crate::providers::ProviderEmulator;
+use crate::providers::{ProviderConfig, ProviderEmulator};
 
 pub use worker::RigWorker;
 
@@ -31,6 +31,9 @@ pub struct LiveKitRig {
     pub rig: Rig,
     pub livekit: Arc<LiveKitServer>,
     pub sip: LiveKitSipService,
+    /// The STT, LLM and TTS the rig's workers talk through (answered calls hold a real
+    /// conversation in the room).
+    pub providers: ProviderEmulator,
 }
 
 impl std::ops::Deref for LiveKitRig {
@@ -95,33 +98,36 @@ impl LiveKitRig {
             s.auth.encryption_key = SecretString::from(ENCRYPTION_KEY);
         })
         .await?;
-        Ok(Self { rig, livekit, sip })
+        let providers = ProviderEmulator::start(ProviderConfig::instant()).await?;
+        Ok(Self {
+            rig,
+            livekit,
+            sip,
+            providers,
+        })
     }
 
-    /// A real agent worker taking this rig's dispatches.
+    /// A real agent worker taking this rig's dispatches, talking through the rig's
+    /// provider emulators.
     pub async fn worker(&self) -> RigWorker {
-        RigWorker::start(&self.rig.api.base, &self.livekit, AGENT_NAME)
-            .await
-            .expect("starting the agent worker")
+        self.worker_with(None).await
     }
 
     /// A real agent worker that takes at most `max_jobs` of this rig's dispatches at once.
     pub async fn worker_with_limit(&self, max_jobs: u32) -> RigWorker {
-        RigWorker::start_with_limit(
-            &self.rig.api.base,
-            &self.livekit,
-            AGENT_NAME,
-            Some(max_jobs),
-        )
-        .await
-        .expect("starting the agent worker")
+        self.worker_with(Some(max_jobs)).await
     }
 
-    /// A real agent worker that holds conversations: its providers are `providers` (the
-    /// emulators), so a call's audio goes through STT, the LLM and TTS.
-    pub async fn talking_worker(&self, providers: &ProviderEmulator) -> RigWorker {
-        let (base, openai) = (providers.base_url().to_string(), providers.openai_base_url());
+    async fn worker_with(&self, max_jobs: Option<u32>) -> RigWorker {
+        let providers = &self.providers;
+        let (base, openai) = (
+            providers.base_url().to_string(),
+            providers.openai_base_url(),
+        );
         RigWorker::start_configured(&self.rig.api.base, &self.livekit, AGENT_NAME, move |c| {
+            if let Some(max_jobs) = max_jobs {
+                c.livekit.max_jobs = max_jobs;
+            }
             let key = || Some(SecretString::from("livekit-rig-provider-key"));
             c.providers.deepgram.base_url = base.clone();
             c.providers.deepgram.api_key = key();
@@ -181,7 +187,10 @@ impl LiveKitRig {
             let calls = self.calls(&id).await.unwrap_or_default();
             state.push_str(&format!("campaign {id}\n calls {calls:#?}\n"));
         }
-        panic!("not done in {rounds} rounds: {what}\n{state}\nlivekit-sip:\n{}", self.sip.log());
+        panic!(
+            "not done in {rounds} rounds: {what}\n{state}\nlivekit-sip:\n{}",
+            self.sip.log()
+        );
     }
 
     /// Every campaign's id (for a failing test's report).

@@ -56,14 +56,17 @@ impl Participants {
             return None;
         }
         self.callee_sid = Some(info.sid.clone());
-        let status = info.attributes.get(CALL_STATUS).cloned().unwrap_or_default();
-        let state = if info.state == participant_info::State::Disconnected as i32
-            || status == "hangup"
-        {
-            CalleeState::Left
-        } else {
-            CalleeState::Present(status)
-        };
+        let status = info
+            .attributes
+            .get(CALL_STATUS)
+            .cloned()
+            .unwrap_or_default();
+        let state =
+            if info.state == participant_info::State::Disconnected as i32 || status == "hangup" {
+                CalleeState::Left
+            } else {
+                CalleeState::Present(status)
+            };
         // Once gone, a late update cannot bring the callee back.
         if self.state == Some(CalleeState::Left) || self.state.as_ref() == Some(&state) {
             return None;
@@ -107,7 +110,10 @@ mod tests {
         assert!(active.is_active());
         // An older update arriving late changes nothing.
         assert_eq!(room.apply(&sip(2, "ringing", Joined)), None);
-        assert_eq!(room.apply(&sip(4, "active", Disconnected)), Some(CalleeState::Left));
+        assert_eq!(
+            room.apply(&sip(4, "active", Disconnected)),
+            Some(CalleeState::Left)
+        );
         assert_eq!(room.apply(&sip(5, "active", Active)), None);
     }
 

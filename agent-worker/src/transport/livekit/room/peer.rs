@@ -48,8 +48,7 @@ impl Peer {
             .clear_codecs()
             .enable_opus(true, false)
             .build(Instant::now());
-        let candidate =
-            Candidate::host(local, "udp").map_err(|e| PeerError::Sdp(e.to_string()))?;
+        let candidate = Candidate::host(local, "udp").map_err(|e| PeerError::Sdp(e.to_string()))?;
         rtc.add_local_candidate(candidate.clone());
         let mut peer = Self {
             rtc,
@@ -91,7 +90,10 @@ impl Peer {
         self.drain()
     }
 
-    pub(super) fn add_remote_candidate(&mut self, candidate: Candidate) -> Result<Vec<Event>, PeerError> {
+    pub(super) fn add_remote_candidate(
+        &mut self,
+        candidate: Candidate,
+    ) -> Result<Vec<Event>, PeerError> {
         self.rtc.add_remote_candidate(candidate);
         self.drain()
     }

@@ -91,7 +91,10 @@ impl Signal {
     }
 
     /// Sends one request.
-    pub(super) async fn send(&mut self, message: signal_request::Message) -> Result<(), SignalError> {
+    pub(super) async fn send(
+        &mut self,
+        message: signal_request::Message,
+    ) -> Result<(), SignalError> {
         let request = proto::SignalRequest {
             message: Some(message),
         };
@@ -141,7 +144,10 @@ struct CandidateInit {
 }
 
 /// A trickle of our candidate for the connection `target`.
-pub(super) fn trickle(candidate: &Candidate, target: proto::SignalTarget) -> signal_request::Message {
+pub(super) fn trickle(
+    candidate: &Candidate,
+    target: proto::SignalTarget,
+) -> signal_request::Message {
     let init = CandidateInit {
         candidate: candidate.to_sdp_string(),
         sdp_mid: Some("0".into()),

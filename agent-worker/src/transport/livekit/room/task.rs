@@ -103,8 +103,12 @@ impl RoomTask {
             rtp_time: 0,
             subscriber_up: false,
             publisher_up: false,
-            ping_interval: Duration::from_secs(u64::try_from(join.ping_interval).unwrap_or(5).max(1)),
-            ping_timeout: Duration::from_secs(u64::try_from(join.ping_timeout).unwrap_or(15).max(2)),
+            ping_interval: Duration::from_secs(
+                u64::try_from(join.ping_interval).unwrap_or(5).max(1),
+            ),
+            ping_timeout: Duration::from_secs(
+                u64::try_from(join.ping_timeout).unwrap_or(15).max(2),
+            ),
             last_heard: Instant::now(),
             flushing: None,
             dropped: 0,
@@ -136,13 +140,19 @@ impl RoomTask {
                 action: proto::leave_request::Action::Disconnect as i32,
                 ..Default::default()
             };
-            let _ = self.signal.send(signal_request::Message::Leave(leave)).await;
+            let _ = self
+                .signal
+                .send(signal_request::Message::Leave(leave))
+                .await;
         }
         self.signal.close().await;
         self.subscriber.close();
         self.publisher.close();
         if self.dropped > 0 {
-            tracing::warn!(frames = self.dropped, "callee audio the pipeline could not take");
+            tracing::warn!(
+                frames = self.dropped,
+                "callee audio the pipeline could not take"
+            );
         }
         tracing::debug!(?end, "left the LiveKit room");
         end
@@ -159,7 +169,9 @@ impl RoomTask {
             audio_features: vec![proto::AudioTrackFeature::TfNoDtx as i32],
             ..Default::default()
         };
-        self.signal.send(signal_request::Message::AddTrack(request)).await
+        self.signal
+            .send(signal_request::Message::AddTrack(request))
+            .await
     }
 
     async fn drive(
@@ -177,7 +189,10 @@ impl RoomTask {
                     let _ = ready.send(());
                 }
             }
-            let wake = self.subscriber.next_timeout().min(self.publisher.next_timeout());
+            let wake = self
+                .subscriber
+                .next_timeout()
+                .min(self.publisher.next_timeout());
             let step: Result<Option<RoomEnd>, PeerError> = tokio::select! {
                 _ = &mut *leave => return RoomEnd::Left,
                 _ = clock.tick() => self.send_frame().map(|()| None),
@@ -242,7 +257,12 @@ impl RoomTask {
             timestamp: chrono::Utc::now().timestamp_millis(),
             rtt: 0,
         };
-        if self.signal.send(signal_request::Message::PingReq(ping)).await.is_err() {
+        if self
+            .signal
+            .send(signal_request::Message::PingReq(ping))
+            .await
+            .is_err()
+        {
             return Ok(Some(RoomEnd::Lost));
         }
         Ok(None)
@@ -324,10 +344,8 @@ impl RoomTask {
             signal_response::Message::Offer(offer) => {
                 let (answer, events) = self.subscriber.accept_offer(&offer.sdp)?;
                 let answer = signal::description("answer", answer, offer.id);
-                let candidate = signal::trickle(
-                    self.subscriber.candidate(),
-                    proto::SignalTarget::Subscriber,
-                );
+                let candidate =
+                    signal::trickle(self.subscriber.candidate(), proto::SignalTarget::Subscriber);
                 for message in [signal_request::Message::Answer(answer), candidate] {
                     if self.signal.send(message).await.is_err() {
                         return Ok(Some(RoomEnd::Lost));
