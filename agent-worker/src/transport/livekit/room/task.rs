@@ -274,7 +274,7 @@ impl RoomTask {
             Some(Command::Mark(name)) => self.playout.push_mark(name),
             Some(Command::Clear) => {
                 let marks = self.playout.clear();
-                self.to_pipeline_marks(marks);
+                self.forward_marks(marks);
             }
             Some(Command::Flush(done)) => self.flushing = Some((done, None)),
             // The transport is gone: nothing more to play.
@@ -285,7 +285,7 @@ impl RoomTask {
     /// One tick of the 20 ms clock: the next frame of the agent (or silence) goes out.
     fn send_frame(&mut self) -> Result<(), PeerError> {
         let tick = self.playout.tick();
-        self.to_pipeline_marks(tick.marks);
+        self.forward_marks(tick.marks);
         if let Some((_, emptied)) = &mut self.flushing {
             if tick.frame.is_none() && self.playout.frames() == 0 {
                 let since = *emptied.get_or_insert_with(Instant::now);
@@ -322,13 +322,13 @@ impl RoomTask {
         Ok(())
     }
 
-    fn to_pipeline_marks(&mut self, marks: Vec<String>) {
+    fn forward_marks(&mut self, marks: Vec<String>) {
         for mark in marks {
-            self.to_pipeline(Inbound::Mark(mark));
+            self.forward(Inbound::Mark(mark));
         }
     }
 
-    fn to_pipeline(&mut self, item: Inbound) {
+    fn forward(&mut self, item: Inbound) {
         if let Some(pipeline) = &self.to_pipeline {
             if pipeline.try_send(item).is_err() {
                 self.dropped += 1;
@@ -431,14 +431,14 @@ impl RoomTask {
                 Event::MediaData(data) => match self.inbound.push(&data.data) {
                     Ok(frames) => {
                         for frame in frames {
-                            self.to_pipeline(Inbound::Audio(frame));
+                            self.forward(Inbound::Audio(frame));
                         }
                     }
                     Err(error) => tracing::debug!(%error, "an undecodable Opus packet"),
                 },
                 Event::ChannelData(data) => {
                     if let Some(digit) = dtmf_digit(&data.data) {
-                        self.to_pipeline(Inbound::Dtmf(digit));
+                        self.forward(Inbound::Dtmf(digit));
                     }
                 }
                 Event::IceConnectionStateChange(str0m::IceConnectionState::Disconnected) => {
