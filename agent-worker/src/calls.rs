@@ -99,16 +99,33 @@ pub async fn run_call(
     transport: &mut dyn Transport,
 ) -> String {
     let events: Box<dyn CallEvents> = match &token {
-        Some(token) => Box::new(ReporterEvents(Some(EventReporter::for_job(
+        Some(token) => reporter_events(EventReporter::for_job(
             worker.control.clone(),
             &job,
             SecretString::from(token.clone()),
             ReporterConfig::default(),
-        )))),
+        )),
         None => Box::new(LogEvents {
             call: job.call_id.to_string(),
         }),
     };
+    run_session(worker, job, events, transport).await
+}
+
+/// The call's events through `reporter` (a LiveKit job reports `connected` on it before
+/// the dial, then hands it to the session).
+pub fn reporter_events(reporter: EventReporter) -> Box<dyn CallEvents> {
+    Box::new(ReporterEvents(Some(reporter)))
+}
+
+/// Wires one call's providers and recording and runs its conversation over `transport`,
+/// whichever transport that is; returns why the call ended.
+pub async fn run_session(
+    worker: Arc<Worker>,
+    job: CallJob,
+    events: Box<dyn CallEvents>,
+    transport: &mut dyn Transport,
+) -> String {
     let usage = UsageMeter::default();
     let providers = &worker.providers;
     let (stt, llm, tts) = match (

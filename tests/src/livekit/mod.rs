@@ -7,6 +7,7 @@
 //! `redis-server` on the `PATH`; sipp is `SIPP_BIN`, else `sipp`. A test that needs them
 //! fails with a message naming what is missing: it is never skipped.
 
+pub mod phone;
 mod sip;
 mod sipp;
 

@@ -185,7 +185,11 @@ impl Connection {
             }
             Some(server_message::Message::Assignment(assignment)) => {
                 if let Some(job) = assignment.job {
-                    self.assign(job).await?;
+                    let room = job::RoomAccess {
+                        url: assignment.url.filter(|url| !url.is_empty()),
+                        token: assignment.token,
+                    };
+                    self.assign(job, room).await?;
                 }
                 Ok(())
             }
@@ -227,7 +231,7 @@ impl Connection {
     }
 
     /// Starts an assigned job in the slot its offer took.
-    async fn assign(&mut self, job: proto::Job) -> anyhow::Result<()> {
+    async fn assign(&mut self, job: proto::Job, room: job::RoomAccess) -> anyhow::Result<()> {
         let offered = lock(&self.agent.offered)
             .remove(&job.id)
             .map(|(slot, _)| slot);
@@ -242,7 +246,7 @@ impl Connection {
         self.agent
             .worker
             .calls
-            .spawn(job::run(agent, job, slot, cancel));
+            .spawn(job::run(agent, job, room, slot, cancel));
         Ok(())
     }
 

@@ -1,9 +1,14 @@
 //! One LiveKit job. The dispatch's metadata names the call (`{callId, token,
 //! controlPlaneUrl}`); the job checks the call's token, fetches the call's job from the
-//! control plane, reports `connected` (as a Twilio stream does) and stays live, so the
-//! worker's load is real, until LiveKit terminates it (the room finished) or the call's
-//! maximum duration passes; then it reports `ended` and the job's success. The room
-//! participant that will hold the conversation here is the next step.
+//! control plane, joins the room with the assignment's token (subscribed and publishing
+//! before anyone dials, so no word of the callee is lost), and reports `connected`: the
+//! control plane's cue to dial. It then waits for the SIP participant's `sip.callStatus`
+//! to turn `active` (the agent never speaks to a ringing phone) and runs the same
+//! conversation as a Twilio call over the room's transport. Once the conversation ends
+//! it deletes the room, which hangs up the SIP leg, and leaves.
+//!
+//! A call that ends before the answer (busy, no answer, the room deleted, LiveKit
+//! terminating the job, the maximum duration) is reported `ended` by the job itself.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -18,8 +23,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::room::{CalleeState, Room, RoomError};
 use super::slots::JobSlot;
 use super::{lock, wire, Agent};
+use crate::calls;
 use crate::control::{ControlError, EventReporter, ReporterConfig};
 
 /// How long the last events may take to reach the control plane.
@@ -37,6 +44,13 @@ pub struct DispatchMetadata {
     pub control_plane_url: Option<String>,
 }
 
+/// How to join the job's room: the assignment's token, and its URL if it names one.
+#[derive(Debug, Clone)]
+pub(super) struct RoomAccess {
+    pub(super) url: Option<String>,
+    pub(super) token: String,
+}
+
 /// Why a job failed.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -46,6 +60,8 @@ pub enum JobError {
     Token(String),
     #[error("fetching the call's job: {0}")]
     Fetch(#[from] ControlError),
+    #[error("joining the room: {0}")]
+    Room(#[from] RoomError),
 }
 
 /// Why a held job ended (the call's `end_reason`).
@@ -57,6 +73,10 @@ enum End {
     Terminated,
     /// The call's maximum duration passed.
     MaxDuration,
+    /// The callee left the room before answering.
+    CalleeLeft,
+    /// The conversation ran and ended (its own `ended` event says why).
+    Conversation,
 }
 
 impl End {
@@ -65,6 +85,8 @@ impl End {
             End::RoomGone => "room_finished",
             End::Terminated => "job_terminated",
             End::MaxDuration => "max_duration",
+            End::CalleeLeft => "callee_hung_up",
+            End::Conversation => "conversation_ended",
         }
     }
 }
@@ -73,6 +95,7 @@ impl End {
 pub(super) async fn run(
     agent: Arc<Agent>,
     job: proto::Job,
+    access: RoomAccess,
     slot: JobSlot,
     cancel: CancellationToken,
 ) {
@@ -88,7 +111,7 @@ pub(super) async fn run(
         agent
             .job_update(wire::job_status(&job.id, proto::JobStatus::JsRunning, ""))
             .await;
-        let update = match hold(&agent, &job, &cancel).await {
+        let update = match hold(&agent, &job, &access, &cancel).await {
             Ok(end) => {
                 tracing::info!(reason = end.reason(), "LiveKit job ended");
                 agent.succeeded.fetch_add(1, Ordering::AcqRel);
@@ -110,10 +133,11 @@ pub(super) async fn run(
     agent.changed.notify_one();
 }
 
-/// Admits the call and holds it until it ends.
+/// Admits the call, joins its room and holds it until it ends.
 async fn hold(
     agent: &Agent,
     job: &proto::Job,
+    access: &RoomAccess,
     cancel: &CancellationToken,
 ) -> Result<End, JobError> {
     let worker = &agent.worker;
@@ -140,6 +164,11 @@ async fn hold(
     if let Some(campaign) = call.campaign_id {
         span.record("campaign_id", tracing::field::display(campaign));
     }
+    // Joined, subscribed and publishing before `connected` lets the control plane dial.
+    let url = access.url.as_deref().unwrap_or(&agent.http_url);
+    let joining = Instant::now();
+    let mut room = Room::join(url, &access.token).await?;
+    tracing::info!(took = ?joining.elapsed(), "joined the LiveKit room");
     let started = Instant::now();
     let reporter = EventReporter::for_job(
         worker.control.clone(),
@@ -158,32 +187,75 @@ async fn hold(
             .unwrap_or(0)
             .max(1),
     );
-    let room = job
+    let room_name = job
         .room
         .as_ref()
         .map(|r| r.name.as_str())
         .unwrap_or_default();
-    let end = tokio::select! {
-        _ = cancel.cancelled() => End::Terminated,
-        _ = room_gone(agent, room) => End::RoomGone,
-        _ = tokio::time::sleep(max) => End::MaxDuration,
+    let mut callee = room.callee();
+    let answered = tokio::select! {
+        _ = cancel.cancelled() => Err(End::Terminated),
+        _ = room.ended() => Err(End::RoomGone),
+        _ = room_gone(agent, room_name) => Err(End::RoomGone),
+        _ = tokio::time::sleep(max) => Err(End::MaxDuration),
+        state = callee.wait_for(|s| s.is_active() || *s == CalleeState::Left) => match state {
+            Ok(state) if state.is_active() => Ok(()),
+            Ok(_) => Err(End::CalleeLeft),
+            // The room task ended (the room is gone) and dropped its side of the watch.
+            Err(_) => Err(End::RoomGone),
+        },
     };
-    let ended = EventKind::Ended {
-        reason: end.reason().to_string(),
+    if let Err(end) = answered {
+        let ended = EventKind::Ended {
+            reason: end.reason().to_string(),
+        };
+        let at_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        if reporter.report_at(ended, at_ms).await.is_err() {
+            tracing::warn!("the event reporter stopped; ended was not sent");
+        }
+        if !reporter.finish(FINISH_WAIT).await {
+            tracing::warn!("not every event reached the control plane");
+        }
+        room.leave().await;
+        return Ok(end);
+    }
+    tracing::info!("the callee answered; the conversation starts");
+    let Some(mut transport) = room.take_transport() else {
+        room.leave().await;
+        return Ok(End::Conversation);
     };
-    let at_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-    if reporter.report_at(ended, at_ms).await.is_err() {
-        tracing::warn!("the event reporter stopped; ended was not sent");
-    }
-    if !reporter.finish(FINISH_WAIT).await {
-        tracing::warn!("not every event reached the control plane");
-    }
-    Ok(end)
+    let reason = calls::run_session(
+        worker.clone(),
+        call,
+        calls::reporter_events(reporter),
+        &mut transport,
+    )
+    .await;
+    tracing::info!(reason, "the LiveKit call's conversation ended");
+    // Deleting the room hangs up the SIP leg (as the control plane's hang-up does).
+    delete_room(agent, room_name).await;
+    room.leave().await;
+    Ok(End::Conversation)
 }
 
-/// Returns once `room` no longer exists (deleted to hang up, or closed). LiveKit sends no
-/// `JobTermination` for a room its agent never joined, so until the room participant
-/// exists the job asks the room service.
+/// Deletes the call's room; a room already gone is fine.
+async fn delete_room(agent: &Agent, room: &str) {
+    if room.is_empty() {
+        return;
+    }
+    let rooms = RoomClient::with_api_key(
+        &agent.http_url,
+        &agent.api_key,
+        agent.api_secret.expose_secret(),
+    );
+    if let Err(error) = rooms.delete_room(room).await {
+        tracing::debug!(%error, "could not delete the call's room");
+    }
+}
+
+/// Returns once `room` no longer exists (deleted to hang up, or closed), as the room
+/// service sees it: a second witness beside the room's own `leave`, for a signalling
+/// connection that dies silently before the answer.
 async fn room_gone(agent: &Agent, room: &str) {
     if room.is_empty() {
         return std::future::pending().await;

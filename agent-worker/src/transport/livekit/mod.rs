@@ -6,8 +6,9 @@
 //! - `wire`: the protobuf messages, the `/agent` address and the agent token.
 //! - `slots`: the job limit and the worker's shared call slots, i.e. the load.
 //! - `connection`: one registered WebSocket: offers, assignments, terminations, pings.
-//! - `job`: one assigned job (today: verify the call token, fetch the call's job, report
-//!   `connected`, hold it until LiveKit ends it or its maximum duration, report `ended`).
+//! - `job`: one assigned job: verify the call token, fetch the call's job, join the room,
+//!   report `connected`, wait for the callee's answer and hold the conversation.
+//! - `room`: the agent in the LiveKit room (pure-Rust WebRTC participant).
 //!
 //! [`LiveKitAgent`] keeps one connection up, reconnecting with exponential backoff and
 //! registering anew; jobs outlive a lost connection. Once the worker drains (SIGTERM) it
@@ -15,6 +16,7 @@
 
 mod connection;
 pub mod job;
+pub mod room;
 mod slots;
 mod wire;
 

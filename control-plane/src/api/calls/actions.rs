@@ -162,16 +162,21 @@ pub(super) async fn end_call(
                 let live = state.engine.live_call(id).await?.ok_or_else(|| {
                     ApiError::BadGateway("no provider account for this call".into())
                 })?;
-                live.dialer
-                    .hang_up(&live.account, &live.provider_call_id)
-                    .await
-                    .map_err(|err| ApiError::BadGateway(err.to_string()))?;
+                // The reason goes first: a LiveKit hang-up (DeleteRoom) returns after the
+                // agent in the room has seen it leave, and the worker's `ended` (the
+                // callee's media gone) would otherwise be first to name the end. If the
+                // hang-up fails the operator gets a 502 and the call's end, whenever it
+                // comes, is still theirs to have asked for.
                 sqlx::query!(
                     "update calls set end_reason = coalesce(end_reason, 'ended_by_operator') where id = $1",
                     id
                 )
                 .execute(&state.db)
                 .await?;
+                live.dialer
+                    .hang_up(&live.account, &live.provider_call_id)
+                    .await
+                    .map_err(|err| ApiError::BadGateway(err.to_string()))?;
             }
             None => {
                 sqlx::query!(

@@ -13,6 +13,7 @@ use sqlx::PgPool;
 
 use super::Rig;
 use crate::livekit::{Callee, LiveKitServer, LiveKitSipService, ServerOptions};
+use crate::providers::{ProviderConfig, ProviderEmulator};
 
 pub use worker::RigWorker;
 
@@ -30,6 +31,9 @@ pub struct LiveKitRig {
     pub rig: Rig,
     pub livekit: Arc<LiveKitServer>,
     pub sip: LiveKitSipService,
+    /// The STT, LLM and TTS the rig's workers talk through (answered calls hold a real
+    /// conversation in the room).
+    pub providers: ProviderEmulator,
 }
 
 impl std::ops::Deref for LiveKitRig {
@@ -100,24 +104,44 @@ impl LiveKitRig {
             s.auth.encryption_key = SecretString::from(ENCRYPTION_KEY);
         })
         .await?;
-        Ok(Self { rig, livekit, sip })
+        let providers = ProviderEmulator::start(ProviderConfig::instant()).await?;
+        Ok(Self {
+            rig,
+            livekit,
+            sip,
+            providers,
+        })
     }
 
-    /// A real agent worker taking this rig's dispatches.
+    /// A real agent worker taking this rig's dispatches, talking through the rig's
+    /// provider emulators.
     pub async fn worker(&self) -> RigWorker {
-        RigWorker::start(&self.rig.api.base, &self.livekit, AGENT_NAME)
-            .await
-            .expect("starting the agent worker")
+        self.worker_with(None).await
     }
 
     /// A real agent worker that takes at most `max_jobs` of this rig's dispatches at once.
     pub async fn worker_with_limit(&self, max_jobs: u32) -> RigWorker {
-        RigWorker::start_with_limit(
-            &self.rig.api.base,
-            &self.livekit,
-            AGENT_NAME,
-            Some(max_jobs),
-        )
+        self.worker_with(Some(max_jobs)).await
+    }
+
+    async fn worker_with(&self, max_jobs: Option<u32>) -> RigWorker {
+        let providers = &self.providers;
+        let (base, openai) = (
+            providers.base_url().to_string(),
+            providers.openai_base_url(),
+        );
+        RigWorker::start_configured(&self.rig.api.base, &self.livekit, AGENT_NAME, move |c| {
+            if let Some(max_jobs) = max_jobs {
+                c.livekit.max_jobs = max_jobs;
+            }
+            let key = || Some(SecretString::from("livekit-rig-provider-key"));
+            c.providers.deepgram.base_url = base.clone();
+            c.providers.deepgram.api_key = key();
+            c.providers.openai.base_url = openai;
+            c.providers.openai.api_key = key();
+            c.providers.elevenlabs.base_url = base;
+            c.providers.elevenlabs.api_key = key();
+        })
         .await
         .expect("starting the agent worker")
     }
@@ -128,14 +152,51 @@ impl LiveKitRig {
         &self,
         callee: &Callee,
         contacts: Vec<Value>,
+        campaign: Value,
+    ) -> anyhow::Result<String> {
+        self.campaign_to_port(callee.port, contacts, campaign).await
+    }
+
+    /// [`LiveKitRig::campaign_to`] a callee listening for SIP on `127.0.0.1:<port>`.
+    pub async fn campaign_to_port(
+        &self,
+        port: u16,
+        contacts: Vec<Value>,
         mut campaign: Value,
     ) -> anyhow::Result<String> {
         let trunk = json!({"provider": "other", "mode": "livekit_sip",
-                           "address": format!("127.0.0.1:{}", callee.port)});
+                           "address": format!("127.0.0.1:{port}")});
         if let Some(object) = campaign.as_object_mut() {
             object.insert("trunk".into(), trunk);
         }
         self.rig.start_campaign(contacts, campaign).await
+    }
+
+    /// Drives the engine (the manual clock `step_sec` per round, real time passing too)
+    /// until `done` holds, for at most `rounds` rounds of at least 20 ms; panics with the
+    /// campaigns' state and livekit-sip's log otherwise.
+    pub async fn drive_until<F>(&self, step_sec: i64, rounds: u32, what: &str, done: F)
+    where
+        F: Fn(&LiveKitRig) -> futures::future::BoxFuture<'_, bool>,
+    {
+        for _ in 0..rounds {
+            self.engine.tick().await.expect("engine tick");
+            self.engine.maintain().await.expect("engine upkeep");
+            if done(self).await {
+                return;
+            }
+            self.clock.advance(chrono::Duration::seconds(step_sec));
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let mut state = String::new();
+        for id in self.campaign_ids().await {
+            let calls = self.calls(&id).await.unwrap_or_default();
+            state.push_str(&format!("campaign {id}\n calls {calls:#?}\n"));
+        }
+        panic!(
+            "not done in {rounds} rounds: {what}\n{state}\nlivekit-sip:\n{}",
+            self.sip.log()
+        );
     }
 
     /// Every campaign's id (for a failing test's report).

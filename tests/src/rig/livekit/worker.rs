@@ -1,7 +1,8 @@
 //! The real agent worker, in this process, taking the rig's dispatches from livekit-server
 //! (`agent_worker::transport::livekit`): it registers under the rig's agent name, accepts
-//! a job, checks the call's token, fetches the job from the control plane and reports
-//! `connected`, as in production.
+//! a job, checks the call's token, fetches the job from the control plane, joins the room
+//! and reports `connected`, and holds the conversation once the callee answers, as in
+//! production.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,28 +28,15 @@ impl std::fmt::Debug for RigWorker {
 }
 
 impl RigWorker {
-    /// Starts a worker for the control plane at `control_plane` and waits until LiveKit
-    /// has registered it.
-    pub async fn start(
+    /// Starts a worker for the control plane at `control_plane`, with `configure` applied
+    /// to its settings last, and waits until LiveKit has registered it.
+    pub async fn start_configured(
         control_plane: &str,
         livekit: &LiveKitServer,
         agent_name: &str,
-    ) -> anyhow::Result<Self> {
-        Self::start_with_limit(control_plane, livekit, agent_name, None).await
-    }
-
-    /// [`RigWorker::start`] with at most `max_jobs` LiveKit jobs at once (the worker's
-    /// default when `None`).
-    pub async fn start_with_limit(
-        control_plane: &str,
-        livekit: &LiveKitServer,
-        agent_name: &str,
-        max_jobs: Option<u32>,
+        configure: impl FnOnce(&mut WorkerConfig),
     ) -> anyhow::Result<Self> {
         let mut config = WorkerConfig::default();
-        if let Some(max_jobs) = max_jobs {
-            config.livekit.max_jobs = max_jobs;
-        }
         config.recording.enabled = false;
         config.control_plane.url = control_plane.to_string();
         config.control_plane.api_key = SecretString::from(WORKER_KEY);
@@ -60,6 +48,7 @@ impl RigWorker {
         config.livekit.status_interval_ms = 500;
         config.livekit.room_check_ms = 200;
         config.server.worker_id = Some(format!("rig-worker-{}", uuid::Uuid::new_v4().simple()));
+        configure(&mut config);
         let worker = Worker::new(config)?;
         let livekit = LiveKitAgent::start(&worker)?
             .ok_or_else(|| anyhow::anyhow!("the worker's livekit.url is not set"))?;

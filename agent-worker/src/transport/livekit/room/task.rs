@@ -1,0 +1,513 @@
+//! The room task: one per call, one `select!` over the signalling WebSocket, both peer
+//! connections' sockets and timers, the pipeline's commands, the 20 ms send clock and the
+//! ping clock. Nothing in it blocks: str0m is sans-IO and Opus costs microseconds a frame.
+
+use std::time::{Duration, Instant};
+
+use livekit_protocol::{self as proto, data_packet, signal_request, signal_response};
+use prost::Message as _;
+use str0m::change::SdpPendingOffer;
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
+use str0m::Event;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::MissedTickBehavior;
+
+use super::callee::{CalleeState, Participants};
+use super::media::{self, InboundAudio, OutboundAudio, OPUS_FRAME};
+use super::peer::{Peer, PeerError};
+use super::playout::Playout;
+use super::signal::{self, Signal};
+use super::transport::Command;
+use super::RoomError;
+use crate::transport::Inbound;
+
+/// The client id of our audio track (the msid track id of the publisher's m-line).
+const TRACK_CID: &str = "agent-audio";
+/// The msid stream id.
+const STREAM_ID: &str = "agent";
+/// The audio clock.
+const FRAME: Duration = Duration::from_millis(20);
+/// After a flush, the last frames still cross livekit-sip's jitter buffer: give them this.
+const FLUSH_TAIL: Duration = Duration::from_millis(200);
+
+/// How the room ended for us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomEnd {
+    /// We left.
+    Left,
+    /// The server removed us or closed the room (deleted, or everyone else left).
+    Closed,
+    /// The signalling connection died or stopped answering pings.
+    Lost,
+    /// A peer connection failed, or the task panicked.
+    Failed,
+}
+
+/// What [`RoomTask::new`] is built from.
+pub(super) struct Parts {
+    pub(super) signal: Signal,
+    pub(super) subscriber: Peer,
+    pub(super) publisher: Peer,
+    pub(super) to_pipeline: mpsc::Sender<Inbound>,
+    pub(super) from_pipeline: mpsc::Receiver<Command>,
+    pub(super) callee: watch::Sender<CalleeState>,
+}
+
+pub(super) struct RoomTask {
+    signal: Signal,
+    subscriber: Peer,
+    publisher: Peer,
+    /// `None` once the callee has left: the pipeline then sees the end of its media.
+    to_pipeline: Option<mpsc::Sender<Inbound>>,
+    from_pipeline: mpsc::Receiver<Command>,
+    callee: watch::Sender<CalleeState>,
+    participants: Participants,
+    inbound: InboundAudio,
+    outbound: OutboundAudio,
+    playout: Playout,
+    /// Our publisher offer, waiting for the server's answer.
+    pending_offer: Option<SdpPendingOffer>,
+    /// Offers we made, for their `id`.
+    offers: u32,
+    /// The m-line our track is sent on.
+    publish_mid: Option<Mid>,
+    /// RTP time of the next frame we send (48 kHz).
+    rtp_time: u64,
+    subscriber_up: bool,
+    publisher_up: bool,
+    ping_interval: Duration,
+    ping_timeout: Duration,
+    last_heard: Instant,
+    /// A flush waiting for the queue to empty: its answer and when the last frame left.
+    flushing: Option<(oneshot::Sender<()>, Option<Instant>)>,
+    /// Frames the pipeline could not take (its queue full).
+    dropped: u64,
+}
+
+impl RoomTask {
+    pub(super) fn new(parts: Parts, join: &proto::JoinResponse) -> Result<Self, RoomError> {
+        let mut task = Self {
+            signal: parts.signal,
+            subscriber: parts.subscriber,
+            publisher: parts.publisher,
+            to_pipeline: Some(parts.to_pipeline),
+            from_pipeline: parts.from_pipeline,
+            callee: parts.callee,
+            participants: Participants::default(),
+            inbound: InboundAudio::new()?,
+            outbound: OutboundAudio::new()?,
+            playout: Playout::default(),
+            pending_offer: None,
+            offers: 0,
+            publish_mid: None,
+            rtp_time: 0,
+            subscriber_up: false,
+            publisher_up: false,
+            ping_interval: Duration::from_secs(
+                u64::try_from(join.ping_interval).unwrap_or(5).max(1),
+            ),
+            ping_timeout: Duration::from_secs(
+                u64::try_from(join.ping_timeout).unwrap_or(15).max(2),
+            ),
+            last_heard: Instant::now(),
+            flushing: None,
+            dropped: 0,
+        };
+        for participant in &join.other_participants {
+            task.on_participant(participant);
+        }
+        Ok(task)
+    }
+
+    /// Runs the room until it ends or `leave` fires; `ready` fires once both peer
+    /// connections are up.
+    pub(super) async fn run(
+        mut self,
+        ready: oneshot::Sender<()>,
+        mut leave: oneshot::Receiver<()>,
+    ) -> RoomEnd {
+        let mut ready = Some(ready);
+        let end = match self.publish().await {
+            Ok(()) => self.drive(&mut ready, &mut leave).await,
+            Err(error) => {
+                tracing::warn!(%error, "could not publish the agent's track");
+                RoomEnd::Failed
+            }
+        };
+        if end == RoomEnd::Left {
+            let leave = proto::LeaveRequest {
+                reason: proto::DisconnectReason::ClientInitiated as i32,
+                action: proto::leave_request::Action::Disconnect as i32,
+                ..Default::default()
+            };
+            let _ = self
+                .signal
+                .send(signal_request::Message::Leave(leave))
+                .await;
+        }
+        self.signal.close().await;
+        self.subscriber.close();
+        self.publisher.close();
+        if self.dropped > 0 {
+            tracing::warn!(
+                frames = self.dropped,
+                "callee audio the pipeline could not take"
+            );
+        }
+        tracing::debug!(?end, "left the LiveKit room");
+        end
+    }
+
+    /// Asks to publish the agent's microphone track (the offer follows its confirmation).
+    async fn publish(&mut self) -> Result<(), signal::SignalError> {
+        let request = proto::AddTrackRequest {
+            cid: TRACK_CID.into(),
+            name: "agent".into(),
+            r#type: proto::TrackType::Audio as i32,
+            source: proto::TrackSource::Microphone as i32,
+            disable_red: true,
+            audio_features: vec![proto::AudioTrackFeature::TfNoDtx as i32],
+            ..Default::default()
+        };
+        self.signal
+            .send(signal_request::Message::AddTrack(request))
+            .await
+    }
+
+    async fn drive(
+        &mut self,
+        ready: &mut Option<oneshot::Sender<()>>,
+        leave: &mut oneshot::Receiver<()>,
+    ) -> RoomEnd {
+        let mut clock = tokio::time::interval(FRAME);
+        clock.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let mut ping = tokio::time::interval(self.ping_interval);
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            if ready.is_some() && self.subscriber_up && self.publisher_up {
+                if let Some(ready) = ready.take() {
+                    let _ = ready.send(());
+                }
+            }
+            let wake = self
+                .subscriber
+                .next_timeout()
+                .min(self.publisher.next_timeout());
+            let step: Result<Option<RoomEnd>, PeerError> = tokio::select! {
+                _ = &mut *leave => return RoomEnd::Left,
+                _ = clock.tick() => self.send_frame().map(|()| None),
+                command = self.from_pipeline.recv() => {
+                    self.on_command(command);
+                    Ok(None)
+                }
+                readable = self.subscriber.readable() => match readable {
+                    Ok(()) => self.subscriber.on_readable().map(|events| self.on_subscriber(events)),
+                    Err(e) => Err(e.into()),
+                },
+                readable = self.publisher.readable() => match readable {
+                    Ok(()) => self.publisher.on_readable().map(|events| self.on_publisher(events)),
+                    Err(e) => Err(e.into()),
+                },
+                message = self.signal.recv() => match message {
+                    Some(Ok(message)) => {
+                        self.last_heard = Instant::now();
+                        self.on_signal(message).await
+                    }
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, "LiveKit signalling failed");
+                        Ok(Some(RoomEnd::Lost))
+                    }
+                    None => Ok(Some(RoomEnd::Lost)),
+                },
+                _ = tokio::time::sleep_until(wake.into()) => self.on_timeout(),
+                _ = ping.tick() => self.ping().await,
+            };
+            match step {
+                Ok(None) => {}
+                Ok(Some(end)) => return end,
+                Err(error) => {
+                    tracing::warn!(%error, "a LiveKit peer connection failed");
+                    return RoomEnd::Failed;
+                }
+            }
+        }
+    }
+
+    fn on_timeout(&mut self) -> Result<Option<RoomEnd>, PeerError> {
+        let now = Instant::now();
+        if self.subscriber.next_timeout() <= now {
+            let events = self.subscriber.on_timeout()?;
+            if let Some(end) = self.on_subscriber(events) {
+                return Ok(Some(end));
+            }
+        }
+        if self.publisher.next_timeout() <= now {
+            let events = self.publisher.on_timeout()?;
+            return Ok(self.on_publisher(events));
+        }
+        Ok(None)
+    }
+
+    async fn ping(&mut self) -> Result<Option<RoomEnd>, PeerError> {
+        if self.last_heard.elapsed() > self.ping_timeout {
+            tracing::warn!(timeout = ?self.ping_timeout, "LiveKit stopped answering pings");
+            return Ok(Some(RoomEnd::Lost));
+        }
+        let ping = proto::Ping {
+            timestamp: chrono::Utc::now().timestamp_millis(),
+            rtt: 0,
+        };
+        if self
+            .signal
+            .send(signal_request::Message::PingReq(ping))
+            .await
+            .is_err()
+        {
+            return Ok(Some(RoomEnd::Lost));
+        }
+        Ok(None)
+    }
+
+    fn on_command(&mut self, command: Option<Command>) {
+        match command {
+            Some(Command::Audio(frame)) => self.playout.push_frame(frame),
+            Some(Command::Mark(name)) => self.playout.push_mark(name),
+            Some(Command::Clear) => {
+                let marks = self.playout.clear();
+                self.forward_marks(marks);
+            }
+            Some(Command::Flush(done)) => self.flushing = Some((done, None)),
+            // The transport is gone: nothing more to play.
+            None => {}
+        }
+    }
+
+    /// One tick of the 20 ms clock: the next frame of the agent (or silence) goes out.
+    fn send_frame(&mut self) -> Result<(), PeerError> {
+        let tick = self.playout.tick();
+        self.forward_marks(tick.marks);
+        if let Some((_, emptied)) = &mut self.flushing {
+            if tick.frame.is_none() && self.playout.frames() == 0 {
+                let since = *emptied.get_or_insert_with(Instant::now);
+                if since.elapsed() >= FLUSH_TAIL {
+                    if let Some((done, _)) = self.flushing.take() {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        }
+        let silence = media::silence();
+        let frame = tick.frame.as_deref().unwrap_or(&silence);
+        let packet = match self.outbound.push(frame) {
+            Ok(Some(packet)) => packet,
+            Ok(None) => return Ok(()),
+            Err(error) => {
+                tracing::warn!(%error, "could not encode the agent's audio");
+                return Ok(());
+            }
+        };
+        let (Some(mid), true) = (self.publish_mid, self.publisher_up) else {
+            return Ok(());
+        };
+        let rtp_time = MediaTime::new(self.rtp_time, Frequency::FORTY_EIGHT_KHZ);
+        self.rtp_time += OPUS_FRAME as u64;
+        let rtc = self.publisher.rtc();
+        if let Some(writer) = rtc.writer(mid) {
+            let pt = writer.payload_params().next().map(|p| p.pt());
+            if let Some(pt) = pt {
+                writer.write(pt, Instant::now(), rtp_time, packet)?;
+            }
+        }
+        self.publisher.drain()?;
+        Ok(())
+    }
+
+    fn forward_marks(&mut self, marks: Vec<String>) {
+        for mark in marks {
+            self.forward(Inbound::Mark(mark));
+        }
+    }
+
+    fn forward(&mut self, item: Inbound) {
+        if let Some(pipeline) = &self.to_pipeline {
+            if pipeline.try_send(item).is_err() {
+                self.dropped += 1;
+            }
+        }
+    }
+
+    async fn on_signal(
+        &mut self,
+        message: signal_response::Message,
+    ) -> Result<Option<RoomEnd>, PeerError> {
+        match message {
+            signal_response::Message::Offer(offer) => {
+                let (answer, events) = self.subscriber.accept_offer(&offer.sdp)?;
+                let answer = signal::description("answer", answer, offer.id);
+                let candidate =
+                    signal::trickle(self.subscriber.candidate(), proto::SignalTarget::Subscriber);
+                for message in [signal_request::Message::Answer(answer), candidate] {
+                    if self.signal.send(message).await.is_err() {
+                        return Ok(Some(RoomEnd::Lost));
+                    }
+                }
+                return Ok(self.on_subscriber(events));
+            }
+            signal_response::Message::Answer(answer) => {
+                if let Some(pending) = self.pending_offer.take() {
+                    let events = self.publisher.accept_answer(pending, &answer.sdp)?;
+                    return Ok(self.on_publisher(events));
+                }
+            }
+            signal_response::Message::Trickle(trickle) => {
+                if let Some(candidate) = signal::trickled_candidate(&trickle) {
+                    if trickle.target == proto::SignalTarget::Publisher as i32 {
+                        let events = self.publisher.add_remote_candidate(candidate)?;
+                        return Ok(self.on_publisher(events));
+                    }
+                    let events = self.subscriber.add_remote_candidate(candidate)?;
+                    return Ok(self.on_subscriber(events));
+                }
+            }
+            signal_response::Message::TrackPublished(published) if published.cid == TRACK_CID => {
+                return self.offer_publisher().await;
+            }
+            signal_response::Message::Update(update) => {
+                for participant in &update.participants {
+                    self.on_participant(participant);
+                }
+            }
+            signal_response::Message::Leave(leave) => {
+                tracing::info!(reason = leave.reason, "LiveKit removed us from the room");
+                return Ok(Some(RoomEnd::Closed));
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    /// Offers the publisher connection with our send-only Opus m-line.
+    async fn offer_publisher(&mut self) -> Result<Option<RoomEnd>, PeerError> {
+        let mut api = self.publisher.rtc().sdp_api();
+        let mid = api.add_media(
+            MediaKind::Audio,
+            Direction::SendOnly,
+            Some(STREAM_ID.into()),
+            Some(TRACK_CID.into()),
+            None,
+        );
+        let Some((offer, pending)) = api.apply() else {
+            return Ok(None);
+        };
+        self.publisher.drain()?;
+        self.publish_mid = Some(mid);
+        self.pending_offer = Some(pending);
+        self.offers += 1;
+        let offer = signal::description("offer", offer.to_sdp_string(), self.offers);
+        let candidate = signal::trickle(self.publisher.candidate(), proto::SignalTarget::Publisher);
+        for message in [signal_request::Message::Offer(offer), candidate] {
+            if self.signal.send(message).await.is_err() {
+                return Ok(Some(RoomEnd::Lost));
+            }
+        }
+        Ok(None)
+    }
+
+    fn on_participant(&mut self, participant: &proto::ParticipantInfo) {
+        if let Some(state) = self.participants.apply(participant) {
+            tracing::debug!(?state, "the callee's state changed");
+            if state == CalleeState::Left {
+                // The pipeline reads what is queued, then sees its media end.
+                self.to_pipeline = None;
+            }
+            self.callee.send_replace(state);
+        }
+    }
+
+    fn on_subscriber(&mut self, events: Vec<Event>) -> Option<RoomEnd> {
+        for event in events {
+            match event {
+                Event::Connected => self.subscriber_up = true,
+                Event::MediaData(data) => match self.inbound.push(&data.data) {
+                    Ok(frames) => {
+                        for frame in frames {
+                            self.forward(Inbound::Audio(frame));
+                        }
+                    }
+                    Err(error) => tracing::debug!(%error, "an undecodable Opus packet"),
+                },
+                Event::ChannelData(data) => {
+                    if let Some(digit) = dtmf_digit(&data.data) {
+                        self.forward(Inbound::Dtmf(digit));
+                    }
+                }
+                Event::IceConnectionStateChange(str0m::IceConnectionState::Disconnected) => {
+                    tracing::warn!("the subscriber connection to LiveKit was lost");
+                    return Some(RoomEnd::Lost);
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    fn on_publisher(&mut self, events: Vec<Event>) -> Option<RoomEnd> {
+        for event in events {
+            match event {
+                Event::Connected => self.publisher_up = true,
+                Event::IceConnectionStateChange(str0m::IceConnectionState::Disconnected) => {
+                    tracing::warn!("the publisher connection to LiveKit was lost");
+                    return Some(RoomEnd::Lost);
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
+/// The key a `DataPacket` carries, if it is the SIP participant's DTMF.
+fn dtmf_digit(data: &[u8]) -> Option<char> {
+    let packet = proto::DataPacket::decode(data).ok()?;
+    let Some(data_packet::Value::SipDtmf(dtmf)) = packet.value else {
+        return None;
+    };
+    if let Some(digit) = dtmf.digit.chars().next() {
+        return Some(digit);
+    }
+    match dtmf.code {
+        0..=9 => char::from_digit(dtmf.code, 10),
+        10 => Some('*'),
+        11 => Some('#'),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sip_dtmf_data_packets_give_their_key() {
+        let packet = |code, digit: &str| {
+            proto::DataPacket {
+                participant_identity: "callee".into(),
+                value: Some(data_packet::Value::SipDtmf(proto::SipDtmf {
+                    code,
+                    digit: digit.into(),
+                })),
+                ..Default::default()
+            }
+            .encode_to_vec()
+        };
+        assert_eq!(dtmf_digit(&packet(5, "5")), Some('5'));
+        assert_eq!(dtmf_digit(&packet(11, "")), Some('#'));
+        let user = proto::DataPacket {
+            value: Some(data_packet::Value::User(proto::UserPacket::default())),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        assert_eq!(dtmf_digit(&user), None);
+        assert_eq!(dtmf_digit(b"\xff\xff"), None);
+    }
+}

@@ -1,0 +1,11 @@
+//! The agent worker's LiveKit room participant on the real rig: livekit-server,
+//! livekit-sip and a SIP callee of ours (`outbound_tests::livekit::phone`) that speaks and
+//! hears the test speech code through livekit-sip's PCMU <-> Opus transcoding.
+//! `join` checks the participant alone against livekit-server; `conversation` runs a
+//! `livekit_sip` campaign call end to end; `machine` a voicemail greeting and DTMF.
+
+#![allow(unreachable_pub)]
+
+mod conversation;
+mod join;
+mod machine;
