@@ -231,6 +231,7 @@ pub async fn carry_out(state: &AppState, call: Uuid, action: Action) {
         let action = match &action {
             Action::HangUp => "hang_up",
             Action::Transfer(_) => "transfer",
+            Action::SendSms(_) => "send_sms",
         };
         let error = shared::phone::mask_numbers_in(&format!("{err:#}"));
         tracing::warn!(call_id = %call, action, %error, "call action failed");

@@ -105,6 +105,7 @@ impl EventKind {
             Self::Transfer { .. } => "transfer",
             Self::ScheduleCallback { .. } => "schedule_callback",
             Self::AddToDnc { .. } => "add_to_dnc",
+            Self::SendSms { .. } => "send_sms",
             Self::Ended { .. } => "ended",
         }
     }

@@ -38,14 +38,23 @@ pub fn keyword(body: &str) -> Option<Keyword> {
 pub async fn apply(db: &PgPool, org: Uuid, phone: &str, keyword: Keyword) -> sqlx::Result<()> {
     match keyword {
         Keyword::OptOut => {
+            // A new entry is also a `contact.opted_out` event for the customer's webhooks,
+            // in the same statement, as an opt-out during a call is (effects::add_to_dnc).
             sqlx::query!(
-                "insert into dnc (org_id, phone, reason) values ($1, $2, $3)
-                 on conflict (org_id, phone) do nothing",
+                "with added as (
+                     insert into dnc (org_id, phone, reason, source) values ($1, $2, $3, 'sms')
+                     on conflict (org_id, phone) do nothing
+                     returning phone
+                 )
+                 select emit_org_event($1, 'contact.opted_out', null, null,
+                            jsonb_build_object('phone', added.phone, 'reason', $3::text,
+                                               'source', 'sms'))
+                 from added",
                 org,
                 phone,
                 OPT_OUT_REASON
             )
-            .execute(db)
+            .fetch_optional(db)
             .await?;
         }
         Keyword::OptIn => {
