@@ -135,7 +135,8 @@ async fn a_cookie_session_needs_its_csrf_token_to_change_anything(db: PgPool) {
     assert_eq!(list.status(), 200);
 
     // Changing needs the header, and the right one.
-    let assistant = json!({"name": "Ava", "systemPrompt": "Be brief."});
+    let assistant = json!({"name": "Ava", "systemPrompt": "Be brief.",
+                            "firstMessage": "Hi, this is Ava, an AI assistant."});
     for header in [
         None,
         Some("0".repeat(64)),

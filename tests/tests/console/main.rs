@@ -198,7 +198,7 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
     fill(
         &browser,
         "input[name='firstMessage']",
-        "Hi, this is Ava from Acme.",
+        "Hi, this is Ava, an AI assistant calling from Acme.",
     )
     .await;
     check_page(&browser, "03-assistant-new").await;

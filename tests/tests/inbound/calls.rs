@@ -42,9 +42,11 @@ async fn an_inbound_caller_holds_a_conversation_with_the_assistant_and_gets_its_
     );
     // The caller's number found the contact: its name fills the first message.
     let heard = report.heard_texts();
-    assert_eq!(
-        heard.first().map(String::as_str),
-        Some("Hi Dana, thanks for calling Acme.")
+    assert!(
+        heard
+            .first()
+            .is_some_and(|h| h.starts_with("Hi Dana, thanks for calling Acme.")),
+        "{heard:?}"
     );
     assert!(
         heard.iter().any(|h| h.contains("token-17")),

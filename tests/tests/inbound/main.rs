@@ -48,7 +48,7 @@ pub async fn setup(api: &Api, twilio: &EmulatorHandle, number: Value) -> Setup {
         .post(
             "/api/v1/assistants",
             json!({"name": "Ava", "systemPrompt": "You are Ava from Acme. {{name}} called.",
-                   "firstMessage": "Hi {{name}}, thanks for calling Acme.",
+                   "firstMessage": "Hi {{name}}, thanks for calling Acme. This is Ava, an AI assistant.",
                    "maxDurationSec": 60,
                    "tools": {"endCall": true,
                              "smsMessage": "Hi {{name}}, your booking code is {{code}}."}}),

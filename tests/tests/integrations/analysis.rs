@@ -22,7 +22,7 @@ async fn call_and_report(rig: &Rig, receiver: &Receiver, i: u32, plan: &Value) -
         .post(
             "/api/v1/assistants",
             json!({"name": format!("Analysed {i}"), "systemPrompt": "Sell seats.",
-                   "firstMessage": "Hi", "maxDurationSec": 30}),
+                   "firstMessage": "Hi, this is Ava, an AI assistant.", "maxDurationSec": 30}),
         )
         .await
         .unwrap();
@@ -182,7 +182,7 @@ async fn an_analysis_plan_with_an_invalid_schema_is_refused(db: PgPool) {
     let assistant = rig
         .post(
             "/api/v1/assistants",
-            json!({"name": "A", "systemPrompt": "x", "firstMessage": "Hi"}),
+            json!({"name": "A", "systemPrompt": "x", "firstMessage": "Hi, this is Ava, an AI assistant."}),
         )
         .await
         .unwrap();
