@@ -9,9 +9,14 @@ use sqlx::PgPool;
 const APOLOGY: &str = "Sorry, I am having technical trouble. We will call you back. Goodbye.";
 
 fn talker() -> CalleeScript {
+    patient_talker(300)
+}
+
+/// A callee who replies `pause_ms` after the agent goes quiet.
+fn patient_talker(pause_ms: u64) -> CalleeScript {
     CalleeScript::answer_after(200)
-        .reply(300, "my code is token-21")
-        .reply(300, "goodbye")
+        .reply(pause_ms, "my code is token-21")
+        .reply(pause_ms, "goodbye")
         .hang_up_after(40_000)
 }
 
@@ -55,7 +60,11 @@ async fn a_failing_elevenlabs_falls_back_to_openai_tts(db: PgPool) {
     };
     let rig = VoiceRig::start(db, options).await.unwrap();
     let phone = number(31);
-    let (_, report) = run_one(&rig, &phone, talker(), assistant()).await;
+    // Each synthesis waits for ElevenLabs' 500 before OpenAI answers. In a CI run where
+    // other builds shared the two cores, a callee that replied 300 ms after a pause in the
+    // first message most likely talked over it (barge-in) and never heard it whole; this
+    // test is about the fallback, so the callee waits a second.
+    let (_, report) = run_one(&rig, &phone, patient_talker(1000), assistant()).await;
     let heard = report.heard_texts();
     // OpenAI's 24 kHz PCM went through the worker's resampler and still decodes.
     assert_eq!(
