@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::compliance::consent::{Consent, ConsentKind};
-use crate::db::contacts::{self, ContactListRow, ContactRow};
+use crate::db::contacts::{self, ContactListRow, ContactRow, ContactSearch};
 use crate::domain::contact::{parse_default_country, ContactInput, ContactListInput};
 use crate::error::{ApiError, ErrorBody};
 use crate::http::{ApiJson, ApiPath, ApiQuery, Page, PageQuery};
@@ -206,22 +206,43 @@ async fn delete_list(
     }
 }
 
-/// A page of a list's contacts, in the order they were added.
+/// `?q=&page=&perPage=` for a list's contacts. Page fields are repeated rather than
+/// flattened: flattening breaks number parsing in query strings.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ContactsQuery {
+    /// Contacts whose name or email contains this text (any case), or whose phone number
+    /// contains its digits.
+    pub q: Option<String>,
+    /// Page number, from 1 (default 1).
+    pub page: Option<i64>,
+    /// Items per page, 1 to 500 (default 50).
+    pub per_page: Option<i64>,
+}
+
+/// A page of a list's contacts, in the order they were added, optionally searched.
 #[utoipa::path(get, path = "/api/v1/contact-lists/{id}/contacts", tag = "contacts",
-    params(("id" = Uuid, Path), PageQuery),
+    params(("id" = Uuid, Path), ContactsQuery),
     responses((status = 200, body = Page<ContactView>), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn list_contacts(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
-    ApiQuery(page): ApiQuery<PageQuery>,
+    ApiQuery(query): ApiQuery<ContactsQuery>,
 ) -> Result<ApiJson<Page<ContactView>>, ApiError> {
+    let page = PageQuery {
+        page: query.page,
+        per_page: query.per_page,
+    };
     let (limit, offset) = page.limit_offset()?;
     if !contacts::list_exists(&state.db, caller.org_id, id).await? {
         return Err(ApiError::NotFound("contact list"));
     }
-    let (rows, total) = contacts::contacts(&state.db, caller.org_id, id, limit, offset).await?;
+    let search = query.q.as_deref().and_then(ContactSearch::new);
+    let (rows, total) =
+        contacts::contacts(&state.db, caller.org_id, id, search.as_ref(), limit, offset).await?;
     Ok(ApiJson(Page::new(
         rows.into_iter().map(Into::into).collect(),
         total,

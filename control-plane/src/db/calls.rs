@@ -47,6 +47,10 @@ pub struct CallFilter {
     pub campaign_id: Option<Uuid>,
     pub status: Option<CallStatus>,
     pub outcome: Option<CallOutcome>,
+    /// Calls created at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Calls created before this instant.
+    pub until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,24 +109,32 @@ pub async fn list(
          from calls
          where org_id = $1 and ($2::uuid is null or campaign_id = $2)
            and ($3::text is null or status = $3) and ($4::text is null or outcome = $4)
+           and ($7::timestamptz is null or created_at >= $7)
+           and ($8::timestamptz is null or created_at < $8)
          order by created_at desc, id desc limit $5 offset $6",
         org_id,
         filter.campaign_id,
         status,
         outcome,
         limit,
-        offset
+        offset,
+        filter.from,
+        filter.until
     )
     .fetch_all(db)
     .await?;
     let total = sqlx::query_scalar!(
         r#"select count(*) as "n!" from calls
            where org_id = $1 and ($2::uuid is null or campaign_id = $2)
-             and ($3::text is null or status = $3) and ($4::text is null or outcome = $4)"#,
+             and ($3::text is null or status = $3) and ($4::text is null or outcome = $4)
+             and ($5::timestamptz is null or created_at >= $5)
+             and ($6::timestamptz is null or created_at < $6)"#,
         org_id,
         filter.campaign_id,
         status,
-        outcome
+        outcome,
+        filter.from,
+        filter.until
     )
     .fetch_one(db)
     .await?;

@@ -137,31 +137,72 @@ pub async fn delete_list(db: &PgPool, org_id: Uuid, id: Uuid) -> sqlx::Result<bo
 }
 
 /// A page of a list's contacts in the order they were added.
+/// A contacts search: text for names and emails, and the digits of a phone number.
+#[derive(Debug, Clone)]
+pub struct ContactSearch {
+    /// `%text%` with LIKE's wildcards escaped, for `ilike`.
+    text: String,
+    /// `%digits%` when the search has at least two digits, else none.
+    digits: Option<String>,
+}
+
+impl ContactSearch {
+    /// None for a blank search (no filter).
+    pub fn new(query: &str) -> Option<Self> {
+        let query = query.trim();
+        if query.is_empty() {
+            return None;
+        }
+        let escaped: String = query
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let digits: String = query.chars().filter(char::is_ascii_digit).collect();
+        // One digit matches nearly every number: a phone search needs two.
+        Some(Self {
+            text: format!("%{escaped}%"),
+            digits: (digits.len() >= 2).then(|| format!("%{digits}%")),
+        })
+    }
+}
+
 pub async fn contacts(
     db: &PgPool,
     org_id: Uuid,
     list_id: Uuid,
+    search: Option<&ContactSearch>,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<ContactRow>, i64)> {
+    let text = search.map(|s| s.text.as_str());
+    let digits = search.and_then(|s| s.digits.as_deref());
     let rows = sqlx::query_as!(
         ContactRow,
         r#"select id, phone, name, email, timezone,
                   variables as "variables: Json<serde_json::Map<String, serde_json::Value>>",
                   consent_kind, consent_source, consent_at, created_at
            from contacts where org_id = $1 and list_id = $2
+             and ($5::text is null or name ilike $5 or email ilike $5 or phone like $6)
            order by created_at, id limit $3 offset $4"#,
         org_id,
         list_id,
         limit,
-        offset
+        offset,
+        text,
+        digits
     )
     .fetch_all(db)
     .await?;
     let total = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from contacts where org_id = $1 and list_id = $2"#,
+        r#"select count(*) as "n!" from contacts where org_id = $1 and list_id = $2
+             and ($3::text is null or name ilike $3 or email ilike $3 or phone like $4)"#,
         org_id,
-        list_id
+        list_id,
+        text,
+        digits
     )
     .fetch_one(db)
     .await?;

@@ -302,3 +302,60 @@ async fn an_operator_can_set_the_outcome_but_only_a_known_one(db: PgPool) {
         .await;
     assert_error(response, 404, "not_found").await;
 }
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn calls_filter_by_creation_date_as_instants_or_whole_days(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let org = org(&app, "Acme").await;
+    for created_at in [
+        "2026-11-30T23:59:59Z",
+        "2026-12-01T00:00:00Z",
+        "2026-12-01T12:00:00Z",
+        "2026-12-02T08:30:00Z",
+    ] {
+        let id = insert_call(&app, org.id, CallSeed::default()).await;
+        sqlx::query!(
+            "update calls set created_at = $2::text::timestamptz where id = $1",
+            id,
+            created_at
+        )
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+
+    assert_eq!(total(&app, &org.token, "?from=2026-12-01").await, 3);
+    assert_eq!(total(&app, &org.token, "?to=2026-11-30").await, 1);
+    assert_eq!(
+        total(&app, &org.token, "?from=2026-12-01&to=2026-12-01").await,
+        2,
+        "a date bound includes its whole day"
+    );
+    assert_eq!(
+        total(
+            &app,
+            &org.token,
+            "?from=2026-12-01T01:00:00%2B01:00&to=2026-12-02T08:30:00Z"
+        )
+        .await,
+        2,
+        "instants are exact, `to` exclusive, offsets honoured"
+    );
+
+    let error = assert_error(
+        app.get("/api/v1/calls?from=yesterday&to=2026-13-01", &org.token)
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(crate::trunks::field_names(&error), ["from", "to"]);
+    let error = assert_error(
+        app.get("/api/v1/calls?from=2026-12-02&to=2026-12-01", &org.token)
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(crate::trunks::field_names(&error), ["to"]);
+}

@@ -414,3 +414,49 @@ async fn lists_and_contacts_of_another_organization_are_not_found(db: PgPool) {
     assert_eq!(lists["total"], 0);
     assert_eq!(contacts_of(&app, &a, &list).await["total"], 1);
 }
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn contacts_are_searched_by_name_email_or_phone_digits_across_pages(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    let list = create_list(&app, &token).await;
+    let path = format!("/api/v1/contact-lists/{list}/contacts");
+    let csv = "phone,name,email\n\
+               +14155550101,Ada Lovelace,ada@example.com\n\
+               +14155550102,Grace Hopper,grace@navy.example\n\
+               +12125550103,Alan Turing,alan@example.org\n\
+               +12125550104,100% Real,percent@example.org\n";
+    upload_csv(&app, &token, &path, csv).await;
+    let search = |q: &str| {
+        let (app, token, path) = (&app, &token, &path);
+        let q = q.to_string();
+        async move {
+            let page: Value = app
+                .get(&format!("{path}?q={q}&perPage=1"), token)
+                .await
+                .json()
+                .await
+                .unwrap();
+            page
+        }
+    };
+
+    let page = search("LOVELACE").await;
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["data"][0]["name"], "Ada Lovelace");
+    assert_eq!(search("example.org").await["total"], 2, "emails match");
+    let page = search("(212)%20555").await;
+    assert_eq!(page["total"], 2, "a phone matches by its digits: {page}");
+    assert_eq!(page["data"].as_array().unwrap().len(), 1, "and pages");
+    assert_eq!(
+        search("100%25").await["total"],
+        1,
+        "LIKE wildcards in the search are literal"
+    );
+    assert_eq!(search("_").await["total"], 0);
+    assert_eq!(
+        search("%20").await["total"],
+        4,
+        "a blank search is no filter"
+    );
+}

@@ -2,7 +2,7 @@
 //! recordings in [`artifacts`]; placing and ending calls in [`actions`].
 
 use axum::extract::State;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -128,7 +128,7 @@ pub(crate) fn call_page(
     Page::new(data, total, page)
 }
 
-/// `?campaignId=&status=&outcome=&page=&perPage=`. Page fields are repeated rather than
+/// `?campaignId=&status=&outcome=&from=&to=&page=&perPage=`. Page fields are repeated rather than
 /// flattened: flattening breaks number parsing in query strings.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
@@ -141,6 +141,12 @@ pub struct CallsQuery {
     /// A call outcome such as `interested`.
     #[param(value_type = Option<CallOutcome>)]
     pub outcome: Option<String>,
+    /// Calls created at or after this instant (RFC 3339, e.g. `2026-12-01T00:00:00Z`) or
+    /// from the start of this UTC day (`2026-12-01`).
+    pub from: Option<String>,
+    /// Calls created before this instant (RFC 3339), or up to the end of this UTC day
+    /// (`2026-12-07` includes the whole 7th).
+    pub to: Option<String>,
     /// Page number, from 1 (default 1).
     pub page: Option<i64>,
     /// Items per page, 1 to 500 (default 50).
@@ -174,6 +180,19 @@ async fn list_calls(
         );
         parsed
     });
+    let from = query.from.as_deref().and_then(|s| {
+        let parsed = bound(s, false);
+        v.check(parsed.is_some(), "from", BOUND_FORMAT);
+        parsed
+    });
+    let until = query.to.as_deref().and_then(|s| {
+        let parsed = bound(s, true);
+        v.check(parsed.is_some(), "to", BOUND_FORMAT);
+        parsed
+    });
+    if let (Some(from), Some(until)) = (from, until) {
+        v.check(from < until, "to", "must be after `from`");
+    }
     v.finish()?;
     let page = PageQuery {
         page: query.page,
@@ -184,9 +203,25 @@ async fn list_calls(
         campaign_id: query.campaign_id,
         status,
         outcome,
+        from,
+        until,
     };
     let (rows, total) = calls::list(&state.db, caller.org_id, filter, limit, offset).await?;
     Ok(ApiJson(call_page(rows, total, page)?))
+}
+
+const BOUND_FORMAT: &str =
+    "must be an RFC 3339 instant such as 2026-12-01T09:00:00Z or a date such as 2026-12-01";
+
+/// A date filter's instant: RFC 3339 as given, or a UTC day's start (`from`) or the next
+/// day's start (`to`, so a date bound includes its whole day).
+fn bound(value: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
+    if let Ok(instant) = DateTime::parse_from_rfc3339(value) {
+        return Some(instant.with_timezone(&Utc));
+    }
+    let day = NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?;
+    let day = if end_of_day { day.succ_opt()? } else { day };
+    Some(day.and_hms_opt(0, 0, 0)?.and_utc())
 }
 
 fn list<T: std::fmt::Display>(values: &[T]) -> String {

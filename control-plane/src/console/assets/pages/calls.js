@@ -16,6 +16,8 @@ export async function log(main, { search }) {
     campaignId: field("campaignId", "Campaign", "select", { value: search.get("campaignId") || "", options: [["", "All campaigns"], ...campaigns.data.map((c) => [c.id, c.name])] }),
     status: field("status", "Status", "select", { value: search.get("status") || "", options: [["", "Any status"], ...STATUSES.map((s) => [s, fmt.label(s)])] }),
     outcome: field("outcome", "Outcome", "select", { value: search.get("outcome") || "", options: [["", "Any outcome"], ...OUTCOMES.map((s) => [s, fmt.label(s)])] }),
+    from: field("from", "From (day)", "date", { value: search.get("from") || "" }),
+    to: field("to", "To (day, included)", "date", { value: search.get("to") || "" }),
   };
   const form = h("form", { class: "card filters", "aria-label": "Filter calls" }, Object.values(filters), h("button", { type: "submit" }, "Apply"));
   const params = () => Object.fromEntries(Object.entries(filters).map(([k, f]) => [k, f.input.value]));
@@ -25,9 +27,11 @@ export async function log(main, { search }) {
   });
   const body = h("div", {});
   add(main, h("h1", {}, "Calls"), form, body);
-  const current = { campaignId: search.get("campaignId"), status: search.get("status"), outcome: search.get("outcome") };
+  const current = { campaignId: search.get("campaignId"), status: search.get("status"), outcome: search.get("outcome"), from: search.get("from"), to: search.get("to") };
   async function draw() {
-    const page = await get(`/api/v1/calls${query({ ...current, page: pageNo, perPage: 25 })}`);
+    // Days are the operator's own: their local midnights go to the API as instants.
+    const range = { from: dayStart(current.from, 0), to: dayStart(current.to, 1) };
+    const page = await get(`/api/v1/calls${query({ ...current, ...range, page: pageNo, perPage: 25 })}`);
     fill(body, 
       table("Calls", ["To", "Status", "Outcome", "Ended because", "Duration", "Cost", "Started"], page.data.map((c) => [
         h("a", { href: `#/calls/${c.id}` }, c.to), pill(c.status), fmt.label(c.outcome), fmt.label(c.endReason),
@@ -42,6 +46,13 @@ export async function log(main, { search }) {
     if (!pending) pending = setTimeout(() => { pending = null; draw().catch(() => {}); }, 1000);
   });
   return () => { stop(); clearTimeout(pending); };
+}
+
+/** The instant of local midnight `days` after the date `day` (YYYY-MM-DD), or null. */
+function dayStart(day, days) {
+  if (!day) return null;
+  const [y, m, d] = day.split("-").map(Number);
+  return new Date(y, m - 1, d + days).toISOString();
 }
 
 // The recording through fetch (the cookie session), played from a blob: seeking works on

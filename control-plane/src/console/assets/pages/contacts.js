@@ -61,28 +61,28 @@ function uploader(path, onDone, hint, title = "Upload contacts") {
 
 export async function list(main, { id, search }) {
   const pageNo = Number(search.get("page") || 1);
+  const q = search.get("q") || "";
   const info = await get(`/api/v1/contact-lists/${id}`);
   const body = h("div", {});
-  const filter = field("filter", "Filter this page by name, phone or email", "search");
+  // The search runs on the server, over the whole list, so it pages like the list does.
+  const filter = field("q", "Search by name, email or phone", "search", { value: q });
+  const form = h("form", { role: "search", "aria-label": "Search contacts" }, filter, h("button", { type: "submit" }, "Search"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    location.hash = `#/contacts/${id}${query({ q: filter.input.value.trim() || null })}`;
+  });
   add(main, h("h1", {}, info.name),
     uploader(`/api/v1/contact-lists/${id}/contacts`, () => draw(), "A header row with a phone column; name, email, timezone and any other columns (variables) are optional."),
-    h("section", { class: "card" }, h("h2", {}, "Contacts"), filter, body));
-  let page;
-  function rows() {
-    const q = filter.input.value.trim().toLowerCase();
-    const shown = page.data.filter((c) => !q || [c.name, c.phone, c.email].some((v) => (v || "").toLowerCase().includes(q)));
-    fill(body, 
-      table("Contacts", ["Phone", "Name", "Email", "Time zone", "Variables"], shown.map((c) => [
+    h("section", { class: "card" }, h("h2", {}, "Contacts"), form, body));
+  async function draw() {
+    const page = await get(`/api/v1/contact-lists/${id}/contacts${query({ q: q || null, page: pageNo, perPage: 50 })}`);
+    fill(body,
+      table("Contacts", ["Phone", "Name", "Email", "Time zone", "Variables"], page.data.map((c) => [
         c.phone, c.name || "—", c.email || "—", c.timezone || "—",
         Object.entries(c.variables || {}).map(([k, v]) => `${k}=${v}`).join(", ") || "—",
-      ]), "No contacts on this page."),
-      pager(page, (n) => { location.hash = `#/contacts/${id}?page=${n}`; }));
+      ]), q ? "No contact matches." : "No contacts yet."),
+      pager(page, (n) => { location.hash = `#/contacts/${id}${query({ q: q || null, page: n })}`; }));
   }
-  async function draw() {
-    page = await get(`/api/v1/contact-lists/${id}/contacts${query({ page: pageNo, perPage: 50 })}`);
-    rows();
-  }
-  filter.input.addEventListener("input", rows);
   await draw();
 }
 
