@@ -56,6 +56,30 @@ async fn open(browser: &Browser, url: &str, heading: &str) {
         .unwrap();
 }
 
+/// Waits until the rows matching `css` are exactly `expected` (each row's text contains
+/// its entry): a redraw after navigation replaces the rows asynchronously.
+async fn wait_rows(browser: &Browser, css: &str, expected: &[&str]) {
+    let started = Instant::now();
+    loop {
+        let rows = browser
+            .script(
+                "return [...document.querySelectorAll(arguments[0])].map(tr => tr.textContent);",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap();
+        let rows: Vec<String> = serde_json::from_value(rows).unwrap();
+        if rows.len() == expected.len() && rows.iter().zip(expected).all(|(r, e)| r.contains(e)) {
+            return;
+        }
+        assert!(
+            started.elapsed() < 10 * SECOND,
+            "rows {css}: {rows:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Chooses `value` in the <select> named `name`.
 async fn choose(browser: &Browser, name: &str, value: &str) {
     let option = browser
@@ -316,6 +340,11 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
         .unwrap();
     check_page(&browser, "05-contact-list").await;
 
+    // The search runs on the server over the whole list.
+    fill(&browser, "input[name='q']", "bea").await;
+    click(&browser, "form[role='search'] button").await;
+    wait_rows(&browser, "section.card table tbody tr", &["Bea"]).await;
+
     // The campaign form: a wrong hour comes back from the API beside its field.
     open(&browser, &format!("{base}/#/campaigns/new"), "New campaign").await;
     fill(&browser, "input[name='name']", "Spring follow-up").await;
@@ -465,6 +494,42 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
         .await
         .unwrap();
     check_page(&browser, "09-calls").await;
+
+    // Day filters: the talker's call is in its own (local) day and not in the next one.
+    let day: Value = browser
+        .script(
+            "return fetch('/api/v1/calls/' + arguments[0]).then(r => r.json()).then(c => {
+                 const d = new Date(c.createdAt), next = new Date(d.getTime() + 864e5);
+                 const ymd = (x) => [x.getFullYear(), x.getMonth() + 1, x.getDate()]
+                     .map((n) => String(n).padStart(2, '0')).join('-');
+                 return [ymd(d), ymd(next)];
+             });",
+            vec![json!(calls)],
+        )
+        .await
+        .unwrap();
+    for (from, to, expect) in [(&day[0], &day[0], vec![talker]), (&day[1], &day[1], vec![])] {
+        browser
+            .script(
+                "document.querySelector(\"input[name='from']\").value = arguments[0];
+                 document.querySelector(\"input[name='to']\").value = arguments[1];",
+                vec![from.clone(), to.clone()],
+            )
+            .await
+            .unwrap();
+        click(&browser, "form.filters button[type='submit']").await;
+        if expect.is_empty() {
+            browser
+                .wait_text("main", "No calls match.", 10 * SECOND)
+                .await
+                .unwrap();
+        } else {
+            browser
+                .wait_text("main table", expect[0], 10 * SECOND)
+                .await
+                .unwrap();
+        }
+    }
     open(&browser, &format!("{base}/#/calls/{calls}"), "Call to").await;
     browser
         .wait_text(".timeline", "interested", 20 * SECOND)
@@ -560,6 +625,36 @@ async fn an_operator_runs_a_campaign_from_the_console(db: PgPool) {
         .await
         .unwrap();
     check_page(&browser, "19-overview-phone").await;
+    click(&browser, ".menu-toggle").await;
+
+    // Every list page fits the phone's width: wide tables scroll inside their own box.
+    let list_page = format!("#/contacts/{list}");
+    for (path, heading, name) in [
+        ("#/campaigns", "Campaigns", "20-campaigns-phone"),
+        ("#/calls", "Calls", "21-calls-phone"),
+        (list_page.as_str(), "Spring customers", "22-contacts-phone"),
+        ("#/live", "Live calls", "23-live-phone"),
+        ("#/assistants", "Assistants", "24-assistants-phone"),
+        ("#/dnc", "Do-Not-Call", "25-dnc-phone"),
+    ] {
+        open(&browser, &format!("{base}/{path}"), heading).await;
+        browser
+            .wait("main table, main .empty", 10 * SECOND)
+            .await
+            .unwrap();
+        let overflow = browser
+            .script(
+                "return document.documentElement.scrollWidth - window.innerWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            overflow.as_i64().unwrap_or(i64::MAX) <= 0,
+            "{name} is {overflow} px wider than the phone"
+        );
+        check_page(&browser, name).await;
+    }
 
     browser.quit().await;
     println!("console walk took {:?}", started.elapsed());
