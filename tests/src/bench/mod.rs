@@ -1,4 +1,6 @@
 //! Benchmarks that drive the real product through the emulators.
 
+pub mod livekit;
+pub mod livekit_callee;
 pub mod stats;
 pub mod voice;

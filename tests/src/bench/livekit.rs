@@ -1,0 +1,408 @@
+//! The LiveKit calls-per-core benchmark: N concurrent `livekit_sip` calls against one
+//! agent-worker process registered at a real livekit-server.
+//!
+//! The jobs come the way production's do: a call row in PostgreSQL and its call token, a
+//! room named after the call and an agent dispatch with the control plane's metadata
+//! (`{callId, token, controlPlaneUrl}`); the worker verifies the token, fetches the job
+//! from the real control plane (in this process, engine off: there is no SIP leg to dial,
+//! so nothing would drive the engine), joins the room and reports its events there. The
+//! callee is not a SIP phone behind livekit-sip (transcoding hundreds of calls on the same
+//! two cores would saturate first) but a WebRTC participant of ours, the worker's own room
+//! participant as a library ([`super::livekit_callee`]), that looks to the worker exactly
+//! like livekit-sip's answered participant. Opus, DTLS and SRTP run on both sides.
+//!
+//! Measured: gaps at the callee's ear, missing echoes, undecodable utterances, turn
+//! latency and barge-in at the ear, worker CPU and memory per call, and the CPU of the
+//! harness and of livekit-server (which share the other core).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use livekit_api::services::agent_dispatch::AgentDispatchClient;
+use livekit_api::services::room::{CreateRoomOptions, RoomClient};
+use livekit_protocol::CreateAgentDispatchRequest;
+use secrecy::SecretString;
+use serde::Serialize;
+use serde_json::{json, Value};
+use shared::token::CallTokens;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::bench::livekit_callee::{self, CalleeReport, CalleeScript};
+use crate::bench::stats::Percentiles;
+use crate::livekit::LiveKitServer;
+use crate::process::{cpu_seconds_of, memory_of, AgentWorker};
+use crate::providers::{ProviderConfig, ProviderEmulator};
+
+const AGENT_NAME: &str = "bench-agent";
+const WORKER_KEY: &str = "livekit-bench-worker-key-0123456789";
+const TOKEN_SECRET: &str = "livekit-bench-call-token-secret-0123456789";
+/// How long one call may take, from its dispatch to the agent's goodbye.
+const CALL_DEADLINE: Duration = Duration::from_secs(90);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct LiveKitBench {
+    pub calls: usize,
+    pub worker_binary: PathBuf,
+    /// CPU the worker is pinned to (`taskset`), if any.
+    pub worker_cpu: Option<usize>,
+    /// Tokio worker threads in the agent worker.
+    pub worker_threads: usize,
+    /// Calls are started evenly over this long.
+    pub ramp: Duration,
+    /// The control plane's database (migrated).
+    pub database_url: String,
+    /// Where logs and recordings go.
+    pub work_dir: PathBuf,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveKitResult {
+    pub calls: usize,
+    /// Callees that joined their room.
+    pub joined: usize,
+    /// Calls the agent ended (the room closed) after the conversation.
+    pub completed: usize,
+    pub calls_with_gaps: usize,
+    pub gaps: usize,
+    /// How late past their playout slot the gap frames arrived (ms).
+    pub gap_late_ms: Option<Percentiles>,
+    /// When in their call the gaps came (ms of the agent's audio received before them).
+    pub gap_at_ms: Option<Percentiles>,
+    /// Tokens the callee said and never heard echoed (lost, wrong or undecodable).
+    pub missing_echoes: usize,
+    /// Utterances at the callee's ear that did not decode.
+    pub undecodable: usize,
+    /// End of callee speech to the agent's reply arriving at the callee (ms).
+    pub turn_latency_ms: Option<Percentiles>,
+    /// Callee speech start to the agent's audio stopping at the callee (ms).
+    pub barge_in_ms: Option<Percentiles>,
+    /// Worker CPU over the window with every call live, in cores.
+    pub worker_cpu_cores: f64,
+    /// This process (callees, control plane, provider emulators) over the same window.
+    pub harness_cpu_cores: f64,
+    /// livekit-server (and its Redis) over the same window.
+    pub livekit_server_cpu_cores: f64,
+    pub worker_cpu_ms_per_call_second: f64,
+    /// (peak RSS - idle RSS) / calls, KiB.
+    pub memory_per_call_kib: f64,
+    pub worker_idle_rss_kib: u64,
+    pub worker_peak_rss_kib: u64,
+    pub wall_seconds: f64,
+    /// The first few callee errors, if any.
+    pub errors: Vec<String>,
+}
+
+impl LiveKitResult {
+    /// No gap at any ear, every echo heard, every call completed.
+    pub fn clean(&self) -> bool {
+        self.completed == self.calls && self.calls_with_gaps == 0 && self.missing_echoes == 0
+    }
+}
+
+impl LiveKitBench {
+    /// Runs the benchmark once, on a fresh livekit-server, control plane and worker.
+    pub async fn run(&self) -> anyhow::Result<LiveKitResult> {
+        std::fs::create_dir_all(&self.work_dir)?;
+        let providers = ProviderEmulator::start(ProviderConfig::instant()).await?;
+        let db = PgPool::connect(&self.database_url)
+            .await
+            .context("connecting to DATABASE_URL")?;
+        control_plane::app::MIGRATOR.run(&db).await?;
+        let (base, stop_control_plane) = control_plane(&db).await?;
+        let (org, assistant) = organization(&base).await?;
+        let livekit = LiveKitServer::start().await?;
+        let worker = self.start_worker(&base, &livekit, &providers).await?;
+        // The worker registers at livekit-server right after it is healthy.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let idle = memory_of(worker.pid)?;
+        std::fs::write(format!("/proc/{}/clear_refs", worker.pid), "5").ok();
+
+        let rooms = RoomClient::with_api_key(&livekit.url, &livekit.api_key, &livekit.api_secret);
+        let dispatch =
+            AgentDispatchClient::with_api_key(&livekit.url, &livekit.api_key, &livekit.api_secret);
+        let tokens = CallTokens::new(TOKEN_SECRET.as_bytes());
+        let started = Instant::now();
+        let gap = self
+            .ramp
+            .checked_div(self.calls.max(1) as u32)
+            .unwrap_or_default();
+        let mut callees = Vec::with_capacity(self.calls);
+        for call in 0..self.calls {
+            let call_id = insert_call(&db, org, assistant, call).await?;
+            let room = control_plane::dialer::livekit::room_name(call_id);
+            let expires = chrono::Utc::now().timestamp() + 3600;
+            let metadata = json!({"callId": call_id, "token": tokens.mint(call_id, org, expires),
+                                  "controlPlaneUrl": base});
+            rooms
+                .create_room(&room, CreateRoomOptions::default())
+                .await
+                .context("CreateRoom")?;
+            dispatch
+                .create_dispatch(CreateAgentDispatchRequest {
+                    agent_name: AGENT_NAME.into(),
+                    room: room.clone(),
+                    metadata: metadata.to_string(),
+                    ..Default::default()
+                })
+                .await
+                .context("CreateDispatch")?;
+            let token = livekit_callee::callee_token(&livekit.api_key, &livekit.api_secret, &room)?;
+            let url = livekit.url.clone();
+            let script = CalleeScript::for_call(call, call % 4 == 3);
+            callees.push(tokio::spawn(async move {
+                livekit_callee::run(&url, &token, script, CALL_DEADLINE).await
+            }));
+            tokio::time::sleep(gap).await;
+        }
+        // CPU while every call is live: after the ramp, for the next stretch.
+        let window = Duration::from_secs(10);
+        let me = std::process::id();
+        let cpu0 = (
+            worker.cpu_seconds()?,
+            cpu_seconds_of(me)?,
+            children_cpu_seconds(me, worker.pid),
+        );
+        let window_start = Instant::now();
+        tokio::time::sleep(window).await;
+        let seconds = window_start.elapsed().as_secs_f64();
+        let worker_cpu = (worker.cpu_seconds()? - cpu0.0) / seconds;
+        let harness_cpu = (cpu_seconds_of(me)? - cpu0.1) / seconds;
+        let livekit_cpu = (children_cpu_seconds(me, worker.pid) - cpu0.2) / seconds;
+        let peak = memory_of(worker.pid)?.peak_kib.max(idle.rss_kib);
+
+        let mut reports = Vec::with_capacity(callees.len());
+        for callee in callees {
+            reports.push(callee.await.unwrap_or_else(|e| CalleeReport {
+                error: Some(format!("the callee task failed: {e}")),
+                ..CalleeReport::default()
+            }));
+        }
+        let wall = started.elapsed().as_secs_f64();
+        worker.kill().await.ok();
+        let _ = stop_control_plane.send(());
+        Ok(self.measure(
+            &reports,
+            Measured {
+                worker_cpu,
+                harness_cpu,
+                livekit_cpu,
+                idle_kib: idle.rss_kib,
+                peak_kib: peak,
+                wall,
+            },
+        ))
+    }
+
+    async fn start_worker(
+        &self,
+        control_plane: &str,
+        livekit: &LiveKitServer,
+        providers: &ProviderEmulator,
+    ) -> anyhow::Result<AgentWorker> {
+        let key = "bench-key".to_string();
+        let settings: Vec<(String, String)> = [
+            ("AW__SERVER__THREADS", self.worker_threads.to_string()),
+            ("AW__SERVER__MAX_CALLS", (self.calls + 10).to_string()),
+            ("AW__CONTROL_PLANE__URL", control_plane.to_string()),
+            ("AW__CONTROL_PLANE__API_KEY", WORKER_KEY.into()),
+            ("AW__CONTROL_PLANE__TOKEN_SECRET", TOKEN_SECRET.into()),
+            ("AW__LIVEKIT__URL", livekit.url.clone()),
+            ("AW__LIVEKIT__API_KEY", livekit.api_key.clone()),
+            ("AW__LIVEKIT__API_SECRET", livekit.api_secret.clone()),
+            ("AW__LIVEKIT__AGENT_NAME", AGENT_NAME.into()),
+            ("AW__LIVEKIT__MAX_JOBS", (self.calls + 10).to_string()),
+            (
+                "AW__PROVIDERS__DEEPGRAM__BASE_URL",
+                providers.base_url().into(),
+            ),
+            ("AW__PROVIDERS__DEEPGRAM__API_KEY", key.clone()),
+            (
+                "AW__PROVIDERS__OPENAI__BASE_URL",
+                providers.openai_base_url(),
+            ),
+            ("AW__PROVIDERS__OPENAI__API_KEY", key.clone()),
+            (
+                "AW__PROVIDERS__ELEVENLABS__BASE_URL",
+                providers.base_url().into(),
+            ),
+            ("AW__PROVIDERS__ELEVENLABS__API_KEY", key),
+            ("AW__RECORDING__ENABLED", "true".into()),
+            (
+                "AW__RECORDING__STORE_URL",
+                format!("file://{}", self.work_dir.join("recordings").display()),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let log = self.work_dir.join("worker.log");
+        match self.worker_cpu {
+            Some(cpu) => {
+                AgentWorker::start_pinned(&self.worker_binary, cpu, &settings, &[], &log).await
+            }
+            None => AgentWorker::start(&self.worker_binary, &settings, &[], &log).await,
+        }
+    }
+
+    fn measure(&self, reports: &[CalleeReport], m: Measured) -> LiveKitResult {
+        let calls = self.calls.max(1) as f64;
+        let (mut turns, mut barge_ins) = (Vec::new(), Vec::new());
+        let (mut late, mut at) = (Vec::new(), Vec::new());
+        let mut result = LiveKitResult {
+            calls: self.calls,
+            joined: 0,
+            completed: 0,
+            calls_with_gaps: 0,
+            gaps: 0,
+            gap_late_ms: None,
+            gap_at_ms: None,
+            missing_echoes: 0,
+            undecodable: 0,
+            turn_latency_ms: None,
+            barge_in_ms: None,
+            worker_cpu_cores: m.worker_cpu,
+            harness_cpu_cores: m.harness_cpu,
+            livekit_server_cpu_cores: m.livekit_cpu,
+            worker_cpu_ms_per_call_second: m.worker_cpu * 1000.0 / calls,
+            memory_per_call_kib: m.peak_kib.saturating_sub(m.idle_kib) as f64 / calls,
+            worker_idle_rss_kib: m.idle_kib,
+            worker_peak_rss_kib: m.peak_kib,
+            wall_seconds: m.wall,
+            errors: Vec::new(),
+        };
+        for report in reports {
+            result.joined += usize::from(report.joined);
+            // Completed: the agent ended the call after the callee's goodbye was answered.
+            result.completed += usize::from(report.ended && report.heard.len() >= 3);
+            if report.gaps > 0 {
+                result.calls_with_gaps += 1;
+                result.gaps += report.gaps;
+            }
+            result.missing_echoes += report.missing_tokens;
+            result.undecodable += report.undecodable;
+            late.extend(&report.gap_late_ms);
+            at.extend(&report.gap_at_ms);
+            turns.extend(&report.turn_latencies_ms);
+            barge_ins.extend(report.barge_in_ms);
+            if let Some(error) = &report.error {
+                if result.errors.len() < 5 {
+                    result.errors.push(error.clone());
+                }
+            }
+        }
+        result.gap_late_ms = Percentiles::of(&late);
+        result.gap_at_ms = Percentiles::of(&at);
+        result.turn_latency_ms = Percentiles::of(&turns);
+        result.barge_in_ms = Percentiles::of(&barge_ins);
+        result
+    }
+}
+
+struct Measured {
+    worker_cpu: f64,
+    harness_cpu: f64,
+    livekit_cpu: f64,
+    idle_kib: u64,
+    peak_kib: u64,
+    wall: f64,
+}
+
+/// The control plane in this process (engine off) on a free port; returns its base URL
+/// and a switch that stops it.
+async fn control_plane(db: &PgPool) -> anyhow::Result<(String, tokio::sync::oneshot::Sender<()>)> {
+    use control_plane::config::Settings;
+    let mut s = Settings::defaults("postgres://unused: the pool is handed in")?;
+    let port = crate::process::free_port()?;
+    s.server.port = port;
+    s.server.public_url = format!("http://127.0.0.1:{port}");
+    s.server.shutdown_grace_sec = 1;
+    s.database.migrate = false;
+    s.engine.enabled = false;
+    s.workers.api_key = SecretString::from(WORKER_KEY);
+    s.workers.token_secret = SecretString::from(TOKEN_SECRET);
+    let app = control_plane::app::Application::build_with_pool(s, db.clone()).await?;
+    let base = format!("http://{}", app.address());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    Ok((base, stop))
+}
+
+/// A new organization with the benchmark's assistant, through the API; (org, assistant).
+async fn organization(base: &str) -> anyhow::Result<(Uuid, Uuid)> {
+    let http = reqwest::Client::new();
+    let email = format!(
+        "bench-{}@livekit-bench.example.com",
+        Uuid::new_v4().simple()
+    );
+    let body: Value = http
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({"email": email, "password": "bench-password-0123",
+                      "organizationName": "LiveKit bench"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let org = body["organization"]["id"]
+        .as_str()
+        .context("no organization id")?
+        .parse()?;
+    let session = body["token"].as_str().context("no session token")?;
+    let assistant: Value = http
+        .post(format!("{base}/api/v1/assistants"))
+        .bearer_auth(session)
+        .json(
+            &json!({"name": "Bench", "systemPrompt": "You are a benchmark agent.",
+                      "firstMessage": "Hello, this is the automated benchmark agent speaking."}),
+        )
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let assistant = assistant["id"]
+        .as_str()
+        .context("no assistant id")?
+        .parse()?;
+    Ok((org, assistant))
+}
+
+/// A `livekit_sip` call row, as the dialer leaves it before the dispatch.
+async fn insert_call(db: &PgPool, org: Uuid, assistant: Uuid, call: usize) -> anyhow::Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into calls (id, org_id, assistant_id, assistant_version, mode, to_phone, variables)
+         values ($1, $2, $3, 1, 'livekit_sip', $4, '{}')",
+    )
+    .bind(id)
+    .bind(org)
+    .bind(assistant)
+    .bind(format!("+1415{:07}", 3_000_000 + call))
+    .execute(db)
+    .await?;
+    Ok(id)
+}
+
+/// CPU seconds of this process's children but `except` (livekit-server and its Redis).
+fn children_cpu_seconds(parent: u32, except: u32) -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != except && parent_of(pid) == Some(parent))
+        .filter_map(|pid| cpu_seconds_of(pid).ok())
+        .sum()
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(") ")?.1;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
