@@ -68,6 +68,11 @@ impl ControlPlane {
         })
     }
 
+    /// The process id, for reading its CPU time and memory from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
     /// Polls `/health` until it answers 200.
     pub async fn wait_healthy(
         &mut self,

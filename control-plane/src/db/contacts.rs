@@ -310,7 +310,9 @@ impl ContactBatch {
     ) -> sqlx::Result<Vec<Duplicate>> {
         // The final select reads `contacts` as it was before this statement (data-modifying
         // CTEs do not see each other's writes), so `existing_since` is only set for numbers
-        // that were there before.
+        // that were there before. It is a subquery per refused row, not a join: with the
+        // list's statistics from when it was small, the planner hashed the whole list for
+        // every batch that had a duplicate, which grew with the list.
         sqlx::query_as!(
             Duplicate,
             r#"with input as (
@@ -331,10 +333,10 @@ impl ContactBatch {
                )
                select i.row_no as "row!", i.phone as "phone!",
                       nullif(f.row_no, i.row_no) as "first_row?",
-                      c.created_at as "existing_since?"
+                      (select c.created_at from contacts c
+                       where c.list_id = $2 and c.phone = i.phone) as "existing_since?"
                from input i
                join firsts f on f.phone = i.phone
-               left join contacts c on c.list_id = $2 and c.phone = i.phone
                where i.row_no <> f.row_no
                   or not exists (select 1 from inserted n where n.phone = i.phone)
                order by i.row_no"#,

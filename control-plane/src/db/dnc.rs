@@ -152,10 +152,10 @@ impl DncBatch {
                )
                select i.row_no as "row!", i.phone as "phone!",
                       nullif(f.row_no, i.row_no) as "first_row?",
-                      d.created_at as "existing_since?"
+                      (select d.created_at from dnc d
+                       where d.org_id = $1 and d.phone = i.phone) as "existing_since?"
                from input i
                join firsts f on f.phone = i.phone
-               left join dnc d on d.org_id = $1 and d.phone = i.phone
                where i.row_no <> f.row_no
                   or not exists (select 1 from inserted n where n.phone = i.phone)
                order by i.row_no"#,

@@ -57,6 +57,20 @@ pub async fn create(
     .await
 }
 
+/// Lets the batch's transaction commit without waiting for its WAL to reach the disk.
+///
+/// An import commits a batch every few thousand rows; waiting for each flush left both the
+/// parser and the database idle. This is safe for the import's answer: [`finish`] commits
+/// synchronously, and its flush covers every earlier commit (the WAL is one sequence), so
+/// an import reported complete is on disk. A crash before that loses at most the last
+/// batches committed, together with the counters committed beside them.
+pub async fn commit_without_waiting_for_disk(tx: &mut Tx<'_>) -> sqlx::Result<()> {
+    sqlx::query("set local synchronous_commit = off")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Adds one batch's outcome to the counters.
 pub async fn add_progress(
     tx: &mut Tx<'_>,

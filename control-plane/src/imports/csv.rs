@@ -1,14 +1,21 @@
 //! Reading an uploaded CSV record by record: the header decides the layout, every later
-//! record becomes a row for the engine. One `ByteRecord` is reused for the whole file.
+//! record becomes a row for the engine. Records are read in chunks of one batch, which
+//! are validated on blocking threads, several at once, and written in file order.
 
+use std::collections::VecDeque;
+use std::mem;
+use std::sync::Arc;
+
+use anyhow::anyhow;
 use csv_async::{AsyncReaderBuilder, ByteRecord, Trim};
 use sqlx::PgPool;
 use tokio::io::AsyncRead;
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::body::{record_too_long, too_large, RecordGuard};
 use super::engine::Engine;
-use super::{ImportError, ImportReport, Kind};
+use super::{ImportError, ImportReport, Kind, RowError, BATCH_ROWS};
 use crate::domain::contact::{clip, RowRejection};
 
 /// Most columns a file may have; more is not a contact list (and would make every row a
@@ -105,6 +112,11 @@ pub fn cell(record: &ByteRecord, index: usize) -> Result<Option<&str>, RowReject
 
 /// Imports a CSV of kind `K` from `reader`. The header is checked before the import is
 /// recorded, so an unusable file leaves no trace.
+///
+/// Reading is a pipeline: this task reads raw records into chunks of [`BATCH_ROWS`],
+/// validation (phone parsing is most of the import's own CPU) runs on blocking threads,
+/// up to one chunk per core at a time, and the engine writes each validated chunk as one
+/// batch, in file order, while the next ones are read and validated.
 pub async fn import_csv<K: Kind, R: AsyncRead + Unpin + Send>(
     db: &PgPool,
     kind: K,
@@ -124,34 +136,198 @@ pub async fn import_csv<K: Kind, R: AsyncRead + Unpin + Send>(
     let header = Header::parse(header).map_err(ImportError::BadHeader)?;
     let layout = K::layout(&header).map_err(ImportError::BadHeader)?;
 
-    let mut engine = Engine::start(db, kind, org_id, default_country).await?;
-    let mut record = ByteRecord::new();
+    let engine = Engine::start(db, kind, org_id, default_country.clone()).await?;
+    let mut pipeline = Pipeline {
+        engine,
+        validating: VecDeque::new(),
+        chunks: Vec::new(),
+        rules: Arc::new(Rules {
+            layout,
+            columns: header.len(),
+            default_country,
+        }),
+        parallel: validators(),
+    };
     // Spreadsheet numbering: the header is row 1.
-    let mut row = 1_i64;
+    let mut chunk = Chunk::starting_at(2);
     loop {
-        match csv.read_byte_record(&mut record).await {
+        let record = chunk.next_slot();
+        match csv.read_byte_record(record).await {
             Ok(true) => csv.get_mut().record_done(),
             Ok(false) => break,
-            Err(err) => return Err(engine.fail(stream_error(err, row + 1)).await),
+            Err(err) => {
+                let err = stream_error(err, chunk.next_row());
+                // Rows read completely before the break are still written.
+                let drained = pipeline.validate(chunk).await;
+                let drained = match drained {
+                    Ok(()) => pipeline.drain().await,
+                    Err(err) => Err(err),
+                };
+                let err = drained.err().unwrap_or(err);
+                return Err(pipeline.engine.fail(err).await);
+            }
         }
-        row += 1;
-        let parsed = if record.len() == header.len() {
-            K::parse(&layout, &record, engine.default_country())
+        chunk.len += 1;
+        if chunk.len == BATCH_ROWS {
+            let next = pipeline.empty_chunk(chunk.next_row());
+            if let Err(err) = pipeline.validate(mem::replace(&mut chunk, next)).await {
+                return Err(pipeline.engine.fail(err).await);
+            }
+        }
+    }
+    let finished = match pipeline.validate(chunk).await {
+        Ok(()) => pipeline.drain().await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = finished {
+        return Err(pipeline.engine.fail(err).await);
+    }
+    pipeline.engine.finish().await
+}
+
+/// How many chunks are validated at once: one per core (the database and this reader
+/// share them too, so more would only queue).
+fn validators() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8))
+}
+
+/// What validating a record needs, shared with the blocking threads.
+struct Rules<L> {
+    layout: L,
+    columns: usize,
+    default_country: Option<String>,
+}
+
+/// Raw records in file order, waiting to be validated. The records are reused from chunk
+/// to chunk, so reading allocates only while the first chunks fill.
+struct Chunk {
+    /// The row number of `records[0]`.
+    first_row: i64,
+    records: Vec<ByteRecord>,
+    /// How many of `records` hold this chunk's rows.
+    len: usize,
+}
+
+impl Chunk {
+    fn starting_at(first_row: i64) -> Self {
+        Self {
+            first_row,
+            records: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// The record to read the next row into.
+    fn next_slot(&mut self) -> &mut ByteRecord {
+        if self.records.len() == self.len {
+            self.records.push(ByteRecord::new());
+        }
+        &mut self.records[self.len]
+    }
+
+    fn next_row(&self) -> i64 {
+        self.first_row + self.len as i64
+    }
+}
+
+/// A validated chunk: its valid rows and its rejected ones (by row), and the chunk to reuse.
+type Validated<K> = (<K as Kind>::Batch, Vec<RowError>, Chunk);
+
+/// The chunks being validated, oldest first, in front of the engine.
+struct Pipeline<K: Kind> {
+    engine: Engine<K>,
+    validating: VecDeque<JoinHandle<Validated<K>>>,
+    /// Validated chunks, to be filled again.
+    chunks: Vec<Chunk>,
+    rules: Arc<Rules<K::Layout>>,
+    parallel: usize,
+}
+
+impl<K: Kind> Pipeline<K> {
+    fn empty_chunk(&mut self, first_row: i64) -> Chunk {
+        match self.chunks.pop() {
+            Some(mut chunk) => {
+                chunk.first_row = first_row;
+                chunk.len = 0;
+                chunk
+            }
+            None => Chunk::starting_at(first_row),
+        }
+    }
+
+    /// Starts validating `chunk`; when as many chunks as cores are being validated, first
+    /// hands the oldest to the engine.
+    async fn validate(&mut self, chunk: Chunk) -> Result<(), ImportError> {
+        if chunk.len == 0 {
+            self.chunks.push(chunk);
+            return Ok(());
+        }
+        if self.validating.len() >= self.parallel {
+            self.write_oldest().await?;
+        }
+        let batch = self.engine.empty_batch();
+        let rules = self.rules.clone();
+        let span = tracing::Span::current();
+        self.validating
+            .push_back(tokio::task::spawn_blocking(move || {
+                let _entered = span.enter();
+                validate_chunk::<K>(&rules, chunk, batch)
+            }));
+        Ok(())
+    }
+
+    async fn write_oldest(&mut self) -> Result<(), ImportError> {
+        let Some(oldest) = self.validating.pop_front() else {
+            return Ok(());
+        };
+        let (batch, rejected, chunk) = oldest
+            .await
+            .map_err(|err| anyhow!(err).context("a row validator died"))?;
+        self.chunks.push(chunk);
+        self.engine.submit(batch, rejected).await
+    }
+
+    /// Hands every chunk still being validated to the engine.
+    async fn drain(&mut self) -> Result<(), ImportError> {
+        while !self.validating.is_empty() {
+            self.write_oldest().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Validates each row of `chunk` into `batch` or the rejections (on a blocking thread).
+fn validate_chunk<K: Kind>(
+    rules: &Rules<K::Layout>,
+    chunk: Chunk,
+    mut batch: K::Batch,
+) -> Validated<K> {
+    let mut rejected = Vec::new();
+    let default_country = rules.default_country.as_deref();
+    for (offset, record) in chunk.records[..chunk.len].iter().enumerate() {
+        let row = chunk.first_row + offset as i64;
+        let parsed = if record.len() == rules.columns {
+            K::parse(&rules.layout, record, default_country)
         } else {
-            let phone = cell(&record, K::phone_column(&layout))
+            let phone = cell(record, K::phone_column(&rules.layout))
                 .ok()
                 .flatten()
                 .map(|p| clip(p).to_string());
             Err(RowRejection::new(
                 phone,
-                format!("expected {} columns, found {}", header.len(), record.len()),
+                format!("expected {} columns, found {}", rules.columns, record.len()),
             ))
         };
-        if let Err(err) = engine.push(row, parsed).await {
-            return Err(engine.fail(err).await);
+        match parsed {
+            Ok(record) => K::push(&mut batch, row, record),
+            Err(rejection) => rejected.push(RowError {
+                row,
+                phone: rejection.phone,
+                reason: rejection.reason,
+            }),
         }
     }
-    engine.finish().await
+    (batch, rejected, chunk)
 }
 
 /// Why the CSV stopped at `row`: a limit, or a body that broke off.

@@ -22,10 +22,10 @@ pub(super) struct Engine<K: Kind> {
     job: Job<K>,
     default_country: Option<String>,
     batch: K::Batch,
-    /// The batch before the previous one, emptied: two batches take turns for the whole
-    /// import instead of large buffers being allocated and freed every few thousand rows
-    /// (glibc keeps such churn as resident memory that grows with the file).
-    spare: Option<K::Batch>,
+    /// Written batches, emptied: a few batches take turns for the whole import instead of
+    /// large buffers being allocated and freed every few thousand rows (glibc keeps such
+    /// churn as resident memory that grows with the file).
+    spare: Vec<K::Batch>,
     /// Rows of the current batch that failed validation.
     rejected: Vec<RowError>,
     /// The previous batch, being written.
@@ -81,7 +81,7 @@ impl<K: Kind> Engine<K> {
             },
             default_country,
             batch: K::new_batch(),
-            spare: None,
+            spare: Vec::new(),
             rejected: Vec::new(),
             writing: None,
             tally: Tally::new(import_id),
@@ -118,19 +118,47 @@ impl<K: Kind> Engine<K> {
         Ok(())
     }
 
+    /// An empty batch to fill: a written one when there is one.
+    pub(super) fn empty_batch(&mut self) -> K::Batch {
+        self.spare.pop().unwrap_or_else(K::new_batch)
+    }
+
+    /// Writes a batch validated elsewhere (`rejected` sorted by row, all its rows after
+    /// those already given): waits for the previous batch to commit, then hands this one
+    /// to a writer. The same as [`Engine::push`]ing its rows one by one.
+    pub(super) async fn submit(
+        &mut self,
+        batch: K::Batch,
+        rejected: Vec<RowError>,
+    ) -> Result<(), ImportError> {
+        // Rows pushed one by one go first, keeping row order.
+        self.flush().await?;
+        self.wait_for_writer().await?;
+        self.spawn_writer(batch, rejected);
+        Ok(())
+    }
+
     /// Waits for the previous batch to commit, then hands the current one to a writer.
     async fn flush(&mut self) -> Result<(), ImportError> {
         self.wait_for_writer().await?;
         if K::len(&self.batch) == 0 && self.rejected.is_empty() {
             return Ok(());
         }
-        let next = self.spare.take().unwrap_or_else(K::new_batch);
+        let next = self.empty_batch();
         let batch = mem::replace(&mut self.batch, next);
         let rejected = mem::take(&mut self.rejected);
+        self.spawn_writer(batch, rejected);
+        Ok(())
+    }
+
+    fn spawn_writer(&mut self, batch: K::Batch, rejected: Vec<RowError>) {
+        if K::len(&batch) == 0 && rejected.is_empty() {
+            self.spare.push(batch);
+            return;
+        }
         // The writer keeps the request's span, so its logs carry the org_id.
         let write = self.job.clone().write(batch, rejected).in_current_span();
         self.writing = Some(tokio::spawn(write));
-        Ok(())
     }
 
     async fn wait_for_writer(&mut self) -> Result<(), ImportError> {
@@ -139,7 +167,7 @@ impl<K: Kind> Engine<K> {
                 .await
                 .map_err(|err| anyhow!(err).context("a batch writer died"))??;
             self.tally.add(written.accepted, &written.errors);
-            self.spare = Some(written.emptied);
+            self.spare.push(written.emptied);
         }
         Ok(())
     }
@@ -205,6 +233,7 @@ impl<K: Kind> Job<K> {
         mut errors: Vec<RowError>,
     ) -> Result<Written<K::Batch>, ImportError> {
         let mut tx = self.db.begin().await?;
+        db::imports::commit_without_waiting_for_disk(&mut tx).await?;
         let mut accepted = 0;
         if K::len(&batch) > 0 {
             let duplicates = self.kind.insert(&batch, &mut tx, self.org_id).await?;

@@ -1,11 +1,13 @@
 //! The streaming import engine behind contact uploads and Do-Not-Call uploads.
 //!
-//! An upload is read record by record ([`csv`]), each row is validated into a record or a
-//! rejection ([`kinds`]), valid rows are written in batches of [`BATCH_ROWS`] with one
+//! An upload is read record by record into chunks of [`BATCH_ROWS`] ([`csv`]), each chunk's
+//! rows are validated into records or rejections ([`kinds`]) on a blocking thread, one
+//! chunk per core at a time, valid rows are written in batches of [`BATCH_ROWS`] with one
 //! statement per batch that also reports duplicates ([`engine`]), and rejected rows go to
-//! `import_errors` in the same transaction, up to [`MAX_STORED_ERRORS`] per import. Only the current batch, the one being written
-//! and the first [`MAX_REPORTED_ERRORS`] errors are ever in memory, so a million-row file
-//! costs what a ten-thousand-row file costs.
+//! `import_errors` in the same transaction, up to [`MAX_STORED_ERRORS`] per import. Only
+//! the chunk being read, those being validated, the batch being written and the first
+//! [`MAX_REPORTED_ERRORS`] errors are ever in memory, so a million-row file costs what a
+//! ten-thousand-row file costs.
 //!
 //! - [`body`]: byte limits on streamed bodies (a raw stream has no `DefaultBodyLimit`).
 //! - [`upload`]: turns an HTTP request (CSV or multipart) into a CSV reader.

@@ -347,3 +347,92 @@ async fn a_file_of_bad_rows_stores_a_bounded_number_and_counts_the_rest(db: PgPo
     assert_eq!(last["data"][99]["phone"], "bad-9999");
     assert_eq!(last["data"][99]["row"], 10_002);
 }
+
+/// A file of several batches, validated on several threads at once, is written and
+/// reported in file order: its rejections come back by row, and its contacts read back
+/// (by `created_at, id`) in the order of the file.
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_file_of_several_batches_validated_in_parallel_keeps_file_order(db: PgPool) {
+    let app = TestApp::spawn(db.clone()).await;
+    let token = app.register("Acme").await;
+    let list = create_list(&app, &token).await;
+    let rows = 3 * control_plane::imports::BATCH_ROWS + 7;
+    let mut csv = String::from("phone,name\n");
+    let (mut kept, mut rejected) = (Vec::new(), Vec::new());
+    for i in 0..rows {
+        // Spreadsheet row: the header is row 1.
+        let row = i as i64 + 2;
+        if i % 1000 == 500 {
+            csv.push_str(&format!("bad{i},Bad {i}\n"));
+            rejected.push((row, "invalid phone"));
+        } else if i % 1000 == 900 {
+            // The number of row i - 899: in this batch or in the one before.
+            csv.push_str(&format!("+1212{},Again {i}\n", 2_000_000 + i - 899));
+            rejected.push((row, "duplicate phone"));
+        } else {
+            csv.push_str(&format!("+1212{},Contact {i}\n", 2_000_000 + i));
+            kept.push(format!("Contact {i}"));
+        }
+    }
+    let report = upload_csv(
+        &app,
+        &token,
+        &format!("/api/v1/contact-lists/{list}/contacts"),
+        &csv,
+    )
+    .await;
+    assert_eq!(report["accepted"], kept.len(), "{}", report["errors"]);
+    assert_eq!(report["rejected"], rejected.len());
+
+    let id = report["importId"].as_str().unwrap();
+    let errors = get_json(
+        &app,
+        &token,
+        &format!("/api/v1/imports/{id}/errors?perPage=100"),
+    )
+    .await;
+    assert_eq!(errors["total"], rejected.len());
+    let reported: Vec<(i64, String)> = errors["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let reason = e["reason"].as_str().unwrap().to_string();
+            (e["row"].as_i64().unwrap(), reason)
+        })
+        .collect();
+    assert_eq!(reported.len(), rejected.len());
+    for ((row, reason), (expected_row, expected)) in reported.iter().zip(&rejected) {
+        assert_eq!(row, expected_row);
+        assert!(reason.starts_with(expected), "row {row}: {reason}");
+    }
+
+    let names: Vec<String> = sqlx::query_scalar(
+        "select name from contacts where list_id = $1::uuid order by created_at, id",
+    )
+    .bind(&list)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(names, kept);
+}
+
+/// A contact's organization is its list's: the database refuses any other pairing, so
+/// no code path can put one organization's contact in another's list.
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_contact_cannot_sit_in_another_organizations_list(db: PgPool) {
+    let app = TestApp::spawn(db.clone()).await;
+    let token = app.register("Acme").await;
+    app.register("Globex").await;
+    let list = create_list(&app, &token).await;
+    let inserted = sqlx::query(
+        "insert into contacts (id, org_id, list_id, phone)
+         select gen_random_uuid(), o.id, $1::uuid, '+14155552671'
+         from organizations o where o.name = 'Globex'",
+    )
+    .bind(&list)
+    .execute(&db)
+    .await;
+    let err = inserted.expect_err("a contact of another organization was stored");
+    assert!(err.to_string().contains("contacts_list_org_fkey"), "{err}");
+}
