@@ -73,8 +73,9 @@ pub struct VoiceResult {
     pub worker_cpu_ms_per_call_second: f64,
     /// Calls live on average during the CPU window (call-seconds / window seconds).
     pub mean_live_calls: f64,
-    /// Share of the CPU window the worker's threads were ready but waiting for a CPU
-    /// (other processes on its core: the machine is shared); likewise the harness's.
+    /// Share of the CPU window the worker's busiest thread (its event loop) was ready but
+    /// waiting for a CPU (other processes on its core: the machine is shared); likewise
+    /// the harness's.
     pub worker_runqueue_wait: f64,
     pub harness_runqueue_wait: f64,
     /// (peak RSS - idle RSS) / calls, KiB.
@@ -209,10 +210,8 @@ impl VoiceBench {
         let cpu_window = Duration::from_secs(10);
         let (worker_cpu0, harness_cpu0) =
             (worker.cpu_seconds()?, cpu_seconds_of(std::process::id())?);
-        let (worker_wait0, harness_wait0) = (
-            runqueue_wait_of(worker.pid),
-            runqueue_wait_of(std::process::id()),
-        );
+        let (worker_sched0, harness_sched0) =
+            (schedstats_of(worker.pid), schedstats_of(std::process::id()));
         let window_start = Instant::now();
         let window_wall = chrono::Utc::now();
         tokio::time::sleep(cpu_window).await;
@@ -220,8 +219,9 @@ impl VoiceBench {
         let window_wall = (window_wall, chrono::Utc::now());
         let worker_cpu = (worker.cpu_seconds()? - worker_cpu0) / window;
         let harness_cpu = (cpu_seconds_of(std::process::id())? - harness_cpu0) / window;
-        let worker_wait = (runqueue_wait_of(worker.pid) - worker_wait0) / window;
-        let harness_wait = (runqueue_wait_of(std::process::id()) - harness_wait0) / window;
+        let worker_wait = busiest_thread_wait(&worker_sched0, &schedstats_of(worker.pid)) / window;
+        let harness_wait =
+            busiest_thread_wait(&harness_sched0, &schedstats_of(std::process::id())) / window;
         let peak = memory_of(worker.pid)?.peak_kib.max(idle.rss_kib);
 
         let deadline = Instant::now() + Duration::from_secs(180);
@@ -481,18 +481,38 @@ fn histogram_quantiles(text: &str, name: &str) -> Option<(f64, f64)> {
     Some((at(0.5)?, at(0.99)?))
 }
 
-/// Seconds the threads of `pid` have spent ready to run but waiting for a CPU
-/// (`/proc/<pid>/task/*/schedstat`, second field, in ns); 0 where unavailable.
-fn runqueue_wait_of(pid: u32) -> f64 {
+/// Per thread of `pid`: nanoseconds on a CPU and ready but waiting for one
+/// (`/proc/<pid>/task/*/schedstat`); empty where unavailable.
+fn schedstats_of(pid: u32) -> std::collections::HashMap<String, (f64, f64)> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0.0;
+        return Default::default();
     };
     tasks
         .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .sum::<f64>()
-        / 1e9
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            let mut fields = stat.split_whitespace().map(|f| f.parse::<f64>());
+            let (run, wait) = (fields.next()?.ok()?, fields.next()?.ok()?);
+            Some((task.file_name().to_string_lossy().into_owned(), (run, wait)))
+        })
+        .collect()
+}
+
+/// Seconds the busiest thread of a process (the most CPU between two snapshots: the
+/// runtime's event loop) spent ready but waiting for a CPU between them. Other threads
+/// (blocking pools on the same pinned core) would count their waits on each other.
+fn busiest_thread_wait(
+    before: &std::collections::HashMap<String, (f64, f64)>,
+    after: &std::collections::HashMap<String, (f64, f64)>,
+) -> f64 {
+    after
+        .iter()
+        .map(|(tid, (run, wait))| {
+            let (run0, wait0) = before.get(tid).copied().unwrap_or_default();
+            (run - run0, wait - wait0)
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or(0.0, |(_, wait)| wait / 1e9)
 }
 
 /// How long an utterance of `text` lasts, in ms.
