@@ -27,6 +27,7 @@ pub(super) fn is_quiet(samples: &[i16]) -> bool {
 }
 
 /// A decoder that skips what cannot matter. Positions are samples since the stream began.
+#[derive(Debug)]
 pub(crate) struct GatedDecoder {
     rate: u32,
     enabled: bool,
