@@ -246,6 +246,15 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<std::path::PathBuf> {
     Ok(binary)
 }
 
+/// The agent-worker binary: `AGENT_WORKER_BIN` when set (a target directory shared by
+/// several checkouts may hold another checkout's build), else [`workspace_binary`].
+pub fn agent_worker_binary() -> anyhow::Result<std::path::PathBuf> {
+    match std::env::var_os("AGENT_WORKER_BIN") {
+        Some(path) => Ok(path.into()),
+        None => workspace_binary("agent-worker"),
+    }
+}
+
 /// The control-plane binary: `CONTROL_PLANE_BIN` when set (a target directory shared by
 /// several checkouts may hold another checkout's build), else [`workspace_binary`].
 pub fn control_plane_binary() -> anyhow::Result<std::path::PathBuf> {

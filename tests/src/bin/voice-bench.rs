@@ -14,7 +14,7 @@
 use anyhow::Context;
 use outbound_tests::bench::stages::STAGES;
 use outbound_tests::bench::voice::{VoiceBench, VoiceResult};
-use outbound_tests::process::workspace_binary;
+use outbound_tests::process::agent_worker_binary;
 use std::time::Duration;
 
 /// Targets from the issues: calls per core, p99 turn latency within 100 ms of one call's,
@@ -50,10 +50,7 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_default()
         .trim()
         .to_string();
-    let worker_binary = match std::env::var_os("AGENT_WORKER_BIN") {
-        Some(path) => path.into(),
-        None => workspace_binary("agent-worker")?,
-    };
+    let worker_binary = agent_worker_binary()?;
     let mut results: Vec<VoiceResult> = Vec::new();
     for &calls in &series {
         let bench = VoiceBench {
