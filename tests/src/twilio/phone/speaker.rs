@@ -114,7 +114,7 @@ impl Speaker {
         }
         // Still mid-utterance after a short frame: the utterance needed audio that was not
         // there in time (unless a clear cut it short).
-        if !self.decoder.utterance_start().is_some() {
+        if self.decoder.utterance_start().is_none() {
             self.cut_short = false;
         }
         out.underrun =
