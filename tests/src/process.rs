@@ -143,11 +143,12 @@ impl AgentWorker {
             .with_context(|| format!("opening {}", log.display()))?;
         let child = Command::new(binary)
             .args(args)
+            // Quiet by default; `settings` may override it (a bench reads the call events).
+            .env("RUST_LOG", "warn")
             .envs(settings.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("AW__SERVER__LISTEN", format!("127.0.0.1:{port}"))
             // Test mode: the binary may run on the built-in secrets the settings leave.
             .env("AW__CONTROL_PLANE__ALLOW_DEV_SECRETS", "true")
-            .env("RUST_LOG", "warn")
             .stdout(Stdio::from(log_file.try_clone()?))
             .stderr(Stdio::from(log_file))
             .kill_on_drop(true)
@@ -248,6 +249,15 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<std::path::PathBuf> {
         binary.display()
     );
     Ok(binary)
+}
+
+/// The agent-worker binary: `AGENT_WORKER_BIN` when set (a target directory shared by
+/// several checkouts may hold another checkout's build), else [`workspace_binary`].
+pub fn agent_worker_binary() -> anyhow::Result<std::path::PathBuf> {
+    match std::env::var_os("AGENT_WORKER_BIN") {
+        Some(path) => Ok(path.into()),
+        None => workspace_binary("agent-worker"),
+    }
 }
 
 /// The control-plane binary: `CONTROL_PLANE_BIN` when set (a target directory shared by

@@ -34,27 +34,42 @@ impl Pacer {
 
     /// When the next frame is due; `None` when the clock is stopped (send at once).
     pub fn next_due(&self, now: Instant) -> Option<Instant> {
+        self.next_due_for(now, 1)
+    }
+
+    /// When the next `frames` frames (one message) are due: once sending them keeps the
+    /// far end's buffer within `lead`. `None` when the clock is stopped (send at once).
+    pub fn next_due_for(&self, now: Instant, frames: u32) -> Option<Instant> {
         let origin = self.origin?;
         if self.underrun(now) {
             return None;
         }
-        // Due once sending it keeps the far end's buffer within `lead`.
-        let end = origin + FRAME * (self.sent + 1);
+        let end = origin + FRAME * (self.sent + frames.max(1));
         Some(end.checked_sub(self.lead).unwrap_or(origin))
     }
 
     /// Whether a frame may be sent at `now`.
     pub fn may_send(&self, now: Instant) -> bool {
-        self.next_due(now).is_none_or(|due| due <= now)
+        self.may_send_frames(now, 1)
+    }
+
+    /// Whether a message of `frames` frames may be sent at `now`.
+    pub fn may_send_frames(&self, now: Instant, frames: u32) -> bool {
+        self.next_due_for(now, frames).is_none_or(|due| due <= now)
     }
 
     /// Records that a frame was sent at `now`.
     pub fn sent(&mut self, now: Instant) {
+        self.sent_frames(now, 1);
+    }
+
+    /// Records that a message of `frames` frames was sent at `now`.
+    pub fn sent_frames(&mut self, now: Instant, frames: u32) {
         if self.origin.is_none() || self.underrun(now) {
             self.origin = Some(now);
             self.sent = 0;
         }
-        self.sent += 1;
+        self.sent += frames;
     }
 
     /// Whether the far end has played everything sent (its buffer ran dry).
@@ -106,6 +121,28 @@ mod tests {
         }
         assert_eq!(sent, 50);
         assert_eq!(pacer.buffered(now), Duration::from_millis(60));
+    }
+
+    #[test]
+    fn messages_of_three_frames_keep_the_same_rate_within_the_lead() {
+        let start = Instant::now();
+        let mut pacer = Pacer::new(Duration::from_millis(200));
+        let mut now = start;
+        let mut messages = 0;
+        for _ in 0..1000 {
+            while pacer.may_send_frames(now, 3) {
+                pacer.sent_frames(now, 3);
+                messages += 1;
+                // Never more than the lead ahead of the ear.
+                assert!(pacer.buffered(now) <= Duration::from_millis(200));
+            }
+            // Never less than a message's worth (no gap while the next one waits).
+            assert!(pacer.buffered(now) > Duration::from_millis(140));
+            now += Duration::from_millis(1);
+        }
+        // A burst of three messages (180 ms, the most within the 200 ms lead), then one
+        // every 60 ms from 40 ms on: 16 more in the first second.
+        assert_eq!(messages, 3 + 16);
     }
 
     #[test]

@@ -53,6 +53,12 @@ pub struct PipelineConfig {
     pub pacer_lead_ms: u64,
     /// Synthesised audio held ahead of playout (backpressure on TTS).
     pub max_buffered_ms: u64,
+    /// Agent audio per outbound media message, where the transport takes more than one
+    /// 20 ms frame per message (Twilio does): fewer messages, less CPU per call.
+    pub media_message_ms: u64,
+    /// Callee audio per input to the STT session (frames right after speech still go
+    /// one by one, so the provider's endpointing is not delayed).
+    pub stt_chunk_ms: u64,
     /// Tool rounds per turn (a reply with only tool calls asks the model again).
     pub max_tool_rounds: u32,
     /// Wait for the callee's first words this long before the first message; 0 = speak at once.
@@ -98,6 +104,8 @@ impl Default for PipelineConfig {
             silence_reprompts: 1,
             pacer_lead_ms: 200,
             max_buffered_ms: 10_000,
+            media_message_ms: 60,
+            stt_chunk_ms: 100,
             max_tool_rounds: 3,
             first_message_delay_ms: 0,
             phrases: Phrases::default(),

@@ -3,7 +3,7 @@
 
 use crate::metrics::WorkerMetrics;
 use serde::Serialize;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// One agent turn's timings, in milliseconds.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -19,6 +19,30 @@ pub struct TurnLatency {
     /// The worker's own share: turn end to LLM request, first clause to TTS request, and
     /// TTS first byte to first audio sent (everything but waiting on providers).
     pub own_overhead_ms: Option<f64>,
+    /// Where the turn's time went, stage by stage (for reading one late turn).
+    pub stages: Option<TurnStages>,
+}
+
+/// A turn's stage marks in ms after the last speech frame arrived, anchored to the wall
+/// clock so a benchmark can line them up with the callee's clock and the providers'.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnStages {
+    /// Wall clock (ms since the Unix epoch) when the last speech frame arrived.
+    pub speech_end_unix_ms: f64,
+    /// The VAD declared the speech over (its hangover after the last speech frame).
+    pub vad_end_ms: Option<f64>,
+    /// The final transcript that completed the turn arrived from the STT provider.
+    pub stt_final_ms: Option<f64>,
+    /// The event that completed the turn was received.
+    pub turn_end_ms: Option<f64>,
+    pub llm_request_ms: Option<f64>,
+    pub llm_first_token_ms: Option<f64>,
+    pub first_clause_ms: Option<f64>,
+    pub tts_request_ms: Option<f64>,
+    pub tts_first_byte_ms: Option<f64>,
+    /// The first frame of the reply went to the transport (the pacer let it go).
+    pub first_audio_ms: Option<f64>,
 }
 
 /// One barge-in: callee speech onset to the clear.
@@ -33,6 +57,8 @@ pub struct BargeInLatency {
 #[derive(Debug, Default)]
 pub struct TurnClock {
     pub speech_end: Option<Instant>,
+    /// When the VAD declared the speech over.
+    pub vad_end: Option<Instant>,
     /// When the event that ended the callee's turn was received.
     pub turn_end: Option<Instant>,
     /// When the model's first clause was complete.
@@ -59,12 +85,15 @@ pub struct CallLatency {
     /// When the callee first heard the agent, in ms since the media started (the answer):
     /// the control plane's abandonment rate counts calls where this is over 2 s or never.
     first_audio_ms: Option<i64>,
+    /// The same moment on the monotonic and the wall clock (stages are reported on both).
+    anchor: (Instant, SystemTime),
 }
 
 impl CallLatency {
     pub fn new(metrics: WorkerMetrics) -> Self {
         CallLatency {
             metrics,
+            anchor: (Instant::now(), SystemTime::now()),
             turns: Vec::new(),
             barge_ins: Vec::new(),
             first_audio_ms: None,
@@ -85,6 +114,7 @@ impl CallLatency {
             llm_first_token_ms: ms(clock.llm_request, clock.llm_first_token),
             tts_first_byte_ms: ms(clock.tts_request, clock.tts_first_byte),
             own_overhead_ms: own_overhead(clock),
+            stages: self.stages(clock),
         };
         for (value, histogram) in [
             (record.end_of_speech_to_audio_ms, &self.metrics.turn_latency),
@@ -98,6 +128,30 @@ impl CallLatency {
             }
         }
         self.turns.push(record);
+    }
+
+    /// The turn's stage marks relative to its last speech frame.
+    fn stages(&self, clock: &TurnClock) -> Option<TurnStages> {
+        let end = clock.speech_end?;
+        let (mono, wall) = self.anchor;
+        let wall_end = match end.checked_duration_since(mono) {
+            Some(after) => wall + after,
+            None => wall - mono.duration_since(end),
+        };
+        let unix_ms = wall_end.duration_since(UNIX_EPOCH).ok()?.as_secs_f64() * 1000.0;
+        let at = |mark: Option<Instant>| ms(Some(end), mark);
+        Some(TurnStages {
+            speech_end_unix_ms: unix_ms,
+            vad_end_ms: at(clock.vad_end),
+            stt_final_ms: at(clock.stt_final),
+            turn_end_ms: at(clock.turn_end),
+            llm_request_ms: at(clock.llm_request),
+            llm_first_token_ms: at(clock.llm_first_token),
+            first_clause_ms: at(clock.first_clause),
+            tts_request_ms: at(clock.tts_request),
+            tts_first_byte_ms: at(clock.tts_first_byte),
+            first_audio_ms: at(clock.first_audio),
+        })
     }
 
     /// Records a barge-in's stop time.
@@ -161,6 +215,7 @@ mod tests {
         let at = |ms| Some(t0 + Duration::from_millis(ms));
         let clock = TurnClock {
             speech_end: at(0),
+            vad_end: at(200),
             turn_end: at(312),
             first_clause: at(440),
             stt_final: at(310),
@@ -179,6 +234,19 @@ mod tests {
         // 8 ms to ask the model, 10 ms to ask for speech, 5 ms to send the first audio.
         assert_eq!(summary["turns"][0]["ownOverheadMs"], 23.0);
         assert_eq!(summary["turns"][1]["sttFinalMs"], serde_json::Value::Null);
+        // The stage marks count from the last speech frame, anchored to the wall clock.
+        let stages = &summary["turns"][0]["stages"];
+        assert_eq!(stages["vadEndMs"], 200.0);
+        assert_eq!(stages["turnEndMs"], 312.0);
+        assert_eq!(stages["ttsFirstByteMs"], 500.0);
+        assert_eq!(stages["firstAudioMs"], 505.0);
+        let unix_now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+            * 1e3;
+        assert!((stages["speechEndUnixMs"].as_f64().unwrap() - unix_now).abs() < 60_000.0);
+        assert_eq!(summary["turns"][1]["stages"], serde_json::Value::Null);
         assert_eq!(summary["endOfSpeechToAudioMs"]["count"], 1);
         assert!(latency
             .metrics

@@ -128,12 +128,32 @@ impl Reply {
 
     /// The next frame to send, if one is complete.
     pub fn next_frame(&mut self) -> Option<&[u8]> {
-        let start = self.next_frame * FRAME_SAMPLES;
-        if self.audio.len() >= start + FRAME_SAMPLES {
-            self.next_frame += 1;
-            return Some(&self.audio[start..start + FRAME_SAMPLES]);
+        self.next_frames(1)
+    }
+
+    /// Up to `max` complete frames to send in one message, never past the next mark (so
+    /// a mark still follows exactly the frames it confirms).
+    pub fn next_frames(&mut self, max: usize) -> Option<&[u8]> {
+        let first = self.next_frame;
+        let mut count = self.unsent_frames().min(max.max(1));
+        // Frames up to the next progress mark, and up to the next clause end.
+        let to_mark = (self.last_mark_at + MARK_EVERY).saturating_sub(first);
+        if to_mark > 0 {
+            count = count.min(to_mark);
         }
-        None
+        if let Some(end) = self
+            .clauses
+            .iter()
+            .filter_map(|c| c.end_frame)
+            .find(|&end| end > first)
+        {
+            count = count.min(end - first);
+        }
+        if count == 0 {
+            return None;
+        }
+        self.next_frame += count;
+        Some(&self.audio[first * FRAME_SAMPLES..(first + count) * FRAME_SAMPLES])
     }
 
     /// Whether anything (a frame or a mark) is waiting to be sent.
@@ -285,6 +305,27 @@ mod tests {
             }
         }
         marks
+    }
+
+    #[test]
+    fn batched_frames_stop_at_marks_and_clause_ends() {
+        let mut reply = reply_with(&[("Hello there.", 12), ("How are you?", 5)]);
+        let mut out = Vec::new();
+        loop {
+            if let Some(mark) = reply.take_mark() {
+                out.push(mark);
+                continue;
+            }
+            match reply.next_frames(3) {
+                Some(audio) => out.push(format!("{}", audio.len() / FRAME_SAMPLES)),
+                None => break,
+            }
+        }
+        // The same marks as frame by frame, each right after the frames it confirms.
+        assert_eq!(
+            out,
+            ["3", "3", "3", "1", "r7g0f10", "2", "r7g0f12", "3", "2", "r7g0f17"]
+        );
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub struct CalleeTurn {
     vad_ended: bool,
     /// When the last speech frame arrived (for latency).
     pub last_speech_at: Option<Instant>,
+    /// When the VAD last declared the speech over (for the turn's stage marks).
+    pub vad_end_at: Option<Instant>,
     /// When the first final of the turn arrived.
     pub first_final_at: Option<Instant>,
     /// When the final that completed the text arrived.
@@ -41,8 +43,9 @@ impl CalleeTurn {
     }
 
     /// The VAD saw the speech stop.
-    pub fn vad_speech_end(&mut self) {
+    pub fn vad_speech_end(&mut self, now: Instant) {
         self.vad_ended = true;
+        self.vad_end_at = Some(now);
     }
 
     /// The callee started speaking again: the turn is not over.
@@ -95,7 +98,7 @@ mod tests {
     fn a_turn_needs_words_and_an_end_signal() {
         let now = Instant::now();
         let mut turn = CalleeTurn::default();
-        turn.vad_speech_end();
+        turn.vad_speech_end(now);
         assert!(
             !turn.is_complete(TurnEnd::Either),
             "silence alone is no turn"

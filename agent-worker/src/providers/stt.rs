@@ -23,8 +23,9 @@ pub struct SttOptions {
 /// What the pipeline feeds a session.
 #[derive(Debug, Clone)]
 pub enum SttInput {
-    /// One 20 ms frame of 8 kHz mu-law, with the pipeline's VAD verdict (segmenting
-    /// providers such as Whisper keep only speech; streaming ones ignore it).
+    /// Whole 20 ms frames of 8 kHz mu-law (the pipeline sends 100 ms at a time), with
+    /// whether its VAD heard speech in them (segmenting providers such as Whisper keep
+    /// only speech; streaming ones ignore it).
     Audio { mulaw: Bytes, speech: bool },
     /// The pipeline thinks the callee finished a turn: finalize what was heard.
     Finalize,

@@ -29,8 +29,14 @@ pub struct Closed;
 pub trait Transport: Send {
     /// The next inbound item; `None` once the media has ended. Cancel-safe.
     async fn recv(&mut self) -> Option<Inbound>;
-    /// Sends one frame of the agent's audio (8 kHz mu-law).
+    /// Sends the agent's audio (8 kHz mu-law): whole 20 ms frames, at most
+    /// [`Transport::max_frames_per_message`] of them.
     async fn send_audio(&mut self, mulaw: &[u8]) -> Result<(), Closed>;
+    /// How many 20 ms frames one `send_audio` may carry: fewer, bigger messages cost less
+    /// per call where the far end buffers anyway.
+    fn max_frames_per_message(&self) -> usize {
+        1
+    }
     /// Sends a mark that comes back once the audio before it played.
     async fn send_mark(&mut self, name: &str) -> Result<(), Closed>;
     /// Drops audio the far end holds but has not played yet (barge-in).

@@ -17,6 +17,11 @@ use messages::{Incoming, Start};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// Bytes kept for decoded callee frames (a 20 ms frame is 160).
+const FRAME_BUFFER: usize = 1024;
+/// Agent audio frames (20 ms) one outbound `media` message may carry (200 ms).
+const MAX_FRAMES_PER_MESSAGE: usize = 10;
+
 /// What the `start` message said about the stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamStart {
@@ -43,6 +48,8 @@ pub struct TwilioTransport {
     stream_sid: String,
     /// Reused for base64 so a frame costs no allocation beyond the message.
     encoded: String,
+    /// Reused for decoded callee frames (see `decode`).
+    decoded: bytes::BytesMut,
     closed: bool,
 }
 
@@ -88,6 +95,7 @@ impl TwilioTransport {
             socket,
             stream_sid: stream_sid.clone(),
             encoded: String::with_capacity(256),
+            decoded: bytes::BytesMut::with_capacity(FRAME_BUFFER),
             closed: false,
         };
         Ok((
@@ -98,6 +106,18 @@ impl TwilioTransport {
                 custom_parameters,
             },
         ))
+    }
+
+    /// Decodes a `media` payload into the reused frame buffer. The session reads a frame
+    /// and drops it before the next, so the buffer's memory comes back every time.
+    fn decode(&mut self, payload: &[u8]) -> Result<Bytes, base64::DecodeSliceError> {
+        self.decoded
+            .resize(base64::decoded_len_estimate(payload.len()), 0);
+        let written =
+            base64::engine::general_purpose::STANDARD.decode_slice(payload, &mut self.decoded[..]);
+        let written = written.inspect_err(|_| self.decoded.clear())?;
+        self.decoded.truncate(written);
+        Ok(self.decoded.split().freeze())
     }
 
     async fn send_text(&mut self, text: String) -> Result<(), Closed> {
@@ -139,12 +159,10 @@ impl Transport for TwilioTransport {
                 _ => continue,
             };
             match serde_json::from_str::<Incoming<'_>>(text.as_str()) {
-                Ok(Incoming::Media { media }) => {
-                    match base64::engine::general_purpose::STANDARD.decode(media.payload) {
-                        Ok(bytes) => return Some(Inbound::Audio(Bytes::from(bytes))),
-                        Err(e) => tracing::warn!(error = %e, "media payload is not base64"),
-                    }
-                }
+                Ok(Incoming::Media { media }) => match self.decode(media.payload.as_bytes()) {
+                    Ok(frame) => return Some(Inbound::Audio(frame)),
+                    Err(e) => tracing::warn!(error = %e, "media payload is not base64"),
+                },
                 Ok(Incoming::Dtmf { dtmf }) => {
                     if let Some(digit) = dtmf.digit.chars().next() {
                         return Some(Inbound::Dtmf(digit));
@@ -182,6 +200,13 @@ impl Transport for TwilioTransport {
 
     fn echoes_marks(&self) -> bool {
         true
+    }
+
+    /// Twilio buffers what it is sent (the pacer keeps 200 ms ahead), so a message may
+    /// carry several frames; `pipeline.media_message_ms` picks how many (60 ms: a third
+    /// of the messages, framing, JSON and syscalls of one per frame).
+    fn max_frames_per_message(&self) -> usize {
+        MAX_FRAMES_PER_MESSAGE
     }
 
     async fn hang_up(&mut self) {

@@ -2,5 +2,6 @@
 
 pub mod livekit;
 pub mod livekit_callee;
+pub mod stages;
 pub mod stats;
 pub mod voice;

@@ -4,11 +4,12 @@
 //! in the agent's audio is an underrun at the ear, not a guess.
 //!
 //! Per call the callee answers, hears the first message, says a token, checks it hears
-//! it echoed, does that again, and says goodbye; every fourth callee also talks over the
+//! it echoed, does that twice more, and says goodbye (a call lasts about half a minute); every fourth callee also talks over the
 //! first message (barge-in). Measured: gaps, lost callee audio, wrong or missing echoes,
 //! turn latency at the ear and our own share of it, barge-in stop time, worker CPU and
 //! memory per call, and the harness's own CPU.
 
+use crate::bench::stages::{self, StageReport};
 use crate::bench::stats::Percentiles;
 use crate::process::{cpu_seconds_of, memory_of, AgentWorker};
 use crate::providers::{ProviderConfig, ProviderEmulator};
@@ -67,13 +68,23 @@ pub struct VoiceResult {
     pub worker_cpu_cores: f64,
     /// Harness CPU over the same window, in cores.
     pub harness_cpu_cores: f64,
-    /// Worker CPU milliseconds per call-second.
+    /// Worker CPU milliseconds per call-second (call-seconds counted from each call's
+    /// answer and end inside the CPU window, not assumed).
     pub worker_cpu_ms_per_call_second: f64,
+    /// Calls live on average during the CPU window (call-seconds / window seconds).
+    pub mean_live_calls: f64,
+    /// Share of the CPU window the worker's busiest thread (its event loop) was ready but
+    /// waiting for a CPU (other processes on its core: the machine is shared); likewise
+    /// the harness's.
+    pub worker_runqueue_wait: f64,
+    pub harness_runqueue_wait: f64,
     /// (peak RSS - idle RSS) / calls, KiB.
     pub memory_per_call_kib: f64,
     pub worker_idle_rss_kib: u64,
     pub worker_peak_rss_kib: u64,
     pub wall_seconds: f64,
+    /// Where the turns spent their time, stage by stage, and the slowest turns in full.
+    pub stages: StageReport,
 }
 
 impl VoiceResult {
@@ -90,7 +101,7 @@ impl VoiceResult {
 
 /// The turns each callee takes (tokens are per call).
 fn script(call: usize, barge_in: bool) -> (CalleeScript, Vec<String>) {
-    let tokens: Vec<String> = (0..2).map(|t| format!("token-{}", call * 10 + t)).collect();
+    let tokens: Vec<String> = (0..3).map(|t| format!("token-{}", call * 10 + t)).collect();
     let mut script = CalleeScript::answer_after(100);
     if barge_in {
         script = script.say(900, &format!("wait a moment {}", tokens[0]));
@@ -99,9 +110,16 @@ fn script(call: usize, barge_in: bool) -> (CalleeScript, Vec<String>) {
     }
     let script = script
         .reply(300, &format!("and then {}", tokens[1]))
+        .reply(300, &format!("one more {}", tokens[2]))
         .reply(300, "thanks goodbye")
         .hang_up_after(120_000);
     (script, tokens)
+}
+
+/// The worker's id for call `call` (passed as the stream's `callId` parameter, so the
+/// worker's call events name it).
+fn call_id(call: usize) -> String {
+    format!("00000000-0000-4000-8000-{call:012}")
 }
 
 fn number(call: usize) -> String {
@@ -140,45 +158,70 @@ impl VoiceBench {
         let idle = memory_of(worker.pid)?;
         std::fs::write(format!("/proc/{}/clear_refs", worker.pid), "5").ok();
 
-        let mut sids = Vec::with_capacity(self.calls);
-        let mut expected = Vec::with_capacity(self.calls);
         let started = Instant::now();
         let gap = self
             .ramp
             .checked_div(self.calls.max(1) as u32)
             .unwrap_or_default();
-        let twiml = format!(
-            r#"<Response><Connect><Stream url="{}"/></Connect></Response>"#,
-            worker.media_url()
-        );
+        let media_url = worker.media_url();
+        // Calls start on an absolute schedule and their REST requests overlap: awaiting
+        // each request in turn stretched a 500-call ramp to half a minute, so the first
+        // calls had ended before the last started.
+        let mut creating = tokio::task::JoinSet::new();
+        let mut expected = Vec::with_capacity(self.calls);
         for call in 0..self.calls {
+            let twiml = format!(
+                r#"<Response><Connect><Stream url="{media_url}"><Parameter name="callId" value="{}"/></Stream></Connect></Response>"#,
+                call_id(call)
+            );
             let (script, tokens) = script(call, call % 4 == 3);
             twilio.register_callee(&number(call), script);
-            let created: serde_json::Value = client
+            expected.push(tokens);
+            tokio::time::sleep_until((started + gap * call as u32).into()).await;
+            let request = client
                 .post(twilio.calls_url())
                 .basic_auth(twilio.account_sid(), Some(twilio.auth_token()))
                 .form(&[
                     ("To", number(call)),
                     ("From", "+14155550100".to_string()),
-                    ("Twiml", twiml.clone()),
-                ])
-                .send()
-                .await?
-                .json()
-                .await?;
-            sids.push(created["sid"].as_str().context("no call sid")?.to_string());
-            expected.push(tokens);
-            tokio::time::sleep(gap).await;
+                    ("Twiml", twiml),
+                ]);
+            creating.spawn(async move {
+                let created: serde_json::Value = request.send().await?.json().await?;
+                let sid = created["sid"].as_str().context("no call sid")?.to_string();
+                anyhow::Ok((call, sid))
+            });
+        }
+        let mut sids = vec![String::new(); self.calls];
+        while let Some(created) = creating.join_next().await {
+            let (call, sid) = created??;
+            sids[call] = sid;
+        }
+        // The CPU window opens once every call is answered (all live).
+        let answered_by = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < answered_by
+            && !sids
+                .iter()
+                .all(|s| twilio.call(s).is_some_and(|r| r.answered_at.is_some()))
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         // Measure CPU while every call is live: after the ramp, for the next stretch.
         let cpu_window = Duration::from_secs(10);
         let (worker_cpu0, harness_cpu0) =
             (worker.cpu_seconds()?, cpu_seconds_of(std::process::id())?);
+        let (worker_sched0, harness_sched0) =
+            (schedstats_of(worker.pid), schedstats_of(std::process::id()));
         let window_start = Instant::now();
+        let window_wall = chrono::Utc::now();
         tokio::time::sleep(cpu_window).await;
         let window = window_start.elapsed().as_secs_f64();
+        let window_wall = (window_wall, chrono::Utc::now());
         let worker_cpu = (worker.cpu_seconds()? - worker_cpu0) / window;
         let harness_cpu = (cpu_seconds_of(std::process::id())? - harness_cpu0) / window;
+        let worker_wait = busiest_thread_wait(&worker_sched0, &schedstats_of(worker.pid)) / window;
+        let harness_wait =
+            busiest_thread_wait(&harness_sched0, &schedstats_of(std::process::id())) / window;
         let peak = memory_of(worker.pid)?.peak_kib.max(idle.rss_kib);
 
         let deadline = Instant::now() + Duration::from_secs(180);
@@ -191,7 +234,17 @@ impl VoiceBench {
             .text()
             .await?;
         let own_overhead = histogram_quantiles(&metrics, "agent_own_overhead_seconds");
-        let result = self.measure(
+        // The call events (with each turn's stage marks) are logged when a call ends.
+        worker.kill().await.ok();
+        let log = std::fs::read_to_string(self.work_dir.join("worker.log")).unwrap_or_default();
+        let call_ids: Vec<String> = (0..self.calls).map(call_id).collect();
+        let traced = stages::trace(
+            &reports,
+            &call_ids,
+            &stages::worker_turns(&log),
+            &providers.report().stt,
+        );
+        let mut result = self.measure(
             &reports,
             &expected,
             &providers,
@@ -202,9 +255,13 @@ impl VoiceBench {
                 idle_kib: idle.rss_kib,
                 peak_kib: peak,
                 wall,
+                window_wall,
             },
         );
-        worker.kill().await.ok();
+        result.stages = traced;
+        result.worker_runqueue_wait = worker_wait;
+        result.harness_runqueue_wait = harness_wait;
+        self.keep_failed_calls(&reports, &expected);
         Ok(result)
     }
 
@@ -233,6 +290,12 @@ impl VoiceBench {
             ),
             ("AW__PROVIDERS__ELEVENLABS__API_KEY", key),
             ("AW__RECORDING__ENABLED", "true".into()),
+            // Only the call events, as JSON lines: they carry each turn's stage marks.
+            ("LOG_FORMAT", "json".into()),
+            (
+                "RUST_LOG",
+                "warn,agent_worker::pipeline::events=info".into(),
+            ),
             (
                 "AW__RECORDING__STORE_URL",
                 format!("file://{}", self.work_dir.join("recordings").display()),
@@ -248,6 +311,27 @@ impl VoiceBench {
                 AgentWorker::start_pinned(&self.worker_binary, cpu, &settings, &args, &log).await
             }
             None => AgentWorker::start(&self.worker_binary, &settings, &args, &log).await,
+        }
+    }
+
+    /// Writes the reports of up to ten calls that missed an echo to `failed-calls.json`
+    /// in the work directory, to read what their ears heard.
+    fn keep_failed_calls(&self, reports: &[Option<CallReport>], expected: &[Vec<String>]) {
+        let failed: Vec<&CallReport> = reports
+            .iter()
+            .zip(expected)
+            .filter_map(|(report, tokens)| {
+                let report = report.as_ref()?;
+                let heard = report.heard_texts();
+                tokens
+                    .iter()
+                    .any(|t| !heard.iter().any(|h| h.contains(t.as_str())))
+                    .then_some(report)
+            })
+            .take(10)
+            .collect();
+        if let Ok(json) = serde_json::to_string_pretty(&failed) {
+            std::fs::write(self.work_dir.join("failed-calls.json"), json).ok();
         }
     }
 
@@ -272,12 +356,16 @@ impl VoiceBench {
             worker_own_overhead_ms: m.own_overhead,
             worker_cpu_cores: m.worker_cpu,
             harness_cpu_cores: m.harness_cpu,
-            worker_cpu_ms_per_call_second: m.worker_cpu * 1000.0 / self.calls.max(1) as f64,
+            worker_cpu_ms_per_call_second: 0.0,
+            mean_live_calls: 0.0,
+            worker_runqueue_wait: 0.0,
+            harness_runqueue_wait: 0.0,
             memory_per_call_kib: m.peak_kib.saturating_sub(m.idle_kib) as f64
                 / self.calls.max(1) as f64,
             worker_idle_rss_kib: m.idle_kib,
             worker_peak_rss_kib: m.peak_kib,
             wall_seconds: m.wall,
+            stages: StageReport::default(),
         };
         let configured =
             (ENDPOINTING_MS + self.stt_delay_ms + self.llm_first_token_ms + self.tts_first_byte_ms)
@@ -324,6 +412,20 @@ impl VoiceBench {
                     .map(|v| v as f64),
             );
         }
+        let (from, to) = m.window_wall;
+        let window = (to - from).num_microseconds().unwrap_or(1).max(1) as f64 / 1e6;
+        let call_seconds: f64 = reports
+            .iter()
+            .flatten()
+            .filter_map(|r| {
+                let start = r.answered_at?.max(from);
+                let end = r.ended_at.unwrap_or(to).min(to);
+                Some((end - start).num_microseconds()?.max(0) as f64 / 1e6)
+            })
+            .sum();
+        result.mean_live_calls = call_seconds / window;
+        result.worker_cpu_ms_per_call_second =
+            m.worker_cpu * window * 1000.0 / call_seconds.max(1e-9);
         let received: f64 = providers.report().stt.iter().map(|s| s.audio_seconds).sum();
         result.dropped_callee_frames = sent_frames - (received * 50.0).round() as i64;
         result.turn_latency_ms = Percentiles::of(&turns);
@@ -340,6 +442,8 @@ pub const HANG_UP_FRAMES: usize = 2;
 const ENDPOINTING_MS: u64 = 300;
 
 struct Measured {
+    /// The CPU window on the wall clock (calls' answer and end times are on it).
+    window_wall: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
     own_overhead: Option<(f64, f64)>,
     worker_cpu: f64,
     harness_cpu: f64,
@@ -375,6 +479,40 @@ fn histogram_quantiles(text: &str, name: &str) -> Option<(f64, f64)> {
             .map(|(le, _)| le * 1000.0)
     };
     Some((at(0.5)?, at(0.99)?))
+}
+
+/// Per thread of `pid`: nanoseconds on a CPU and ready but waiting for one
+/// (`/proc/<pid>/task/*/schedstat`); empty where unavailable.
+fn schedstats_of(pid: u32) -> std::collections::HashMap<String, (f64, f64)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Default::default();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            let mut fields = stat.split_whitespace().map(|f| f.parse::<f64>());
+            let (run, wait) = (fields.next()?.ok()?, fields.next()?.ok()?);
+            Some((task.file_name().to_string_lossy().into_owned(), (run, wait)))
+        })
+        .collect()
+}
+
+/// Seconds the busiest thread of a process (the most CPU between two snapshots: the
+/// runtime's event loop) spent ready but waiting for a CPU between them. Other threads
+/// (blocking pools on the same pinned core) would count their waits on each other.
+fn busiest_thread_wait(
+    before: &std::collections::HashMap<String, (f64, f64)>,
+    after: &std::collections::HashMap<String, (f64, f64)>,
+) -> f64 {
+    after
+        .iter()
+        .map(|(tid, (run, wait))| {
+            let (run0, wait0) = before.get(tid).copied().unwrap_or_default();
+            (run - run0, wait - wait0)
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or(0.0, |(_, wait)| wait / 1e9)
 }
 
 /// How long an utterance of `text` lasts, in ms.

@@ -20,7 +20,7 @@
 //! ```
 
 mod config;
-mod deepgram_listen;
+pub(crate) mod deepgram_listen;
 mod deepgram_speak;
 mod elevenlabs;
 mod emulator;

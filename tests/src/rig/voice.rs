@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use sqlx::PgPool;
 
 use super::{free_port, Api, WORKER_KEY};
-use crate::process::{workspace_binary, AgentWorker};
+use crate::process::{agent_worker_binary, AgentWorker};
 use crate::providers::{ProviderConfig, ProviderEmulator};
 use crate::twilio::{Emulator, EmulatorConfig, EmulatorHandle};
 
@@ -78,13 +78,9 @@ impl VoiceRig {
         (options.worker)(&mut config);
         let (worker, media_url) = if options.worker_process {
             let log = recordings.path().join("worker.log");
-            let process = AgentWorker::start(
-                &workspace_binary("agent-worker")?,
-                &worker_env(&config),
-                &[],
-                &log,
-            )
-            .await?;
+            let process =
+                AgentWorker::start(&agent_worker_binary()?, &worker_env(&config), &[], &log)
+                    .await?;
             let media_url = process.media_url();
             (RigWorker::Process(Box::new(process)), media_url)
         } else {

@@ -2,7 +2,7 @@
 //! process must show no gap in the agent's audio, lose no callee audio and miss no echo.
 
 use outbound_tests::bench::voice::VoiceBench;
-use outbound_tests::process::workspace_binary;
+use outbound_tests::process::agent_worker_binary;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -11,7 +11,7 @@ async fn twenty_concurrent_calls_have_no_gap_and_lose_nothing() {
     let work_dir = tempfile::tempdir().unwrap();
     let bench = VoiceBench {
         calls: 20,
-        worker_binary: workspace_binary("agent-worker").unwrap(),
+        worker_binary: agent_worker_binary().unwrap(),
         worker_cpu: None,
         worker_threads: 1,
         ramp: Duration::from_secs(2),

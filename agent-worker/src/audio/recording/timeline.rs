@@ -177,8 +177,12 @@ impl Timeline {
             self.out_first = index;
             self.out.reserve((self.batch_slots * SLOT_BYTES) as usize);
         }
-        for sample in slot.samples {
-            self.out.extend_from_slice(&sample.to_le_bytes());
+        // One resize and a fixed-size copy loop: 320 two-byte `extend_from_slice` calls
+        // per slot were 6% of a loaded worker.
+        let start = self.out.len();
+        self.out.resize(start + SLOT_BYTES as usize, 0);
+        for (bytes, sample) in self.out[start..].chunks_exact_mut(2).zip(slot.samples) {
+            bytes.copy_from_slice(&sample.to_le_bytes());
         }
         if self.out.len() as u64 >= self.batch_slots * SLOT_BYTES {
             self.flush_out();

@@ -4,7 +4,7 @@
 
 use super::{AfterReply, LlmStream, PendingClause, Session, Speaking};
 use crate::audio::recording::Track;
-use crate::audio::FRAME_MS;
+use crate::audio::{FRAME_MS, FRAME_SAMPLES};
 use crate::pipeline::clauses::ClauseSplitter;
 use crate::pipeline::latency::TurnClock;
 use crate::pipeline::phrases::PhraseKey;
@@ -116,7 +116,8 @@ impl Session {
         if self.pause.is_some() || !speaking.reply.has_output() {
             return None;
         }
-        Some(self.pacer.next_due(now).unwrap_or(now).max(now))
+        let frames = self.frames_per_message as u32;
+        Some(self.pacer.next_due_for(now, frames).unwrap_or(now).max(now))
     }
 
     /// Everything that follows from the state after an event: start a turn, start the
@@ -163,6 +164,7 @@ impl Session {
         self.silence_deadline = None;
         self.turn_clock = TurnClock {
             speech_end: turn.last_speech_at,
+            vad_end: turn.vad_end_at,
             turn_end: Some(self.event_at),
             stt_final: turn.last_final_at,
             ..TurnClock::default()
@@ -411,6 +413,7 @@ impl Session {
         let Some(speaking) = self.speaking.as_mut() else {
             return;
         };
+        let per_message = self.frames_per_message;
         loop {
             if let Some(mark) = speaking.reply.take_mark() {
                 if transport.send_mark(&mark).await.is_err() {
@@ -418,24 +421,27 @@ impl Session {
                 }
                 continue;
             }
-            if !self.pacer.may_send(now) {
+            if !self.pacer.may_send_frames(now, per_message as u32) {
                 break;
             }
             let buffered = self.pacer.buffered(now);
-            let Some(frame) = speaking.reply.next_frame() else {
+            let Some(audio) = speaking.reply.next_frames(per_message) else {
                 break;
             };
-            if transport.send_audio(frame).await.is_err() {
+            if transport.send_audio(audio).await.is_err() {
                 return;
             }
+            let frames = audio.len() / FRAME_SAMPLES;
             if let Some(recorder) = self.recorder.as_mut() {
                 let slot = (now + buffered)
                     .saturating_duration_since(self.started)
                     .as_millis() as u64
                     / FRAME_MS;
-                recorder.push(Track::Agent, slot, frame);
+                for (i, frame) in audio.chunks_exact(FRAME_SAMPLES).enumerate() {
+                    recorder.push(Track::Agent, slot + i as u64, frame);
+                }
             }
-            self.pacer.sent(now);
+            self.pacer.sent_frames(now, frames as u32);
             speaking.started_ms.get_or_insert(at_ms);
             self.latency.first_audio(at_ms);
             if speaking.is_turn {

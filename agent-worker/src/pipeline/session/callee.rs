@@ -12,6 +12,10 @@ use bytes::Bytes;
 use shared::events::{EventKind, Speaker};
 use std::time::{Duration, Instant};
 
+/// How long after the last speech frame beyond the endpointing every frame is forwarded
+/// at once (the provider's final waits for that silence).
+const STT_TAIL_MS: u64 = 200;
+
 impl Session {
     /// One 20 ms frame of the callee's audio.
     pub(super) async fn on_callee_audio(
@@ -30,14 +34,21 @@ impl Session {
         }
         // A frame of the wrong size (never from Twilio) is skipped by the VAD, not fatal.
         let event = self.vad.push(frame).ok().flatten();
-        if let Some(input) = &self.stt_input {
+        if self.stt_input.is_some() {
             let speech = self.vad.last_frame_is_speech();
-            let audio = SttInput::Audio {
-                mulaw: frame.clone(),
-                speech,
-            };
-            if input.try_send(audio).is_err() {
-                self.stt_dropped += 1;
+            self.stt_batch.extend_from_slice(frame);
+            self.stt_batch_speech |= speech;
+            // Right after speech every frame goes at once: the provider's endpointing
+            // (and so the turn's end) waits for that silence.
+            let tail = !speech
+                && self.callee.last_speech_at.is_some_and(|t| {
+                    now.duration_since(t)
+                        < Duration::from_millis(self.config.stt_endpointing_ms + STT_TAIL_MS)
+                });
+            // Callee audio goes in `stt_chunk_ms` inputs (100 ms: a fifth of the channel
+            // hops, task wake-ups and provider messages of frame-by-frame forwarding).
+            if tail || self.stt_batch.len() >= self.stt_chunk_bytes {
+                self.flush_stt_audio();
             }
         }
         if self.vad.last_frame_is_speech() {
@@ -64,6 +75,23 @@ impl Session {
                 .is_none_or(|t| now.duration_since(t) >= Duration::from_millis(800));
             if quiet {
                 self.leave_voicemail();
+            }
+        }
+    }
+
+    /// Hands the batched callee audio to the STT session as one input. The buffer's
+    /// memory comes back for the next batch once the STT side has dropped this one.
+    pub(super) fn flush_stt_audio(&mut self) {
+        if self.stt_batch.is_empty() {
+            return;
+        }
+        let mulaw = self.stt_batch.split().freeze();
+        let speech = std::mem::take(&mut self.stt_batch_speech);
+        self.stt_batch.reserve(self.stt_chunk_bytes);
+        if let Some(input) = &self.stt_input {
+            let frames = (mulaw.len() / crate::audio::FRAME_SAMPLES) as u64;
+            if input.try_send(SttInput::Audio { mulaw, speech }).is_err() {
+                self.stt_dropped += frames;
             }
         }
     }
@@ -101,12 +129,13 @@ impl Session {
 
     fn on_speech_end(&mut self, now: Instant) {
         self.callee_speaking = false;
-        self.callee.vad_speech_end();
+        self.callee.vad_speech_end(now);
         if let Some(pause) = self.pause.as_mut() {
             pause.decide_at = Some(now + Duration::from_millis(self.config.resume_after_ms));
         }
         if !self.callee.has_text() {
             // Ask the provider for its final now rather than after its own endpointing.
+            self.flush_stt_audio();
             if let Some(input) = &self.stt_input {
                 let _ = input.try_send(SttInput::Finalize);
             }

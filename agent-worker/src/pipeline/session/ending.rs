@@ -136,6 +136,7 @@ impl Session {
     /// and why it ended.
     pub(super) async fn end(mut self, reason: String) {
         self.finish_reply();
+        self.flush_stt_audio();
         self.stt_input = None;
         self.flush_reports().await;
         let snapshot = self.usage.snapshot();

@@ -124,12 +124,20 @@ struct Session {
     stt_input: Option<mpsc::Sender<SttInput>>,
     /// Frames the STT input channel could not take.
     stt_dropped: u64,
+    /// Callee audio not yet handed to the STT session (sent in 100 ms inputs).
+    stt_batch: bytes::BytesMut,
+    /// Whether the VAD heard speech in the batched audio.
+    stt_batch_speech: bool,
+    /// Callee audio per STT input (`pipeline.stt_chunk_ms`, whole frames).
+    stt_chunk_bytes: usize,
     callee: CalleeTurn,
     /// Frames of callee audio received (the inbound media clock).
     callee_frames: u64,
     speaking: Option<Speaking>,
     pause: Option<Pause>,
     pacer: Pacer,
+    /// Agent audio frames per transport message (the pacer sends that many at once).
+    frames_per_message: usize,
     next_reply_id: u64,
     turn_clock: TurnClock,
     latency: CallLatency,
@@ -180,6 +188,10 @@ pub async fn run(parts: SessionParts, transport: &mut dyn Transport) -> String {
     let mut session = Session {
         vad: SpeechDetector::new(&config.vad),
         pacer: Pacer::new(Duration::from_millis(config.pacer_lead_ms)),
+        frames_per_message: ((config.media_message_ms / crate::audio::FRAME_MS) as usize)
+            .clamp(1, transport.max_frames_per_message().max(1)),
+        stt_chunk_bytes: (config.stt_chunk_ms / crate::audio::FRAME_MS).max(1) as usize
+            * crate::audio::FRAME_SAMPLES,
         job,
         config,
         llm,
@@ -198,6 +210,8 @@ pub async fn run(parts: SessionParts, transport: &mut dyn Transport) -> String {
         speech_onset: None,
         stt_input: None,
         stt_dropped: 0,
+        stt_batch: bytes::BytesMut::new(),
+        stt_batch_speech: false,
         callee: CalleeTurn::default(),
         callee_frames: 0,
         speaking: None,
@@ -239,6 +253,10 @@ pub async fn run(parts: SessionParts, transport: &mut dyn Transport) -> String {
     }
     let mut llm_stream: Option<LlmStream> = None;
     let mut tts_stream: Option<TtsStream> = None;
+    // Two long-lived timers, re-armed only when their deadline changes: a fresh `sleep`
+    // per loop turn (one per callee frame) would register and cancel a timer each time.
+    let mut pace = Deadline::new();
+    let mut timer = Deadline::new();
     let reason = loop {
         let now = Instant::now();
         session
@@ -248,8 +266,8 @@ pub async fn run(parts: SessionParts, transport: &mut dyn Transport) -> String {
             transport.hang_up().await;
             break reason;
         }
-        let pace_at = session.pace_deadline(now);
-        let timer_at = session.next_timer();
+        pace.arm(session.pace_deadline(now));
+        timer.arm(session.next_timer());
         let want_tts = session.wants_audio();
         tokio::select! {
             biased;
@@ -275,8 +293,8 @@ pub async fn run(parts: SessionParts, transport: &mut dyn Transport) -> String {
             },
             event = next_or_pending(&mut llm_stream) => session.on_llm(event, &mut llm_stream),
             chunk = next_or_pending(&mut tts_stream), if want_tts => session.on_tts(chunk, &mut tts_stream),
-            _ = sleep_until(pace_at) => {}
-            _ = sleep_until(timer_at) => session.on_timers(transport, &mut llm_stream, &mut tts_stream).await,
+            () = pace.elapsed() => {}
+            () = timer.elapsed() => session.on_timers(transport, &mut llm_stream, &mut tts_stream).await,
         }
     };
     drop(llm_stream);
@@ -293,11 +311,37 @@ async fn next_or_pending<T>(stream: &mut Option<BoxStream<'static, T>>) -> Optio
     }
 }
 
-/// Sleeps until `at`; forever when there is no deadline.
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
+/// A timer kept across loop turns: armed for a deadline (or none), re-registered with
+/// the runtime only when the deadline changes.
+struct Deadline {
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    at: Option<Instant>,
+}
+
+impl Deadline {
+    fn new() -> Self {
+        Deadline {
+            sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            at: None,
+        }
+    }
+
+    fn arm(&mut self, at: Option<Instant>) {
+        if at != self.at {
+            if let Some(at) = at {
+                self.sleep.as_mut().reset(at.into());
+            }
+            self.at = at;
+        }
+    }
+
+    /// Resolves once at the armed deadline (then it is disarmed); never when disarmed.
+    async fn elapsed(&mut self) {
+        if self.at.is_none() {
+            return std::future::pending().await;
+        }
+        self.sleep.as_mut().await;
+        self.at = None;
     }
 }
 

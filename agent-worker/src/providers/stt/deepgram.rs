@@ -180,6 +180,10 @@ impl Session {
             let next = tokio::select! {
                 message = input.recv(), if closing_by.is_none() => {
                     let sent = match message {
+                        Some(SttInput::Audio { mulaw, .. }) if batch.is_empty() && mulaw.len() >= self.chunk_bytes => {
+                            // Already a whole chunk (the pipeline batches): send it as is.
+                            self.send_audio(&mut sink, mulaw).await.map(|()| true)
+                        }
                         Some(SttInput::Audio { mulaw, .. }) => {
                             batch.extend_from_slice(&mulaw);
                             if batch.len() >= self.chunk_bytes {
@@ -232,10 +236,18 @@ impl Session {
             batch,
             Vec::with_capacity(self.chunk_bytes),
         ));
+        self.send_audio(sink, audio).await?;
+        Ok(true)
+    }
+
+    async fn send_audio(
+        &self,
+        sink: &mut SplitSink<Socket, Message>,
+        audio: bytes::Bytes,
+    ) -> Result<(), ProviderError> {
         sink.send(Message::Binary(audio))
             .await
-            .map_err(|e| self.endpoint.connection(e.to_string()))?;
-        Ok(true)
+            .map_err(|e| self.endpoint.connection(e.to_string()))
     }
 
     async fn flush_then(

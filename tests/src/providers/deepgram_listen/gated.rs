@@ -27,7 +27,8 @@ pub(super) fn is_quiet(samples: &[i16]) -> bool {
 }
 
 /// A decoder that skips what cannot matter. Positions are samples since the stream began.
-pub(super) struct GatedDecoder {
+#[derive(Debug)]
+pub(crate) struct GatedDecoder {
     rate: u32,
     enabled: bool,
     decoder: Decoder,
@@ -44,7 +45,7 @@ pub(super) struct GatedDecoder {
 }
 
 impl GatedDecoder {
-    pub(super) fn new(rate: u32, enabled: bool) -> Self {
+    pub(crate) fn new(rate: u32, enabled: bool) -> Self {
         let tail_len = (u64::from(rate) * GATE_MS / 1000) as usize;
         GatedDecoder {
             rate,
@@ -61,7 +62,7 @@ impl GatedDecoder {
     }
 
     /// Feeds the next samples; returns the events they completed.
-    pub(super) fn push(&mut self, samples: &[i16]) -> Vec<DecodeEvent> {
+    pub(crate) fn push(&mut self, samples: &[i16]) -> Vec<DecodeEvent> {
         let quiet = is_quiet(samples);
         let mut events = Vec::new();
         let park = self.enabled
@@ -129,7 +130,7 @@ impl GatedDecoder {
     }
 
     /// Where the utterance being read started, on the stream's clock.
-    pub(super) fn utterance_start(&self) -> Option<u64> {
+    pub(crate) fn utterance_start(&self) -> Option<u64> {
         self.decoder.utterance_start().map(|s| s + self.base)
     }
 

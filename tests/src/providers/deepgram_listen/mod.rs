@@ -6,7 +6,7 @@
 //! decoder read from the audio that arrived. Ten seconds (configurable) without audio or a
 //! text message closes the socket with 1011 / NET-0001, as Deepgram does.
 
-mod gated;
+pub(crate) mod gated;
 mod input;
 mod messages;
 mod params;
