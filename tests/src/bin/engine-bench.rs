@@ -90,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
             .collect();
         api.start_campaign(
             contacts,
-            json!({"maxAttempts": 1, "maxConcurrentCalls": 10000, "allowOutsideLegalHours": true,
+            json!({"maxAttempts": 1, "maxConcurrentCalls": 1000, "allowOutsideLegalHours": true,
                    "schedule": {"startHour": 0, "endHour": 24}}),
         )
         .await?;
