@@ -5,23 +5,25 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use futures::stream::{FuturesUnordered, StreamExt};
-use serde_json::{Map, Value};
+use futures::stream::{FuturesOrdered, FuturesUnordered, StreamExt};
 use shared::PhoneNumber;
-use uuid::Uuid;
 
+use super::plan::{Plan, Rules};
 use super::queue::{self, LeasedAttempt, RunningCampaign};
+use super::wave::{self, DialContext, Pace, Planned};
 use super::window::CallingWindow;
-use super::{outcome, rate, zones, Inner};
-use crate::compliance::{self, gate};
-use crate::dialer::{DialError, DialRequest, Dialer};
+use super::{rate, Inner};
+use crate::compliance;
 use crate::integrations::pre_dial;
 
-/// How many dials of one campaign are in flight at once within a tick.
-const DIALS_IN_PARALLEL: usize = 16;
+/// How many rule checks (compliance look-ups, customer pre-dial requests) of one campaign
+/// run at once.
+const PARALLEL_CHECKS: usize = 16;
 
-/// How many campaigns are dispatched at once within a tick.
-const CAMPAIGNS_IN_PARALLEL: usize = 4;
+/// How many campaigns are dispatched at once within a tick. A campaign's dispatch spends
+/// most of its time asleep until its dials' slots, so many go side by side; the bound
+/// keeps the database pool from being asked for more than it holds.
+const CAMPAIGNS_IN_PARALLEL: usize = 64;
 
 /// Dials what every running campaign may dial now; returns the number of dials. Campaigns
 /// go side by side: one waiting on its rate-limit slots must not hold up the others.
@@ -46,17 +48,6 @@ pub(super) async fn tick(engine: &Arc<Inner>) -> anyhow::Result<usize> {
         }
     }
     Ok(dialed)
-}
-
-/// The trunk and assistant facts a dial needs.
-struct DialContext {
-    numbers: Vec<String>,
-    calls_per_second: f64,
-    account_sid: Option<String>,
-    auth_token_enc: Option<Vec<u8>>,
-    livekit_trunk_id: Option<String>,
-    assistant_version: i32,
-    max_duration_sec: i32,
 }
 
 #[tracing::instrument(skip_all, fields(campaign_id = %campaign.id, org_id = %campaign.org_id))]
@@ -137,30 +128,208 @@ async fn dispatch_campaign(
         room.min(engine.settings.batch).min(can_start),
     )
     .await?;
+    if leased.is_empty() {
+        return Ok(0);
+    }
     let window = CallingWindow::new(
         &campaign.calling_days,
         campaign.start_hour as u32,
         campaign.end_hour as u32,
         campaign.allow_outside_legal_hours,
     );
-    // Dials of one tick go out side by side: each waits on Twilio's answer, and the
-    // shared state they touch (rate limits, attempt rows) is updated atomically in SQL.
-    let mut waiting = leased.iter();
-    let mut in_flight = FuturesUnordered::new();
+    let plans = plan_batch(engine, campaign, &context, &window, zone, &leased, now).await?;
+    let dials = record_and_claim(engine, campaign, &context, &leased, plans, now).await?;
+    // Waves go out side by side, each sleeping until its own slots.
+    let pace = Pace::now(engine);
+    let waves = wave::into_waves(dials);
+    let mut runs = FuturesUnordered::new();
+    for w in waves {
+        runs.push(wave::run(engine, campaign, &context, w, now, pace));
+    }
     let mut dialed = 0;
-    loop {
-        while in_flight.len() < DIALS_IN_PARALLEL {
-            let Some(attempt) = waiting.next() else { break };
-            in_flight.push(decide_and_dial(
-                engine, campaign, &context, &window, zone, attempt, now,
-            ));
-        }
-        match in_flight.next().await {
-            Some(result) => dialed += usize::from(result?),
-            None => break,
-        }
+    while let Some(result) = runs.next().await {
+        dialed += result?;
     }
     Ok(dialed)
+}
+
+/// Applies the dial-time rules to a leased batch (one DNC query for all of it), then asks
+/// the customer's pre-dial check, if the campaign has one, about those still to dial.
+async fn plan_batch(
+    engine: &Arc<Inner>,
+    campaign: &RunningCampaign,
+    context: &DialContext,
+    window: &CallingWindow,
+    zone: Tz,
+    leased: &[LeasedAttempt],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<(Plan, Option<pre_dial::Verdict>)>> {
+    let db = &engine.db;
+    let phones: Vec<String> = leased
+        .iter()
+        .filter_map(|a| PhoneNumber::parse(&a.phone, None).ok())
+        .map(|p| p.as_str().to_string())
+        .collect();
+    let dnc = queue::dnc_hits(db, campaign.org_id, &phones).await?;
+    let rules = Rules {
+        campaign,
+        window,
+        zone,
+        dnc: &dnc,
+        now,
+    };
+    let mut plans = Vec::with_capacity(leased.len());
+    let mut checks = FuturesOrdered::new();
+    for attempt in leased {
+        if checks.len() >= PARALLEL_CHECKS {
+            plans.extend(checks.next().await.transpose()?);
+        }
+        checks.push_back(rules.plan(db, attempt));
+    }
+    while let Some(plan) = checks.next().await {
+        plans.push(plan?);
+    }
+    if !context.pre_dial {
+        return Ok(plans.into_iter().map(|plan| (plan, None)).collect());
+    }
+    // The customer's pre-dial check (issue 16, integrations::pre_dial): after the rules
+    // above, so a contact we would not call anyway costs the customer no request, and
+    // before a rate-limit slot is taken. Its verdict is one of the attempt's decisions.
+    let mut asked = Vec::with_capacity(leased.len());
+    let mut asks = FuturesOrdered::new();
+    for (attempt, plan) in leased.iter().zip(plans) {
+        if asks.len() >= PARALLEL_CHECKS {
+            asked.extend(asks.next().await.transpose()?);
+        }
+        asks.push_back(ask_pre_dial(engine, campaign, attempt, plan, now));
+    }
+    while let Some(result) = asks.next().await {
+        asked.push(result?);
+    }
+    Ok(asked)
+}
+
+/// The customer's verdict on a dial the rules allow (none for other plans).
+async fn ask_pre_dial(
+    engine: &Arc<Inner>,
+    campaign: &RunningCampaign,
+    attempt: &LeasedAttempt,
+    plan: Plan,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Plan, Option<pre_dial::Verdict>)> {
+    let Plan::Dial { phone } = &plan else {
+        return Ok((plan, None));
+    };
+    let candidate = pre_dial::Candidate {
+        org_id: campaign.org_id,
+        campaign_id: campaign.id,
+        attempt_id: attempt.id,
+        contact_id: attempt.contact_id,
+        phone: phone.as_str(),
+        name: attempt.name.as_deref(),
+        attempt: attempt.attempts + 1,
+    };
+    let verdict = pre_dial::ask(
+        &engine.db,
+        &engine.secrets,
+        &candidate,
+        now,
+        engine.settings.pre_dial_allow_private_targets,
+    )
+    .await?;
+    Ok((plan, verdict))
+}
+
+/// In one transaction: every decision of the batch, the leases that end or go back, and
+/// the rate-limit slots of the dials (campaign calls per minute, then the trunk's calls
+/// per second). Dials that get no slot go back to the queue for when one frees up.
+/// Returns the dials, earliest slot first.
+async fn record_and_claim<'a>(
+    engine: &Inner,
+    campaign: &RunningCampaign,
+    context: &DialContext,
+    leased: &'a [LeasedAttempt],
+    plans: Vec<(Plan, Option<pre_dial::Verdict>)>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Planned<'a>>> {
+    let owner = engine.owner.as_str();
+    let mut tx = engine.db.begin().await?;
+    let mut dials = Vec::new();
+    for (attempt, (plan, verdict)) in leased.iter().zip(plans) {
+        let id = attempt.id;
+        match plan {
+            Plan::Close {
+                state,
+                reason,
+                decision,
+                detail,
+            } => {
+                queue::close_leased(&mut *tx, id, owner, state, reason).await?;
+                queue::record_decision(&mut *tx, campaign, id, now, decision, detail.as_deref())
+                    .await?;
+            }
+            Plan::Release {
+                at,
+                reason,
+                decision,
+                detail,
+            } => {
+                queue::release(&mut *tx, id, owner, at, reason).await?;
+                queue::record_decision(&mut *tx, campaign, id, now, decision, Some(&detail))
+                    .await?;
+            }
+            Plan::Dial { phone } => {
+                if let Some(verdict) = &verdict {
+                    if !verdict.eligible {
+                        queue::close_leased(&mut *tx, id, owner, "skipped", Some("pre_dial"))
+                            .await?;
+                    }
+                    queue::record_decision(
+                        &mut *tx,
+                        campaign,
+                        id,
+                        now,
+                        verdict.decision(),
+                        Some(&verdict.detail),
+                    )
+                    .await?;
+                    if !verdict.eligible {
+                        continue;
+                    }
+                }
+                dials.push(Planned {
+                    attempt,
+                    phone,
+                    slot: now,
+                });
+            }
+        }
+    }
+    let mut granted = dials.len();
+    let mut retry_at = vec![None; dials.len()];
+    let mut limits = Vec::new();
+    if let Some(cpm) = campaign.calls_per_minute {
+        limits.push((format!("campaign:{}", campaign.id), rate::per_minute(cpm)));
+    }
+    let trunk = rate::per_second(context.calls_per_second);
+    limits.push((format!("trunk:{}", campaign.trunk_id), trunk));
+    for (key, interval) in limits {
+        let claim = rate::claim(&mut tx, &key, interval, now, granted).await?;
+        for (dial, slot) in dials.iter_mut().zip(&claim.slots) {
+            dial.slot = dial.slot.max(*slot);
+        }
+        for at in &mut retry_at[claim.slots.len()..granted] {
+            *at = claim.retry_at;
+        }
+        granted = claim.slots.len();
+    }
+    for (dial, at) in dials[granted..].iter().zip(&retry_at[granted..]) {
+        let at = at.unwrap_or(now);
+        queue::release(&mut *tx, dial.attempt.id, owner, at, None).await?;
+    }
+    tx.commit().await?;
+    dials.truncate(granted);
+    Ok(dials)
 }
 
 async fn dial_context(
@@ -169,12 +338,14 @@ async fn dial_context(
 ) -> anyhow::Result<Option<DialContext>> {
     let row = sqlx::query!(
         r#"select t.numbers, t.calls_per_second, t.account_sid, t.auth_token_enc,
-                  t.livekit_trunk_id, a.current_version, (a.definition->>'maxDurationSec')::int as max_duration_sec
+                  t.livekit_trunk_id, a.current_version, (a.definition->>'maxDurationSec')::int as max_duration_sec,
+                  exists(select 1 from campaign_pre_dial_checks p where p.campaign_id = $4) as "pre_dial!"
            from trunks t, assistants a
            where t.id = $1 and a.id = $2 and t.org_id = $3 and a.org_id = $3"#,
         campaign.trunk_id,
         campaign.assistant_id,
-        campaign.org_id
+        campaign.org_id,
+        campaign.id
     )
     .fetch_optional(&engine.db)
     .await?;
@@ -186,376 +357,8 @@ async fn dial_context(
         livekit_trunk_id: r.livekit_trunk_id,
         assistant_version: r.current_version,
         max_duration_sec: r.max_duration_sec.unwrap_or(600),
+        pre_dial: r.pre_dial,
     }))
-}
-
-/// Applies the dial-time rules to one leased attempt; dials it if they all pass.
-async fn decide_and_dial(
-    engine: &Arc<Inner>,
-    campaign: &RunningCampaign,
-    context: &DialContext,
-    window: &CallingWindow,
-    zone: Tz,
-    attempt: &LeasedAttempt,
-    now: DateTime<Utc>,
-) -> anyhow::Result<bool> {
-    let db = &engine.db;
-    let owner = engine.owner.as_str();
-    let decide = |decision: &'static str, detail: Option<String>| async move {
-        queue::record_decision(db, campaign, attempt.id, now, decision, detail.as_deref()).await
-    };
-    if attempt.attempts >= campaign.max_attempts {
-        queue::close_leased(db, attempt.id, owner, "exhausted", None).await?;
-        decide("exhausted", None).await?;
-        return Ok(false);
-    }
-    let Ok(phone) = PhoneNumber::parse(&attempt.phone, None) else {
-        queue::close_leased(db, attempt.id, owner, "skipped", Some("invalid_number")).await?;
-        decide("skipped_invalid_number", None).await?;
-        return Ok(false);
-    };
-    if queue::is_dnc(db, campaign.org_id, phone.as_str()).await? {
-        queue::close_leased(db, attempt.id, owner, "skipped", Some("dnc")).await?;
-        decide("skipped_dnc", None).await?;
-        return Ok(false);
-    }
-    let zones = zones::callee_zones(attempt.timezone.as_deref(), &phone, zone);
-    if !window.is_open(now, &zones) {
-        let names: Vec<&str> = zones.iter().map(|z| z.name()).collect();
-        match window.next_open(now, &zones) {
-            Some(at) => {
-                queue::release(db, attempt.id, owner, at, Some("window")).await?;
-                decide(
-                    "deferred_window",
-                    Some(format!("opens {at} in {}", names.join(", "))),
-                )
-                .await?;
-            }
-            None => {
-                queue::close_leased(db, attempt.id, owner, "skipped", Some("window")).await?;
-                decide(
-                    "skipped_window",
-                    Some(format!("never open in {}", names.join(", "))),
-                )
-                .await?;
-            }
-        }
-        return Ok(false);
-    }
-    // Compliance (consent, state rules): refusals are decisions like the rules above.
-    let facts = gate::DialFacts {
-        campaign_id: campaign.id,
-        telemarketing: campaign.telemarketing,
-        consent_kind: attempt.consent_kind.as_deref(),
-        contact_zone: attempt.timezone.as_deref(),
-        outside_legal_hours: campaign.allow_outside_legal_hours,
-        phone: &phone,
-        now,
-    };
-    match gate::check_before_dial(db, facts).await? {
-        gate::Verdict::Dial => {}
-        gate::Verdict::Defer {
-            until,
-            reason,
-            decision,
-            detail,
-        } => {
-            queue::release(db, attempt.id, owner, until, Some(reason)).await?;
-            decide(decision, Some(detail)).await?;
-            return Ok(false);
-        }
-        gate::Verdict::Skip {
-            reason,
-            decision,
-            detail,
-        } => {
-            queue::close_leased(db, attempt.id, owner, "skipped", Some(reason)).await?;
-            decide(decision, Some(detail)).await?;
-            return Ok(false);
-        }
-    }
-    // The customer's pre-dial check (issue 16, integrations::pre_dial): after the rules
-    // above, so a contact we would not call anyway costs the customer no request, and
-    // before a rate-limit slot is taken. Its verdict is one of the attempt's decisions.
-    let candidate = pre_dial::Candidate {
-        org_id: campaign.org_id,
-        campaign_id: campaign.id,
-        attempt_id: attempt.id,
-        contact_id: attempt.contact_id,
-        phone: phone.as_str(),
-        name: attempt.name.as_deref(),
-        attempt: attempt.attempts + 1,
-    };
-    if let Some(verdict) = pre_dial::ask(
-        db,
-        &engine.secrets,
-        &candidate,
-        now,
-        engine.settings.pre_dial_allow_private_targets,
-    )
-    .await?
-    {
-        if !verdict.eligible {
-            queue::close_leased(db, attempt.id, owner, "skipped", Some("pre_dial")).await?;
-        }
-        decide(verdict.decision(), Some(verdict.detail.clone())).await?;
-        if !verdict.eligible {
-            return Ok(false);
-        }
-    }
-    let mut slot = now;
-    if let Some(cpm) = campaign.calls_per_minute {
-        let key = format!("campaign:{}", campaign.id);
-        match rate::reserve(db, &key, rate::per_minute(cpm), now).await? {
-            Ok(at) => slot = slot.max(at),
-            Err(at) => {
-                queue::release(db, attempt.id, owner, at, None).await?;
-                return Ok(false);
-            }
-        }
-    }
-    let key = format!("trunk:{}", campaign.trunk_id);
-    match rate::reserve(db, &key, rate::per_second(context.calls_per_second), now).await? {
-        Ok(at) => slot = slot.max(at),
-        Err(at) => {
-            queue::release(db, attempt.id, owner, at, None).await?;
-            return Ok(false);
-        }
-    }
-    // Start at the reserved slot, so calls leave evenly spaced rather than in a burst.
-    if let Ok(wait) = (slot - engine.clock.now()).to_std() {
-        tokio::time::sleep(wait).await;
-    }
-    let Some(call_id) = commit_dialing(engine, campaign, context, attempt, &phone, now).await?
-    else {
-        return Ok(false);
-    };
-    dial(engine, campaign, context, attempt, phone, call_id, now).await?;
-    Ok(true)
-}
-
-/// In one transaction: the campaign is still running, the call row exists, the attempt
-/// is `dialing`. Only then is the provider asked.
-async fn commit_dialing(
-    engine: &Inner,
-    campaign: &RunningCampaign,
-    context: &DialContext,
-    attempt: &LeasedAttempt,
-    phone: &PhoneNumber,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Option<Uuid>> {
-    let mut tx = engine.db.begin().await?;
-    let status = sqlx::query_scalar!(
-        "select status from campaigns where id = $1 for share",
-        campaign.id
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if status != "running" {
-        tx.rollback().await?;
-        let owner = engine.owner.as_str();
-        // Paused or in error: the attempt waits for a resume. Stopped: it is canceled.
-        if status != "stopped" {
-            queue::release(&engine.db, attempt.id, owner, now, None).await?;
-        } else {
-            queue::close_leased(
-                &engine.db,
-                attempt.id,
-                owner,
-                "canceled",
-                Some("campaign_stopped"),
-            )
-            .await?;
-        }
-        return Ok(None);
-    }
-    let call_id = Uuid::now_v7();
-    let from = caller_id(context, attempt);
-    let variables = merged_variables(&campaign.variables, attempt);
-    sqlx::query!(
-        "insert into calls (id, org_id, campaign_id, contact_id, attempt_id, assistant_id,
-                            assistant_version, trunk_id, mode, to_phone, from_phone, status,
-                            variables, created_at, heard_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, $13, $13)",
-        call_id,
-        campaign.org_id,
-        campaign.id,
-        attempt.contact_id,
-        attempt.id,
-        campaign.assistant_id,
-        context.assistant_version,
-        campaign.trunk_id,
-        campaign.mode,
-        phone.as_str(),
-        from,
-        variables,
-        now
-    )
-    .execute(&mut *tx)
-    .await?;
-    let moved = sqlx::query!(
-        "update campaign_attempts
-         set state = 'dialing', attempts = attempts + 1, last_call_id = $3,
-             lease_expires_at = null, skip_reason = null
-         where id = $1 and lease_owner = $2 and state = 'leased'",
-        attempt.id,
-        engine.owner,
-        call_id
-    )
-    .execute(&mut *tx)
-    .await?;
-    if moved.rows_affected() != 1 {
-        // The lease was lost (reaped): someone else owns this attempt now.
-        tx.rollback().await?;
-        return Ok(None);
-    }
-    let detail = format!("call {call_id} by {}", engine.owner);
-    // Inside the transaction: a dial holding a connection never waits for a second one,
-    // so parallel dials cannot starve the pool.
-    queue::record_decision(&mut *tx, campaign, attempt.id, now, "dialed", Some(&detail)).await?;
-    tx.commit().await?;
-    Ok(Some(call_id))
-}
-
-/// The trunk number to call from. Spread over the trunk's numbers by contact, so one
-/// number is not worn out and a contact always sees the same caller id.
-fn caller_id(context: &DialContext, attempt: &LeasedAttempt) -> Option<String> {
-    let n = context.numbers.len();
-    (n > 0).then(|| context.numbers[(attempt.contact_id.as_u128() % n as u128) as usize].clone())
-}
-
-/// Contact variables over campaign variables, plus the contact's name and phone.
-fn merged_variables(campaign: &Value, attempt: &LeasedAttempt) -> Value {
-    let mut merged = Map::new();
-    for source in [campaign, &attempt.contact_variables] {
-        if let Some(map) = source.as_object() {
-            merged.extend(map.clone());
-        }
-    }
-    if let Some(name) = &attempt.name {
-        merged.insert("name".into(), Value::String(name.clone()));
-    }
-    merged.insert("phone".into(), Value::String(attempt.phone.clone()));
-    Value::Object(merged)
-}
-
-async fn dial(
-    engine: &Arc<Inner>,
-    campaign: &RunningCampaign,
-    context: &DialContext,
-    attempt: &LeasedAttempt,
-    phone: PhoneNumber,
-    call_id: Uuid,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    let db = &engine.db;
-    let dialer = engine.dialers.get(campaign.mode.as_str()).cloned();
-    let account = |dialer: &Arc<dyn Dialer>| {
-        engine.account_of(
-            dialer.as_ref(),
-            context.account_sid.as_deref(),
-            context.auth_token_enc.as_deref(),
-        )
-    };
-    let Some((dialer, account)) = dialer.and_then(|d| account(&d).map(|a| (d, a))) else {
-        let reason = format!("no {} account configured for this trunk", campaign.mode);
-        outcome::give_back(db, call_id, "not_configured", now, now).await?;
-        queue::fail_campaign(db, campaign.id, &reason).await?;
-        return Ok(());
-    };
-    let request = DialRequest {
-        call_id,
-        to: phone,
-        from: caller_id(context, attempt).unwrap_or_default(),
-        token: engine.call_token(call_id, campaign.org_id, now, context.max_duration_sec),
-        account,
-        amd_timeout_sec: campaign
-            .amd_enabled
-            .then_some(campaign.amd_timeout_sec as u32),
-        ring_timeout_sec: engine.settings.ring_timeout_sec,
-        time_limit_sec: context.max_duration_sec as u32,
-        livekit_trunk_id: context.livekit_trunk_id.clone(),
-    };
-    let placed = Placing {
-        campaign_id: campaign.id,
-        attempts: attempt.attempts,
-        call_id,
-        answered_on_success: dialer.waits_for_answer(),
-    };
-    if dialer.waits_for_answer() {
-        // The dial lasts as long as the ringing: it runs beside the tick. The attempt is
-        // `dialing` already, so concurrency counts it and a crash is reconciled.
-        let engine = Arc::clone(engine);
-        tokio::spawn(async move {
-            let result = dialer.dial(&request).await;
-            let now = engine.clock.now();
-            if let Err(err) = placed.settle(&engine, result, now).await {
-                tracing::error!(call_id = %placed.call_id, error = ?err, "recording a dial's result");
-            }
-        });
-        return Ok(());
-    }
-    let result = dialer.dial(&request).await;
-    placed.settle(engine, result, now).await
-}
-
-/// A dial in flight: what its result is recorded against.
-struct Placing {
-    campaign_id: Uuid,
-    /// Attempts made so far (for the back-off of a dial that was never sent).
-    attempts: i32,
-    call_id: Uuid,
-    /// The dialer returns success only once the callee answered.
-    answered_on_success: bool,
-}
-
-impl Placing {
-    async fn settle(
-        &self,
-        engine: &Inner,
-        result: Result<crate::dialer::Placed, DialError>,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
-        let db = &engine.db;
-        let call_id = self.call_id;
-        let err = match result {
-            Ok(placed) => {
-                if self.answered_on_success {
-                    let update = outcome::answered(&placed.provider_call_id, now);
-                    outcome::apply_call_status(db, call_id, &update).await?;
-                }
-                outcome::store_provider_id(db, call_id, &placed.provider_call_id).await?;
-                return Ok(());
-            }
-            Err(err) => err,
-        };
-        // Providers' messages may quote the number ("The 'To' number +1... is not valid").
-        let error = shared::phone::mask_numbers_in(&err.to_string());
-        tracing::warn!(call_id = %call_id, %error, "dial failed");
-        match err {
-            DialError::InvalidNumber(_) | DialError::Refused(_) => {
-                outcome::fail_call(db, call_id, &err.to_string(), now).await?;
-                outcome::finish_attempt_for_call(db, call_id, err.attempt_result(), now).await?;
-            }
-            DialError::Ended { result, detail } => {
-                outcome::end_unanswered(db, call_id, result, &detail, now).await?;
-            }
-            DialError::RateLimited | DialError::NotSent(_) => {
-                // Nothing was placed: give the attempt back without counting it.
-                let backoff = Duration::seconds(5 * i64::from(self.attempts + 1));
-                outcome::give_back(db, call_id, "not_sent", now, now + backoff).await?;
-            }
-            DialError::BadCredentials(message) => {
-                outcome::give_back(db, call_id, "bad_credentials", now, now).await?;
-                let reason = format!("the provider refused the credentials: {message}");
-                queue::fail_campaign(db, self.campaign_id, &reason).await?;
-            }
-            DialError::Unknown(_) => {
-                // The call may exist: leave it `dialing` for reconciliation, never redial.
-            }
-        }
-        Ok(())
-    }
 }
 
 fn start_of_day(now: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {

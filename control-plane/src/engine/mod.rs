@@ -11,10 +11,12 @@ pub mod clock;
 mod dispatch;
 mod maintenance;
 mod outcome;
+mod plan;
 mod queue;
 pub mod rate;
 pub mod retry;
 mod single;
+mod wave;
 pub mod window;
 pub mod zones;
 
@@ -34,7 +36,7 @@ use crate::crypto::SecretBox;
 use crate::dialer::{Dialer, ProviderAccount};
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use outcome::{apply_call_status, finish_attempt_for_call, StatusUpdate};
+pub use outcome::{apply_call_status, apply_call_status_in, finish_attempt_for_call, StatusUpdate};
 pub use queue::free_stream_slots;
 
 /// Dialers by trunk mode (`twilio_stream`, `livekit_sip`).

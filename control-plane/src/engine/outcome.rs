@@ -29,10 +29,22 @@ pub async fn apply_call_status(
     call_id: Uuid,
     update: &StatusUpdate,
 ) -> sqlx::Result<bool> {
-    let terminal = update.status.is_terminal();
-    // The call's new status and the attempt it settles commit together: a crash between
-    // the two would leave an attempt `dialing` behind a call that has ended.
     let mut tx = db.begin().await?;
+    let changed = apply_call_status_in(&mut tx, call_id, update).await?;
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// [`apply_call_status`] inside the caller's transaction (a status callback verifies the
+/// call and applies its status in one). The call's new status, the attempt it settles and
+/// the campaign's completion commit together: a crash between them would leave an
+/// attempt `dialing` behind a call that has ended.
+pub async fn apply_call_status_in(
+    tx: &mut Tx<'_>,
+    call_id: Uuid,
+    update: &StatusUpdate,
+) -> sqlx::Result<bool> {
+    let terminal = update.status.is_terminal();
     let row = sqlx::query!(
         r#"update calls set
                status = $2,
@@ -55,7 +67,7 @@ pub async fn apply_call_status(
         update.answered_by,
         update.sequence
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     let Some(row) = row else {
         return Ok(false);
@@ -66,17 +78,12 @@ pub async fn apply_call_status(
              where last_call_id = $1 and state = 'dialing'",
             call_id
         )
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
-    let mut settled_campaign = None;
     if terminal {
         let result = result_of(update.status, row.answered_by.as_deref());
-        settled_campaign = settle_attempt(&mut tx, call_id, result, update.at).await?;
-    }
-    tx.commit().await?;
-    if let Some(campaign) = settled_campaign {
-        complete_if_done(db, campaign, update.at).await?;
+        settle_attempt(tx, call_id, result, update.at).await?;
     }
     Ok(true)
 }
@@ -122,15 +129,10 @@ pub(super) async fn end_unanswered(
     )
     .execute(&mut *tx)
     .await?;
-    let mut campaign = None;
     if moved.rows_affected() == 1 {
-        campaign = settle_attempt(&mut tx, call_id, result, now).await?;
+        settle_attempt(&mut tx, call_id, result, now).await?;
     }
-    tx.commit().await?;
-    if let Some(campaign) = campaign {
-        complete_if_done(db, campaign, now).await?;
-    }
-    Ok(())
+    tx.commit().await
 }
 
 /// The attempt result a call's final status stands for.
@@ -155,21 +157,18 @@ pub async fn finish_attempt_for_call(
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
-    let campaign = settle_attempt(&mut tx, call_id, result, now).await?;
-    tx.commit().await?;
-    if let Some(campaign) = campaign {
-        complete_if_done(db, campaign, now).await?;
-    }
-    Ok(())
+    settle_attempt(&mut tx, call_id, result, now).await?;
+    tx.commit().await
 }
 
-/// Settles the attempt inside `tx`; returns its campaign when one was settled.
+/// Settles the attempt inside `tx`, and completes its campaign if that was the last
+/// attempt left. Does nothing if the attempt was already settled (callbacks repeat).
 async fn settle_attempt(
     tx: &mut Tx<'_>,
     call_id: Uuid,
     result: AttemptResult,
     now: DateTime<Utc>,
-) -> sqlx::Result<Option<Uuid>> {
+) -> sqlx::Result<()> {
     let row = sqlx::query!(
         "select a.id, a.attempts, a.campaign_id, a.callback_at, c.status as campaign_status, c.max_attempts,
                 c.retry_busy_min, c.retry_no_answer_min, c.retry_failed_min, c.retry_voicemail_min
@@ -181,7 +180,7 @@ async fn settle_attempt(
     .fetch_optional(&mut **tx)
     .await?;
     let Some(row) = row else {
-        return Ok(None);
+        return Ok(());
     };
     let policy = RetryPolicy {
         max_attempts: row.max_attempts,
@@ -226,12 +225,25 @@ async fn settle_attempt(
     )
     .execute(&mut **tx)
     .await?;
-    Ok(Some(row.campaign_id))
+    if next_at.is_none() {
+        // No longer pending: the campaign may have nothing left. Settlements of one
+        // campaign take turns here, so of two last attempts settled at once, the second
+        // sees the first committed (each statement reads what committed before it began).
+        // (Not `query!`: the lock function returns `void`, which the macro cannot type.)
+        sqlx::query(
+            "select pg_advisory_xact_lock(hashtextextended('campaign-complete:' || $1::text, 0))",
+        )
+        .bind(row.campaign_id)
+        .execute(&mut **tx)
+        .await?;
+        complete_if_done(&mut **tx, row.campaign_id, now).await?;
+    }
+    Ok(())
 }
 
 /// A running campaign with nothing left to dial or finish is completed.
-pub(super) async fn complete_if_done(
-    db: &PgPool,
+pub(super) async fn complete_if_done<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     campaign: Uuid,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
@@ -269,12 +281,19 @@ pub(super) async fn fail_call(
     Ok(())
 }
 
-/// Stores the id the provider gave a placed call (a callback may have stored it first).
-pub(super) async fn store_provider_id(db: &PgPool, call_id: Uuid, sid: &str) -> sqlx::Result<()> {
+/// Stores the ids the provider gave placed calls, (call id, provider id) pairs, in one
+/// statement (a callback may have stored one first).
+pub(super) async fn store_provider_ids(db: &PgPool, placed: &[(Uuid, String)]) -> sqlx::Result<()> {
+    if placed.is_empty() {
+        return Ok(());
+    }
+    let (ids, sids): (Vec<Uuid>, Vec<String>) = placed.iter().cloned().unzip();
     sqlx::query!(
-        "update calls set provider_call_id = $2 where id = $1 and provider_call_id is null",
-        call_id,
-        sid
+        "update calls c set provider_call_id = u.sid
+         from unnest($1::uuid[], $2::text[]) as u(id, sid)
+         where c.id = u.id and c.provider_call_id is null",
+        &ids,
+        &sids
     )
     .execute(db)
     .await?;

@@ -1,5 +1,7 @@
 //! SQL of the attempt queue: leasing, releasing, committing a dial, recording decisions.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -159,8 +161,8 @@ pub(super) async fn lease(
 }
 
 /// Gives a leased attempt back to the queue, due at `next_at`.
-pub(super) async fn release(
-    db: &PgPool,
+pub(super) async fn release<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     attempt: Uuid,
     owner: &str,
     next_at: DateTime<Utc>,
@@ -183,8 +185,8 @@ pub(super) async fn release(
 
 /// Ends a leased attempt without dialing: `skipped` (with a reason), `exhausted` or
 /// `canceled`.
-pub(super) async fn close_leased(
-    db: &PgPool,
+pub(super) async fn close_leased<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     attempt: Uuid,
     owner: &str,
     state: &str,
@@ -256,15 +258,24 @@ pub(super) async fn defer_due(
     Ok(())
 }
 
-/// Is this number on the organization's Do-Not-Call list?
-pub(super) async fn is_dnc(db: &PgPool, org: Uuid, phone: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar!(
-        r#"select exists(select 1 from dnc where org_id = $1 and phone = $2) as "hit!""#,
+/// Which of these numbers are on the organization's Do-Not-Call list: one query for a
+/// whole batch of leased attempts.
+pub(super) async fn dnc_hits(
+    db: &PgPool,
+    org: Uuid,
+    phones: &[String],
+) -> sqlx::Result<HashSet<String>> {
+    if phones.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let hits = sqlx::query_scalar!(
+        "select phone from dnc where org_id = $1 and phone = any($2)",
         org,
-        phone
+        phones
     )
-    .fetch_one(db)
-    .await
+    .fetch_all(db)
+    .await?;
+    Ok(hits.into_iter().collect())
 }
 
 /// Pauses a running campaign with a reason (budget reached).

@@ -63,3 +63,131 @@ pub fn slots_per_horizon(interval: Duration) -> i64 {
     let interval = interval.num_microseconds().unwrap_or(i64::MAX).max(1);
     (HORIZON.num_microseconds().unwrap_or(0) / interval).max(1)
 }
+
+/// Slots claimed at once for a batch of dials.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    /// One start time per granted dial, evenly spaced, earliest first.
+    pub slots: Vec<DateTime<Utc>>,
+    /// When the dials that got no slot may ask again (`None` when every dial got one).
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// GCRA over a batch: the slots `n` dials may take now, given the key's `tat` (`None`: the
+/// key was never used), and the key's new `tat`. The same rule as [`reserve`], applied `n`
+/// times: each slot is granted while its start is within [`HORIZON`] of `now`.
+pub fn grant(
+    tat: Option<DateTime<Utc>>,
+    interval: Duration,
+    now: DateTime<Utc>,
+    n: usize,
+) -> (Claim, DateTime<Utc>) {
+    let start = tat.map_or(now, |tat| tat.max(now));
+    let interval_us = interval.num_microseconds().unwrap_or(i64::MAX).max(1);
+    let room_us = (now + HORIZON - start).num_microseconds().unwrap_or(-1);
+    let fits = if room_us < 0 {
+        0
+    } else {
+        usize::try_from(room_us / interval_us + 1).unwrap_or(usize::MAX)
+    };
+    let granted = n.min(fits);
+    let slots: Vec<DateTime<Utc>> = (0..granted)
+        .map(|i| start + Duration::microseconds(interval_us.saturating_mul(i as i64)))
+        .collect();
+    let new_tat = start + Duration::microseconds(interval_us.saturating_mul(granted as i64));
+    let retry_at = (granted < n).then(|| new_tat - HORIZON);
+    (Claim { slots, retry_at }, new_tat)
+}
+
+/// Claims slots for up to `n` dials on `key` inside `tx`, in three statements and no extra
+/// transaction: the key's row is locked until `tx` commits, so replicas claiming on the
+/// same key queue behind each other and never share a slot.
+pub async fn claim(
+    tx: &mut crate::db::Tx<'_>,
+    key: &str,
+    interval: Duration,
+    now: DateTime<Utc>,
+    n: usize,
+) -> sqlx::Result<Claim> {
+    if n == 0 {
+        return Ok(Claim {
+            slots: Vec::new(),
+            retry_at: None,
+        });
+    }
+    let tat = sqlx::query_scalar!("select tat from rate_limits where key = $1 for update", key)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let (claim, new_tat) = grant(tat, interval, now, n);
+    if !claim.slots.is_empty() {
+        sqlx::query!(
+            "insert into rate_limits (key, tat) values ($1, $2)
+             on conflict (key) do update set tat = excluded.tat",
+            key,
+            new_tat
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(claim)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(ms: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000, 0).unwrap() + Duration::milliseconds(ms)
+    }
+
+    #[test]
+    fn a_fresh_key_grants_a_horizon_of_evenly_spaced_slots() {
+        let (claim, tat) = grant(None, per_second(10.0), t(0), 50);
+        // 0, 100, ..., 1000 ms: the slot at exactly the horizon is granted, as by `reserve`.
+        assert_eq!(claim.slots.len(), 11);
+        assert_eq!(claim.slots[0], t(0));
+        assert_eq!(claim.slots[10], t(1000));
+        assert_eq!(tat, t(1100));
+        assert_eq!(claim.retry_at, Some(t(100)));
+    }
+
+    #[test]
+    fn a_batch_smaller_than_the_horizon_gets_every_slot() {
+        let (claim, tat) = grant(Some(t(-500)), per_second(100.0), t(0), 5);
+        assert_eq!(claim.slots, vec![t(0), t(10), t(20), t(30), t(40)]);
+        assert_eq!(tat, t(50));
+        assert_eq!(claim.retry_at, None);
+    }
+
+    #[test]
+    fn slots_continue_after_those_already_handed_out() {
+        let (claim, tat) = grant(Some(t(900)), per_second(10.0), t(0), 5);
+        assert_eq!(claim.slots, vec![t(900), t(1000)]);
+        assert_eq!(tat, t(1100));
+        assert_eq!(claim.retry_at, Some(t(100)));
+    }
+
+    #[test]
+    fn nothing_is_granted_past_the_horizon() {
+        let (claim, tat) = grant(Some(t(1500)), per_second(1.0), t(0), 3);
+        assert!(claim.slots.is_empty());
+        assert_eq!(tat, t(1500));
+        assert_eq!(claim.retry_at, Some(t(500)));
+    }
+
+    #[test]
+    fn one_dial_at_a_time_matches_the_batch() {
+        let interval = per_minute(600);
+        let (batch, batch_tat) = grant(Some(t(50)), interval, t(0), 30);
+        let mut tat = Some(t(50));
+        let mut one_by_one = Vec::new();
+        for _ in 0..30 {
+            let (claim, next) = grant(tat, interval, t(0), 1);
+            one_by_one.extend(claim.slots);
+            tat = Some(next);
+        }
+        assert_eq!(batch.slots, one_by_one);
+        assert_eq!(Some(batch_tat), tat);
+    }
+}

@@ -89,7 +89,11 @@ impl Engine {
                     let update = outcome::answered(&placed.provider_call_id, engine.clock.now());
                     outcome::apply_call_status(&engine.db, call_id, &update).await?;
                 }
-                outcome::store_provider_id(&engine.db, call_id, &placed.provider_call_id).await?
+                outcome::store_provider_ids(
+                    &engine.db,
+                    &[(call_id, placed.provider_call_id.clone())],
+                )
+                .await?
             }
             Err(DialError::Unknown(reason)) => {
                 tracing::warn!(call_id = %call_id, %reason, "dial outcome unknown; left for reconciliation");

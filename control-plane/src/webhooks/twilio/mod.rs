@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-pub use verify::SignedForm;
+pub use verify::{SignedForm, UnverifiedForm};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

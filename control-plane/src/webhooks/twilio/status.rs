@@ -1,13 +1,14 @@
 //! `POST /webhooks/twilio/status`: the call moves through its states. Callbacks may come
 //! twice or out of order; the state machine only moves forward, so both are harmless.
-//! `SignedForm` has already tied the callback to the call's own account and Twilio call.
+//! The callback is checked against the call's own account and Twilio call, and its status
+//! applied, in one transaction: one per callback.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::SignedForm;
+use super::UnverifiedForm;
 use crate::dialer::twilio::parse_status;
-use crate::engine::{apply_call_status, StatusUpdate};
+use crate::engine::{apply_call_status_in, StatusUpdate};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
@@ -18,8 +19,10 @@ use crate::state::AppState;
     responses((status = 204), (status = 403, body = ErrorBody, description = "Not signed by the call's own account, or not about this call")))]
 pub(super) async fn status_callback(
     State(state): State<AppState>,
-    form: SignedForm,
+    form: UnverifiedForm,
 ) -> Result<StatusCode, ApiError> {
+    let mut tx = state.db.begin().await?;
+    let form = form.verify(&mut *tx, &state).await?;
     let status = form
         .get("CallStatus")
         .and_then(parse_status)
@@ -33,6 +36,7 @@ pub(super) async fn status_callback(
         answered_by: form.get("AnsweredBy").map(str::to_string),
         sequence: form.get("SequenceNumber").and_then(|s| s.parse().ok()),
     };
-    apply_call_status(&state.db, form.call_id, &update).await?;
+    apply_call_status_in(&mut tx, form.call_id, &update).await?;
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

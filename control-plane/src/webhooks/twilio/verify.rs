@@ -42,12 +42,23 @@ fn refused(reason: &str, call_id: Option<Uuid>) -> ApiError {
     ApiError::Forbidden("callback refused: not signed for this call".into())
 }
 
-impl FromRequest<AppState> for SignedForm {
+/// A callback as received, not yet checked: [`UnverifiedForm::verify`] checks it, on the
+/// pool or inside the transaction that then acts on it (one transaction per callback).
+#[derive(Debug)]
+pub struct UnverifiedForm {
+    call_id: Uuid,
+    params: Vec<(String, String)>,
+    /// The URL Twilio signed: our public URL plus the path and query.
+    url: String,
+    signature: String,
+}
+
+impl FromRequest<AppState> for UnverifiedForm {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let (parts, body) = request.into_parts();
-        let signature_header = parts
+        let signature = parts
             .headers
             .get("x-twilio-signature")
             .and_then(|v| v.to_str().ok())
@@ -66,10 +77,6 @@ impl FromRequest<AppState> for SignedForm {
             .await
             .map_err(|_| ApiError::BadRequest("unreadable body".into()))?;
         let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-        let call = call_account(state, call_id)
-            .await?
-            .ok_or_else(|| refused("unknown call or no account serves its trunk", Some(call_id)))?;
-        // Twilio signs the URL it called: our public URL plus the path and query.
         let path_and_query = parts
             .uri
             .path_and_query()
@@ -80,17 +87,35 @@ impl FromRequest<AppState> for SignedForm {
             state.settings.server.public_url.trim_end_matches('/'),
             path_and_query
         );
+        Ok(Self {
+            call_id,
+            params,
+            url,
+            signature,
+        })
+    }
+}
+
+impl UnverifiedForm {
+    /// Checks the callback against its call's account (looked up through `db`).
+    pub async fn verify<'e>(
+        self,
+        db: impl sqlx::PgExecutor<'e>,
+        state: &AppState,
+    ) -> Result<SignedForm, ApiError> {
+        let call_id = self.call_id;
+        let call = call_account(db, state, call_id)
+            .await?
+            .ok_or_else(|| refused("unknown call or no account serves its trunk", Some(call_id)))?;
         let token = call.account.auth_token.expose_secret();
-        if !signature::validate_form(token, &url, &params, &signature_header) {
+        if !signature::validate_form(token, &self.url, &self.params, &self.signature) {
             return Err(refused("bad signature", Some(call_id)));
         }
-        let get = |name: &str| {
-            params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
+        let form = SignedForm {
+            call_id,
+            params: self.params,
         };
-        if get("AccountSid") != Some(call.account.account_sid.as_str()) {
+        if form.get("AccountSid") != Some(call.account.account_sid.as_str()) {
             return Err(refused(
                 "AccountSid is not the call's account",
                 Some(call_id),
@@ -100,11 +125,22 @@ impl FromRequest<AppState> for SignedForm {
         // that (the status callback that first tells us the sid) the account check above
         // is what ties it to us.
         if let Some(known) = &call.provider_call_id {
-            if get("CallSid") != Some(known.as_str()) {
+            if form.get("CallSid") != Some(known.as_str()) {
                 return Err(refused("CallSid is not the call's", Some(call_id)));
             }
         }
-        Ok(Self { call_id, params })
+        Ok(form)
+    }
+}
+
+impl FromRequest<AppState> for SignedForm {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        UnverifiedForm::from_request(request, state)
+            .await?
+            .verify(&state.db, state)
+            .await
     }
 }
 
@@ -117,14 +153,18 @@ struct CallAccount {
 /// The call's provider id and the account it was placed with: its trunk's own, else the
 /// deployment's (the same choice the engine makes when dialing). `None` for an unknown
 /// call, or one that no account serves.
-async fn call_account(state: &AppState, call_id: Uuid) -> Result<Option<CallAccount>, ApiError> {
+async fn call_account<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    state: &AppState,
+    call_id: Uuid,
+) -> Result<Option<CallAccount>, ApiError> {
     let Some(row) = sqlx::query!(
         "select c.provider_call_id, t.account_sid as \"account_sid?\",
                 t.auth_token_enc as \"auth_token_enc?\"
          from calls c left join trunks t on t.id = c.trunk_id where c.id = $1",
         call_id
     )
-    .fetch_optional(&state.db)
+    .fetch_optional(db)
     .await?
     else {
         return Ok(None);
