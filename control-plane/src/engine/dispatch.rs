@@ -306,19 +306,34 @@ async fn decide_and_dial(
     let mut slot = now;
     if let Some(cpm) = campaign.calls_per_minute {
         let key = format!("campaign:{}", campaign.id);
-        match rate::reserve(db, &key, rate::per_minute(cpm), now).await? {
+        // The time of the reservation, not of the tick: a slot counted from a stale
+        // moment lets this dial leave late and the next one less than an interval after.
+        match rate::reserve(db, &key, rate::per_minute(cpm), engine.clock.now()).await? {
             Ok(at) => slot = slot.max(at),
             Err(at) => {
                 queue::release(db, attempt.id, owner, at, None).await?;
+                // A deferral like any other: the attempts view says why it waits.
+                decide(
+                    "deferred_rate",
+                    Some(format!("calls per minute; slot at {at}")),
+                )
+                .await?;
                 return Ok(false);
             }
         }
     }
     let key = format!("trunk:{}", campaign.trunk_id);
-    match rate::reserve(db, &key, rate::per_second(context.calls_per_second), now).await? {
+    let at = engine.clock.now();
+    match rate::reserve(db, &key, rate::per_second(context.calls_per_second), at).await? {
         Ok(at) => slot = slot.max(at),
         Err(at) => {
             queue::release(db, attempt.id, owner, at, None).await?;
+            // A deferral like any other: the attempts view says why it waits.
+            decide(
+                "deferred_rate",
+                Some(format!("trunk calls per second; slot at {at}")),
+            )
+            .await?;
             return Ok(false);
         }
     }
@@ -357,6 +372,16 @@ async fn commit_dialing(
         // Paused or in error: the attempt waits for a resume. Stopped: it is canceled.
         if status != "stopped" {
             queue::release(&engine.db, attempt.id, owner, now, None).await?;
+            // Deferred until a resume: one audit line, as for every deferral.
+            queue::record_decision(
+                &engine.db,
+                campaign,
+                attempt.id,
+                now,
+                "deferred_paused",
+                Some(&status),
+            )
+            .await?;
         } else {
             queue::close_leased(
                 &engine.db,
@@ -544,6 +569,15 @@ impl Placing {
                 // Nothing was placed: give the attempt back without counting it.
                 let backoff = Duration::seconds(5 * i64::from(self.attempts + 1));
                 outcome::give_back(db, call_id, "not_sent", now, now + backoff).await?;
+                // A deferral like any other: the attempts view says why it waits.
+                queue::record_call_decision(
+                    db,
+                    call_id,
+                    now,
+                    "deferred_provider",
+                    &err.to_string(),
+                )
+                .await?;
             }
             DialError::BadCredentials(message) => {
                 outcome::give_back(db, call_id, "bad_credentials", now, now).await?;

@@ -34,5 +34,14 @@ pub(super) async fn status_callback(
         sequence: form.get("SequenceNumber").and_then(|s| s.parse().ok()),
     };
     apply_call_status(&state.db, form.call_id, &update).await?;
+    if let (true, Some(seconds)) = (status.is_terminal(), update.duration_sec) {
+        crate::telephony_cost::price_call(
+            &state.db,
+            form.call_id,
+            seconds,
+            state.settings.twilio.cents_per_minute,
+        )
+        .await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
