@@ -75,7 +75,7 @@ async fn two_replicas_dialing_through_one_trunk_keep_to_its_calls_per_second(db:
     let span = (arrivals[arrivals.len() - 1] - arrivals[0]).num_milliseconds() as f64 / 1000.0;
     let rate = (arrivals.len() - 1) as f64 / span;
     assert!(
-        rate <= CPS * 1.05 && rate >= CPS * 0.8,
+        (CPS * 0.8..=CPS * 1.05).contains(&rate),
         "{rate:.2} calls per second at a limit of {CPS}: {gaps:?}"
     );
 
