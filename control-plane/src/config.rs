@@ -150,6 +150,9 @@ pub struct TwilioSettings {
     pub request_timeout_sec: u64,
     /// Elastic SIP Trunking's API (`https://trunking.twilio.com`), or the emulator's URL.
     pub trunking_url: String,
+    /// What a minute of a Twilio call costs, in cents (billed per started minute): the
+    /// call's `telephony` cost line. Twilio's US outbound list price by default.
+    pub cents_per_minute: f64,
 }
 
 /// The campaign engine running inside this replica.
@@ -345,6 +348,7 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, co
         )?
         .set_default("twilio.request_timeout_sec", 15)?
         .set_default("twilio.trunking_url", "https://trunking.twilio.com")?
+        .set_default("twilio.cents_per_minute", 1.4)?
         .set_default("livekit.request_timeout_sec", 15)?
         .set_default("livekit.agent_name", "outbound-agent")?
         .set_default("livekit.worker_wait_sec", 10)?

@@ -8,6 +8,8 @@ use shared::{CallOutcome, PhoneNumber};
 use uuid::Uuid;
 
 use crate::db::Tx;
+use crate::engine::window::CallingWindow;
+use crate::engine::zones::callee_zones;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -116,13 +118,16 @@ pub async fn apply(
                 .await?;
             }
             // Post-call analysis adds its own cost under `analysis` (integrations::
-            // analysis); a late worker total must not wipe it out.
+            // analysis), and the provider's status callback the call's minutes under
+            // `telephony` (telephony_cost); a late worker total must wipe out neither.
             sqlx::query!(
                 "update calls
-                 set cost_cents = $2 + coalesce((cost_breakdown->>'analysis')::float8, 0),
-                     cost_breakdown = case when cost_breakdown ? 'analysis'
-                         then $3::jsonb || jsonb_build_object('analysis', cost_breakdown->'analysis')
-                         else $3::jsonb end
+                 set cost_cents = $2 + coalesce((cost_breakdown->>'analysis')::float8, 0)
+                                     + coalesce((cost_breakdown->'telephony'->>'cents')::float8, 0),
+                     cost_breakdown = $3::jsonb
+                         || jsonb_strip_nulls(jsonb_build_object(
+                                'analysis', cost_breakdown->'analysis',
+                                'telephony', cost_breakdown->'telephony'))
                  where id = $1",
                 call,
                 cost_cents,
@@ -153,9 +158,10 @@ pub async fn apply(
             return Ok(Some(Action::Transfer(number.to_string())));
         }
         EventKind::ScheduleCallback { at } => {
-            let at = DateTime::parse_from_rfc3339(at)
+            let asked = DateTime::parse_from_rfc3339(at)
                 .map_err(|err| ApiError::invalid("at", format!("not an RFC 3339 time: {err}")))?
                 .with_timezone(&Utc);
+            let at = callback_in_window(tx, call, asked.max(now)).await?;
             sqlx::query!(
                 "update campaign_attempts set callback_at = $2 where last_call_id = $1",
                 call,
@@ -193,6 +199,45 @@ pub async fn apply(
         }
     }
     Ok(None)
+}
+
+/// The asked callback time moved into the campaign's calling window (the callee's local
+/// hours, every zone they may be in), so the appointment is kept at the first moment the
+/// campaign may really call rather than found out of window at dial time. A call with no
+/// campaign attempt (single or inbound calls) keeps the asked time: nothing redials it.
+async fn callback_in_window(
+    tx: &mut Tx<'_>,
+    call: Uuid,
+    asked: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ApiError> {
+    let row = sqlx::query!(
+        "select k.calling_days, k.start_hour, k.end_hour, k.allow_outside_legal_hours,
+                k.timezone, c.timezone as contact_zone, c.phone
+         from campaign_attempts a
+         join campaigns k on k.id = a.campaign_id
+         join contacts c on c.id = a.contact_id
+         where a.last_call_id = $1",
+        call
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(asked);
+    };
+    let Ok(phone) = PhoneNumber::parse(&row.phone, None) else {
+        return Ok(asked);
+    };
+    let window = CallingWindow::new(
+        &row.calling_days,
+        row.start_hour as u32,
+        row.end_hour as u32,
+        row.allow_outside_legal_hours,
+    );
+    let campaign_zone: chrono_tz::Tz = row.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let zones = callee_zones(row.contact_zone.as_deref(), &phone, campaign_zone);
+    // A window that never opens keeps the asked time: the engine skips the attempt then,
+    // with its decision, as for any contact it can never call.
+    Ok(window.next_open(asked, &zones).unwrap_or(asked))
 }
 
 /// Puts the call's callee (the caller, on an inbound call) on the organization's DNC list

@@ -33,4 +33,5 @@ pub mod provisioning;
 pub mod sms;
 pub mod state;
 pub mod telemetry;
+pub mod telephony_cost;
 pub mod webhooks;

@@ -230,6 +230,29 @@ pub(super) async fn record_decision<'e>(
     Ok(())
 }
 
+/// Writes one audit line for the attempt of `call` (where only the call is at hand: a dial
+/// given back after the provider refused to place it for now).
+pub(super) async fn record_call_decision(
+    db: &PgPool,
+    call: Uuid,
+    at: DateTime<Utc>,
+    decision: &str,
+    detail: &str,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into attempt_decisions (attempt_id, campaign_id, org_id, decided_at, decision, detail)
+         select attempt_id, campaign_id, org_id, $2, $3, $4 from calls
+         where id = $1 and attempt_id is not null and campaign_id is not null",
+        call,
+        at,
+        decision,
+        detail
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Marks every due pending attempt of the campaign as waiting for `reason` (`cap`,
 /// `budget`) until `until`, with one audit line each.
 pub(super) async fn defer_due(

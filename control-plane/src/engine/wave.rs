@@ -130,6 +130,16 @@ async fn commit(
         for dial in wave {
             if status != "stopped" {
                 queue::release(&mut *tx, dial.attempt.id, owner, now, None).await?;
+                // Deferred until a resume: one audit line, as for every deferral.
+                queue::record_decision(
+                    &mut *tx,
+                    campaign,
+                    dial.attempt.id,
+                    now,
+                    "deferred_paused",
+                    Some(&status),
+                )
+                .await?;
             } else {
                 queue::close_leased(
                     &mut *tx,
@@ -403,6 +413,15 @@ impl Placing {
                 // Nothing was placed: give the attempt back without counting it.
                 let backoff = Duration::seconds(5 * i64::from(self.attempts + 1));
                 outcome::give_back(db, call_id, "not_sent", now, now + backoff).await?;
+                // A deferral like any other: the attempts view says why it waits.
+                queue::record_call_decision(
+                    db,
+                    call_id,
+                    now,
+                    "deferred_provider",
+                    &err.to_string(),
+                )
+                .await?;
             }
             DialError::BadCredentials(message) => {
                 outcome::give_back(db, call_id, "bad_credentials", now, now).await?;

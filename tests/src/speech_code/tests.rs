@@ -279,7 +279,8 @@ fn webrtc_vad_hears_the_code_as_speech_and_silence_as_silence() {
     assert_eq!(voiced(&vec![0i16; 16000]), 0.0);
 }
 
-/// Needs libopus: `apt-get install libopus-dev pkg-config`, then `--features opus`.
+/// Needs libopus (`apt-get install libopus-dev pkg-config`), as the agent worker does: the
+/// `opus` feature is on by default, so `./dev test` runs it.
 #[cfg(feature = "opus")]
 #[test]
 fn opus_at_48k_in_20ms_frames_does_not_change_what_is_decoded() {

@@ -264,6 +264,19 @@ async fn outside_business_hours_the_caller_leaves_a_voicemail_that_is_transcribe
         .as_str()
         .unwrap()
         .contains("/Recordings/RE"));
+    // The recording status callback (issue 18) is the only writer of this row: its URL
+    // and its duration are the ones Twilio posted there.
+    let after = rig.twilio.call(&sid).unwrap();
+    let posted = after
+        .callbacks
+        .iter()
+        .find(|c| c.url.contains("/webhooks/twilio/recording") && c.response_status == Some(204))
+        .expect("the recording status callback, answered 204");
+    let url = posted.param("RecordingUrl").unwrap();
+    assert_eq!(recordings["data"][0]["location"], format!("{url}.wav"));
+    let seconds: f64 = posted.param("RecordingDuration").unwrap().parse().unwrap();
+    assert!(seconds > 0.0, "{seconds}");
+    assert_eq!(recordings["data"][0]["durationSec"], seconds);
     let call = rig.get(&format!("/api/v1/calls/{id}")).await.unwrap();
     assert_eq!(call["outcome"], "voicemail");
     assert_eq!(call["endReason"], "after_hours");

@@ -37,6 +37,17 @@ pub(super) async fn status_callback(
         sequence: form.get("SequenceNumber").and_then(|s| s.parse().ok()),
     };
     apply_call_status_in(&mut tx, form.call_id, &update).await?;
+    // Telephony is priced in the same transaction: one per callback, as the engine's
+    // transaction budget counts them.
+    if let (true, Some(seconds)) = (status.is_terminal(), update.duration_sec) {
+        crate::telephony_cost::price_call(
+            &mut *tx,
+            form.call_id,
+            seconds,
+            state.settings.twilio.cents_per_minute,
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
