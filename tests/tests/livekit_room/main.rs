@@ -3,10 +3,12 @@
 //! hears the test speech code through livekit-sip's PCMU <-> Opus transcoding.
 //! `join` checks the participant alone against livekit-server; `conversation` runs a
 //! `livekit_sip` campaign call end to end; `machine` a voicemail greeting and DTMF;
-//! `crash` a worker killed mid-call.
+//! `campaign` a campaign of talk, busy, no-answer and voicemail callees with recordings
+//! and costs; `crash` a worker killed mid-call.
 
 #![allow(unreachable_pub)]
 
+mod campaign;
 mod conversation;
 mod crash;
 mod join;
