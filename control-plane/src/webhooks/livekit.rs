@@ -4,6 +4,11 @@
 //! hash; `livekit_api::webhooks` checks both). Events come again and out of order: the
 //! call state machine only moves forward, and an end counts only after an answer, so a
 //! repeat or a late event changes nothing.
+//!
+//! The agent leaving a room whose call is still live, with no `ended` from its worker,
+//! means the worker died (a crash, SIGKILL, its host gone): the call is failed with end
+//! reason `worker_lost` and its room deleted, which hangs up the callee, who would
+//! otherwise hear silence until they gave up.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -36,6 +41,17 @@ pub(super) async fn livekit_webhook(
     let Some(call_id) = call_of_room(&room.name) else {
         return Ok(StatusCode::NO_CONTENT);
     };
+    let agent_left = matches!(
+        event.event.as_str(),
+        "participant_left" | "participant_connection_aborted"
+    ) && event
+        .participant
+        .as_ref()
+        .is_some_and(|p| p.kind == proto::participant_info::Kind::Agent as i32);
+    if agent_left {
+        worker_lost(&state, call_id, &room.name).await?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     let callee = event
         .participant
         .as_ref()
@@ -61,6 +77,51 @@ pub(super) async fn livekit_webhook(
         apply(&state, call_id, &room.name, status).await?;
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The agent left the room of an answered call that is still in progress and whose
+/// worker never reported its end: the worker is gone. A worker that ends a call reports
+/// `ended` (and waits for it to be stored) before it deletes the room and leaves, so a
+/// normal end never gets here; neither does an operator's hang-up, which names its reason
+/// before deleting the room.
+async fn worker_lost(state: &AppState, call_id: Uuid, room: &str) -> Result<(), ApiError> {
+    let now = state.engine.clock().now();
+    let lost = sqlx::query_scalar!(
+        "update calls set end_reason = 'worker_lost'
+         where id = $1 and mode = 'livekit_sip' and status = 'in_progress'
+           and answered_at is not null and end_reason is null
+         returning answered_at",
+        call_id
+    )
+    .fetch_optional(&state.db)
+    .await?;
+    let Some(answered_at) = lost.flatten() else {
+        return Ok(());
+    };
+    tracing::warn!(%call_id, room, "the agent left a live LiveKit call: worker_lost");
+    let update = StatusUpdate {
+        status: CallStatus::Failed,
+        at: now,
+        provider_call_id: None,
+        duration_sec: Some((now - answered_at).num_seconds().max(0) as i32),
+        answered_by: None,
+        sequence: None,
+    };
+    apply_call_status(&state.db, call_id, &update).await?;
+    // Deleting the room hangs up the SIP leg.
+    match state.engine.live_call(call_id).await? {
+        Some(live) => {
+            if let Err(error) = live
+                .dialer
+                .hang_up(&live.account, &live.provider_call_id)
+                .await
+            {
+                tracing::warn!(%call_id, %error, "could not delete the room of a lost worker's call");
+            }
+        }
+        None => tracing::warn!(%call_id, "no dialer to delete the room of a lost worker's call"),
+    }
+    Ok(())
 }
 
 /// The event, if its signature holds for our API key.

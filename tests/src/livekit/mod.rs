@@ -1,6 +1,8 @@
 //! The real LiveKit SIP path for tests: the Go `livekit-server` and `livekit-sip` binaries
 //! that `./dev test` installs, with their own Redis, and sipp callees standing in for the
-//! carrier, all on free loopback ports and stopped when their handles drop.
+//! carrier, all on free loopback ports and stopped when their handles drop. A
+//! [`SipRouter`] puts several callees behind one trunk address (a campaign's); `recording`
+//! takes a call's stereo recording apart.
 //!
 //! The binaries are `LIVEKIT_SERVER_BIN` / `LIVEKIT_SIP_BIN`, else the ones `./dev test`
 //! caches under `~/.cache/outbound-calling/go-bin/`; Redis is `REDIS_SERVER_BIN`, else
@@ -8,9 +10,12 @@
 //! fails with a message naming what is missing: it is never skipped.
 
 pub mod phone;
+pub mod recording;
+mod router;
 mod sip;
 mod sipp;
 
+pub use router::SipRouter;
 pub use sip::{LiveKitSipService, LIVEKIT_SIP_VERSION};
 pub use sipp::{Callee, Scenario};
 

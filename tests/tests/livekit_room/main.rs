@@ -2,10 +2,14 @@
 //! livekit-sip and a SIP callee of ours (`outbound_tests::livekit::phone`) that speaks and
 //! hears the test speech code through livekit-sip's PCMU <-> Opus transcoding.
 //! `join` checks the participant alone against livekit-server; `conversation` runs a
-//! `livekit_sip` campaign call end to end; `machine` a voicemail greeting and DTMF.
+//! `livekit_sip` campaign call end to end; `machine` a voicemail greeting and DTMF;
+//! `campaign` a campaign of talk, busy, no-answer and voicemail callees with recordings
+//! and costs; `crash` a worker killed mid-call.
 
 #![allow(unreachable_pub)]
 
+mod campaign;
 mod conversation;
+mod crash;
 mod join;
 mod machine;

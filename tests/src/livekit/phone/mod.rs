@@ -35,6 +35,9 @@ pub struct PhoneScript {
     /// Said in order, each once the agent has said something new and then been quiet for
     /// `pause_ms`.
     pub replies: Vec<(u64, String)>,
+    /// Said `after_ms` after the answer whether the agent is talking or not (to talk over
+    /// it), each before any reply still to come.
+    pub says: Vec<(u64, String)>,
     /// Hang up (BYE) this long after the last reply was said (after the answer, for a
     /// script without replies); `None` waits for the caller.
     pub hang_up_after_ms: Option<u64>,
@@ -67,6 +70,12 @@ impl PhoneScript {
             greeting: Some(greeting.to_string()),
             ..Self::default()
         }
+    }
+
+    /// Says `text` `after_ms` after the answer, talking over the agent if it is speaking.
+    pub fn say(mut self, after_ms: u64, text: &str) -> Self {
+        self.says.push((after_ms, text.to_string()));
+        self
     }
 
     /// Presses `digits` (200 ms apart) `after_ms` after the answer.
@@ -102,6 +111,9 @@ pub struct PhoneReport {
     /// What the callee said, with when it started (from the answer).
     pub said: Vec<(u64, String)>,
     pub rtp_packets_in: u64,
+    /// When (from the answer) each received frame loud enough to be the agent's voice
+    /// arrived, in order.
+    pub voice_ms: Vec<u64>,
     /// "caller" (a BYE reached us) or "callee" (we sent one).
     pub ended_by: Option<String>,
 }
@@ -109,6 +121,61 @@ pub struct PhoneReport {
 impl PhoneReport {
     pub fn heard_texts(&self) -> Vec<String> {
         self.heard.iter().map(|h| h.text.clone()).collect()
+    }
+
+    /// How the agent reacted to the callee saying `text` (its first speech frame went out
+    /// at the `said` time): whether the agent's voice was reaching the ear then, and when
+    /// it stopped. Speech has short dips, so the agent stopped at the first frame after
+    /// its last voiced one that is followed by at least [`QUIET_MS`] of quiet, as the
+    /// Twilio phone judges it.
+    pub fn barge_in(&self, text: &str) -> Option<BargeIn> {
+        let started_ms = self.said.iter().find(|(_, t)| t == text)?.0;
+        let agent_talking = self
+            .voice_ms
+            .iter()
+            .any(|&at| at <= started_ms && at + QUIET_MS >= started_ms);
+        let after: Vec<u64> = self
+            .voice_ms
+            .iter()
+            .copied()
+            .filter(|&at| at >= started_ms)
+            .collect();
+        let last = after
+            .iter()
+            .enumerate()
+            .find(|&(i, &at)| after.get(i + 1).is_none_or(|&next| next > at + QUIET_MS))
+            .map(|(_, &at)| at);
+        let stopped_ms = match last {
+            Some(at) => at + FRAME_MS,
+            None => started_ms,
+        };
+        Some(BargeIn {
+            started_ms,
+            agent_talking,
+            stopped_ms,
+        })
+    }
+}
+
+/// Quiet that ends the agent's speech (shorter dips are between syllables).
+pub const QUIET_MS: u64 = 100;
+const FRAME_MS: u64 = 20;
+
+/// The callee talking over the agent, timed from the answer at the callee's ear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BargeIn {
+    /// The callee's first speech frame went out.
+    pub started_ms: u64,
+    /// The agent's voice was arriving when the callee started.
+    pub agent_talking: bool,
+    /// The agent's voice stopped arriving.
+    pub stopped_ms: u64,
+}
+
+impl BargeIn {
+    /// How long the agent kept talking over the callee.
+    pub fn latency_ms(&self) -> u64 {
+        self.stopped_ms.saturating_sub(self.started_ms)
     }
 }
 
@@ -180,6 +247,7 @@ struct Call {
     last_voice: Option<Instant>,
     mouth: Vec<u8>,
     next_reply: usize,
+    next_say: usize,
     hang_up_at: Option<Instant>,
     /// Keys still to press, with when each starts.
     keys: Vec<(Instant, char)>,
@@ -269,6 +337,7 @@ impl Ua {
                     last_voice: None,
                     mouth: Vec::new(),
                     next_reply: 0,
+                    next_say: 0,
                     hang_up_at: None,
                     keys: Vec::new(),
                     key: None,
@@ -324,6 +393,9 @@ impl Ua {
             .map(|at| now.saturating_duration_since(at).as_millis() as u64);
         if rms > VOICE_RMS {
             call.last_voice = Some(now);
+            if let Some(at) = since_answer {
+                report.voice_ms.push(at);
+            }
             if report.first_audio_ms.is_none() {
                 report.first_audio_ms = since_answer;
             }
@@ -428,7 +500,26 @@ impl Ua {
         let Some(answered) = call.answered_at else {
             return;
         };
-        if !call.mouth.is_empty() || call.heard_new == 0 {
+        if !call.mouth.is_empty() {
+            return;
+        }
+        let since_answer = now.duration_since(answered);
+        if let Some((after_ms, text)) = self.script.says.get(call.next_say).cloned() {
+            if since_answer >= Duration::from_millis(after_ms) {
+                let Ok(samples) = speech_code::encode(&text, 8000) else {
+                    return;
+                };
+                call.mouth = samples.iter().map(|&s| mulaw_encode(s)).collect();
+                call.heard_new = 0;
+                call.next_say += 1;
+                lock(&self.report)
+                    .said
+                    .push((since_answer.as_millis() as u64, text));
+            }
+            // Replies wait for what is said on cue.
+            return;
+        }
+        if call.heard_new == 0 {
             return;
         }
         let Some((pause_ms, text)) = self.script.replies.get(call.next_reply).cloned() else {
@@ -580,6 +671,28 @@ mod tests {
             );
         }
         assert_eq!(mulaw_encode(0), 0xFF);
+    }
+
+    #[test]
+    fn the_agent_stops_at_the_first_quiet_that_lasts() {
+        let mut report = PhoneReport {
+            said: vec![(1000, "over you".into())],
+            ..PhoneReport::default()
+        };
+        // Talking from 500 ms, a 60 ms dip at 1100, last voiced frame at 1180, back at 2000.
+        report.voice_ms = (500..1100).step_by(20).collect();
+        report.voice_ms.extend((1160..=1180).step_by(20));
+        report.voice_ms.extend([2000, 2020]);
+        let barge_in = report.barge_in("over you").unwrap();
+        assert!(barge_in.agent_talking);
+        assert_eq!(barge_in.stopped_ms, 1200);
+        assert_eq!(barge_in.latency_ms(), 200);
+        assert!(report.barge_in("never said").is_none());
+        // Quiet already: nothing to stop, and not a barge-in.
+        report.voice_ms = vec![100, 120];
+        let quiet = report.barge_in("over you").unwrap();
+        assert!(!quiet.agent_talking);
+        assert_eq!(quiet.latency_ms(), 0);
     }
 
     #[test]

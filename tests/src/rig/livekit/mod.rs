@@ -13,7 +13,9 @@ use sqlx::PgPool;
 
 use super::Rig;
 use crate::livekit::{Callee, LiveKitServer, LiveKitSipService, ServerOptions};
+use crate::process::{agent_worker_binary, AgentWorker};
 use crate::providers::{ProviderConfig, ProviderEmulator};
+use crate::rig::WORKER_KEY;
 
 pub use worker::RigWorker;
 
@@ -34,6 +36,8 @@ pub struct LiveKitRig {
     /// The STT, LLM and TTS the rig's workers talk through (answered calls hold a real
     /// conversation in the room).
     pub providers: ProviderEmulator,
+    /// The recording store the rig's workers write and its control plane serves.
+    pub recordings: tempfile::TempDir,
 }
 
 impl std::ops::Deref for LiveKitRig {
@@ -77,6 +81,9 @@ impl LiveKitRig {
             .await?,
         );
         let sip = LiveKitSipService::start(&livekit).await?;
+        let recordings = tempfile::tempdir()?;
+        let store_url = format!("file://{}", recordings.path().display());
+        let cp_store_url = store_url.clone();
         let (url, key, secret) = (
             livekit.url.clone(),
             livekit.api_key.clone(),
@@ -102,6 +109,7 @@ impl LiveKitRig {
             s.workers.token_secret = SecretString::from(TOKEN_SECRET);
             s.auth.jwt_secret = SecretString::from(JWT_SECRET);
             s.auth.encryption_key = SecretString::from(ENCRYPTION_KEY);
+            s.recordings.store_url = cp_store_url;
         })
         .await?;
         let providers = ProviderEmulator::start(ProviderConfig::instant()).await?;
@@ -110,6 +118,7 @@ impl LiveKitRig {
             livekit,
             sip,
             providers,
+            recordings,
         })
     }
 
@@ -117,6 +126,46 @@ impl LiveKitRig {
     /// provider emulators.
     pub async fn worker(&self) -> RigWorker {
         self.worker_with(None).await
+    }
+
+    /// The agent-worker binary as its own process taking this rig's dispatches (a test
+    /// can SIGKILL it mid-call), recording into the rig's store; its log is `log`.
+    pub async fn worker_process(&self, log: &std::path::Path) -> anyhow::Result<AgentWorker> {
+        let providers = &self.providers;
+        let key = "livekit-rig-provider-key".to_string();
+        let settings: Vec<(String, String)> = [
+            (
+                "SERVER__WORKER_ID",
+                format!("rig-process-{}", uuid::Uuid::new_v4().simple()),
+            ),
+            ("CONTROL_PLANE__URL", self.rig.api.base.clone()),
+            ("CONTROL_PLANE__API_KEY", WORKER_KEY.to_string()),
+            ("CONTROL_PLANE__TOKEN_SECRET", TOKEN_SECRET.to_string()),
+            ("LIVEKIT__URL", self.livekit.url.clone()),
+            ("LIVEKIT__API_KEY", self.livekit.api_key.clone()),
+            ("LIVEKIT__API_SECRET", self.livekit.api_secret.clone()),
+            ("LIVEKIT__AGENT_NAME", AGENT_NAME.to_string()),
+            ("LIVEKIT__STATUS_INTERVAL_MS", "500".to_string()),
+            ("LIVEKIT__ROOM_CHECK_MS", "200".to_string()),
+            (
+                "PROVIDERS__DEEPGRAM__BASE_URL",
+                providers.base_url().to_string(),
+            ),
+            ("PROVIDERS__DEEPGRAM__API_KEY", key.clone()),
+            ("PROVIDERS__OPENAI__BASE_URL", providers.openai_base_url()),
+            ("PROVIDERS__OPENAI__API_KEY", key.clone()),
+            (
+                "PROVIDERS__ELEVENLABS__BASE_URL",
+                providers.base_url().to_string(),
+            ),
+            ("PROVIDERS__ELEVENLABS__API_KEY", key),
+            ("RECORDING__ENABLED", "true".to_string()),
+            ("RECORDING__STORE_URL", self.store_url()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (format!("AW__{k}"), v))
+        .collect();
+        AgentWorker::start(&agent_worker_binary()?, &settings, &[], log).await
     }
 
     /// A real agent worker that takes at most `max_jobs` of this rig's dispatches at once.
@@ -130,6 +179,7 @@ impl LiveKitRig {
             providers.base_url().to_string(),
             providers.openai_base_url(),
         );
+        let store_url = self.store_url();
         RigWorker::start_configured(&self.rig.api.base, &self.livekit, AGENT_NAME, move |c| {
             if let Some(max_jobs) = max_jobs {
                 c.livekit.max_jobs = max_jobs;
@@ -141,9 +191,17 @@ impl LiveKitRig {
             c.providers.openai.api_key = key();
             c.providers.elevenlabs.base_url = base;
             c.providers.elevenlabs.api_key = key();
+            // Recorded and metered as a Twilio call is.
+            c.recording.enabled = true;
+            c.recording.store_url = store_url;
         })
         .await
         .expect("starting the agent worker")
+    }
+
+    /// `file://` URL of [`LiveKitRig::recordings`].
+    pub fn store_url(&self) -> String {
+        format!("file://{}", self.recordings.path().display())
     }
 
     /// A started campaign over `contacts` on a `livekit_sip` trunk whose carrier is
@@ -170,6 +228,24 @@ impl LiveKitRig {
             object.insert("trunk".into(), trunk);
         }
         self.rig.start_campaign(contacts, campaign).await
+    }
+
+    /// [`LiveKitRig::campaign_to_port`] with its own assistant definition.
+    pub async fn campaign_with_assistant(
+        &self,
+        port: u16,
+        contacts: Vec<Value>,
+        assistant: Value,
+        mut campaign: Value,
+    ) -> anyhow::Result<String> {
+        let trunk = json!({"provider": "other", "mode": "livekit_sip",
+                           "address": format!("127.0.0.1:{port}")});
+        if let Some(object) = campaign.as_object_mut() {
+            object.insert("trunk".into(), trunk);
+        }
+        self.rig
+            .start_campaign_with(contacts, assistant, campaign)
+            .await
     }
 
     /// Drives the engine (the manual clock `step_sec` per round, real time passing too)
