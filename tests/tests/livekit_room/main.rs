@@ -2,10 +2,12 @@
 //! livekit-sip and a SIP callee of ours (`outbound_tests::livekit::phone`) that speaks and
 //! hears the test speech code through livekit-sip's PCMU <-> Opus transcoding.
 //! `join` checks the participant alone against livekit-server; `conversation` runs a
-//! `livekit_sip` campaign call end to end; `machine` a voicemail greeting and DTMF.
+//! `livekit_sip` campaign call end to end; `machine` a voicemail greeting and DTMF;
+//! `inbound` a SIP caller dialing one of our numbers through livekit-sip.
 
 #![allow(unreachable_pub)]
 
 mod conversation;
+mod inbound;
 mod join;
 mod machine;
