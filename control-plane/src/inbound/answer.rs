@@ -13,8 +13,6 @@
 //! live call is ever cut for another.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
-use shared::PhoneNumber;
 use uuid::Uuid;
 
 use super::{contact, twiml};
@@ -40,19 +38,24 @@ pub enum Decision {
 
 /// The rule alone (no I/O): closed or no assistant -> after hours; no slot -> no worker.
 pub fn decide(number: &NumberRow, trunk_mode: &str, now: DateTime<Utc>, free: i64) -> Decision {
-    let hours = BusinessHours {
-        timezone: number.timezone.clone(),
-        days: number.business_days.clone(),
-        open_hour: number.open_hour,
-        close_hour: number.close_hour,
-    };
-    let Some(assistant) = number.assistant_id.filter(|_| hours.is_open(now)) else {
+    let Some(assistant) = open_assistant(number, now) else {
         return Decision::Fallback(Fallback::AfterHours);
     };
     if trunk_mode != "twilio_stream" || free <= 0 {
         return Decision::Fallback(Fallback::NoWorker);
     }
     Decision::Assistant(assistant)
+}
+
+/// The number's assistant, if it has one and the number is open at `now`.
+pub fn open_assistant(number: &NumberRow, now: DateTime<Utc>) -> Option<Uuid> {
+    let hours = BusinessHours {
+        timezone: number.timezone.clone(),
+        days: number.business_days.clone(),
+        open_hour: number.open_hour,
+        close_hour: number.close_hour,
+    };
+    number.assistant_id.filter(|_| hours.is_open(now))
 }
 
 /// The Twilio parameters of an inbound call.
@@ -78,19 +81,7 @@ pub async fn answer(
     let free =
         crate::engine::free_stream_slots(db, now, state.settings.workers.heartbeat_ttl_sec).await?;
     let decision = decide(number, &trunk_mode, now, free);
-    // A caller id may be withheld ("anonymous"); such a call finds no contact.
-    let caller = PhoneNumber::parse(call.from, None).ok();
-    let found = match &caller {
-        Some(phone) => contact::find(db, number.org_id, phone.as_str()).await?,
-        None => None,
-    };
-    let mut variables = found
-        .as_ref()
-        .map(|c| c.variables.clone())
-        .unwrap_or_else(|| Value::Object(Map::new()));
-    if let (Value::Object(map), None) = (&mut variables, &found) {
-        map.insert("phone".into(), Value::String(call.from.to_string()));
-    }
+    let (found, variables) = contact::of_caller(db, number.org_id, call.from).await?;
     let call_id = Uuid::now_v7();
     let (action, assistant, end_reason) = match decision {
         Decision::Assistant(a) => ("assistant", Some(a), None),

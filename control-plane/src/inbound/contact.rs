@@ -3,6 +3,7 @@
 //! with it came to, so an assistant can pick up where the last conversation ended.
 
 use serde_json::{Map, Value};
+use shared::PhoneNumber;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -54,4 +55,26 @@ pub async fn find(db: &PgPool, org: Uuid, phone: &str) -> sqlx::Result<Option<Fo
         id: row.id,
         variables: Value::Object(variables),
     }))
+}
+
+/// What an inbound call from `from` knows of its caller: the contact its number finds and
+/// the prompt's variables (the contact's, else only the caller's `phone`). A withheld
+/// caller id ("anonymous") finds no contact.
+pub async fn of_caller(
+    db: &PgPool,
+    org: Uuid,
+    from: &str,
+) -> sqlx::Result<(Option<FoundContact>, Value)> {
+    let found = match PhoneNumber::parse(from, None) {
+        Ok(phone) => find(db, org, phone.as_str()).await?,
+        Err(_) => None,
+    };
+    let variables = match &found {
+        Some(contact) => contact.variables.clone(),
+        None => Value::Object(Map::from_iter([(
+            "phone".to_string(),
+            Value::String(from.to_string()),
+        )])),
+    };
+    Ok((found, variables))
 }

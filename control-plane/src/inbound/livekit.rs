@@ -1,10 +1,10 @@
 //! LiveKit's side of a number on a `livekit_sip` trunk: an inbound trunk that accepts
 //! calls to the number (`CreateSIPInboundTrunk`) and a dispatch rule that puts each caller
-//! in a room of its own with our agent dispatched into it (`CreateSIPDispatchRule` with
-//! `room_config.agents`). The remote side changes first; a failure removes what was made
-//! and the number row with it, so no row names a LiveKit object that does not exist.
-//!
-//! The conversation in that room waits for the worker's room participant (not built yet).
+//! in an `inbound-` room of its own (`CreateSIPDispatchRule`). The rule dispatches no
+//! agent: the agent's job must name a call and carry its token, which exist only once
+//! `livekit_answer.rs` has recorded the call (on the caller's `participant_joined`). The
+//! remote side changes first; a failure removes what was made and the number row with
+//! it, so no row names a LiveKit object that does not exist.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -32,7 +32,7 @@ pub async fn provision(state: &AppState, row: NumberRow) -> Result<NumberRow, Ap
         tracing::warn!(number_id = %row.id, "no LiveKit project is configured: the number gets no inbound trunk");
         return Ok(row);
     };
-    match create(livekit, &row, &state.settings.livekit.agent_name).await {
+    match create(livekit, &row).await {
         Ok((trunk, rule)) => {
             let stored = sqlx::query!(
                 "update phone_numbers set livekit_inbound_trunk_id = $2, livekit_dispatch_rule_id = $3
@@ -70,7 +70,6 @@ async fn forget(state: &AppState, row: &NumberRow) {
 async fn create(
     livekit: &LiveKitSip,
     row: &NumberRow,
-    agent_name: &str,
 ) -> Result<(String, String), crate::provisioning::livekit::LiveKitError> {
     let trunk: Trunk = livekit
         .call(
@@ -87,8 +86,6 @@ async fn create(
                 "trunk_ids": [trunk.sip_trunk_id],
                 "rule": {"dispatch_rule_individual": {"room_prefix": "inbound-"}},
                 "metadata": json!({"numberId": row.id}).to_string(),
-                "room_config": {"agents": [{"agent_name": agent_name,
-                    "metadata": json!({"numberId": row.id}).to_string()}]}
             }}),
         )
         .await;

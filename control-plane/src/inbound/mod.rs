@@ -6,4 +6,5 @@
 pub mod answer;
 pub mod contact;
 pub mod livekit;
+pub mod livekit_answer;
 pub mod twiml;

@@ -1,5 +1,6 @@
 //! `POST /webhooks/livekit`: LiveKit's room and participant events move `livekit_sip`
-//! calls through their states. The request is believed only with a valid signature
+//! calls through their states, and a caller joining an `inbound-` room (one of our
+//! numbers' dispatch rules made it) is answered. The request is believed only with a valid signature
 //! (`Authorization`: a JWT signed with our API secret whose `sha256` claim is the body's
 //! hash; `livekit_api::webhooks` checks both). Events come again and out of order: the
 //! call state machine only moves forward, and an end counts only after an answer, so a
@@ -22,6 +23,7 @@ use uuid::Uuid;
 use crate::dialer::livekit::{call_of_room, SIP_IDENTITY};
 use crate::engine::{apply_call_status, StatusUpdate};
 use crate::error::{ApiError, ErrorBody};
+use crate::inbound::livekit_answer;
 use crate::state::AppState;
 
 /// LiveKit webhook (signed JWT in `Authorization`, protobuf JSON body).
@@ -37,6 +39,10 @@ pub(super) async fn livekit_webhook(
     let Some(room) = event.room.as_ref() else {
         return Ok(StatusCode::NO_CONTENT);
     };
+    if livekit_answer::is_inbound_room(&room.name) {
+        inbound_event(&state, &event, &room.name).await?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     // Rooms this control plane did not make (or other projects' tests) are not ours.
     let Some(call_id) = call_of_room(&room.name) else {
         return Ok(StatusCode::NO_CONTENT);
@@ -122,6 +128,32 @@ async fn worker_lost(state: &AppState, call_id: Uuid, room: &str) -> Result<(), 
         None => tracing::warn!(%call_id, "no dialer to delete the room of a lost worker's call"),
     }
     Ok(())
+}
+
+/// An event of a caller's room (one of our numbers' dispatch rules made it): the caller
+/// joining is answered (`inbound::livekit_answer`), the caller leaving or the room closing
+/// ends the call.
+async fn inbound_event(
+    state: &AppState,
+    event: &proto::WebhookEvent,
+    room: &str,
+) -> Result<(), ApiError> {
+    let caller = event
+        .participant
+        .as_ref()
+        .filter(|p| livekit_answer::is_caller(p));
+    match (event.event.as_str(), caller) {
+        ("participant_joined", Some(caller)) => {
+            livekit_answer::caller_joined(state, room, caller).await
+        }
+        ("participant_left" | "participant_connection_aborted", Some(_)) | ("room_finished", _) => {
+            match livekit_answer::call_in_room(&state.db, room).await? {
+                Some(call_id) => apply(state, call_id, room, CallStatus::Completed).await,
+                None => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The event, if its signature holds for our API key.

@@ -1,7 +1,8 @@
 //! A number on a `livekit_sip` trunk gets its LiveKit side at a real livekit-server: an
-//! inbound trunk for the number and a dispatch rule sending each caller's room our agent;
-//! deleting the number removes both. (The conversation in that room waits for the
-//! worker's room participant.)
+//! inbound trunk for the number and a dispatch rule putting each caller in an `inbound-`
+//! room of its own; deleting the number removes both. The rule dispatches no agent (the
+//! control plane does, once the call is recorded): the conversation in that room is
+//! `tests/tests/livekit_room/inbound.rs`.
 
 use chrono::{TimeZone, Utc};
 use outbound_tests::livekit::LiveKitServer;
@@ -72,9 +73,11 @@ async fn a_livekit_number_gets_an_inbound_trunk_and_a_dispatch_rule(db: PgPool) 
         rule["rule"]["dispatch_rule_individual"]["room_prefix"],
         "inbound-"
     );
-    assert_eq!(
-        rule["room_config"]["agents"][0]["agent_name"],
-        rig.settings.livekit.agent_name.as_str()
+    assert!(
+        rule["room_config"]["agents"]
+            .as_array()
+            .is_none_or(|agents| agents.is_empty()),
+        "the job needs the call's id and token: the control plane dispatches it: {rule}"
     );
 
     let id = number["id"].as_str().unwrap();

@@ -215,7 +215,7 @@ impl LiveKitSipDialer {
 
 /// What the worker gets with the job: the call, its token and where to report. Nothing
 /// else: LiveKit keeps dispatch metadata, so no contact data goes there.
-fn dispatch_metadata(call_id: Uuid, token: &str, control_plane_url: &str) -> String {
+pub(crate) fn dispatch_metadata(call_id: Uuid, token: &str, control_plane_url: &str) -> String {
     serde_json::json!({
         "callId": call_id,
         "token": token,

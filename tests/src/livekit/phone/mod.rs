@@ -7,9 +7,12 @@
 //! retransmitted until the ACK, 200 to BYE/CANCEL/others, its own BYE), RTP out (the
 //! mouth, or silence) and in (the ear: a speech-code decoder on the 8 kHz audio). What it
 //! did lands in a [`PhoneReport`], including how long after the answer the agent's first
-//! audio arrived.
+//! audio arrived. `dial.rs` makes it a caller: it places the call, then talks the same way.
 
+mod dial;
 mod message;
+
+pub use dial::{CallingPhone, Dial, DialOutcome};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
