@@ -32,5 +32,6 @@ pub mod limits;
 pub mod provisioning;
 pub mod sms;
 pub mod state;
+pub mod supervision;
 pub mod telemetry;
 pub mod webhooks;
