@@ -109,6 +109,12 @@ async fn serve(line: Arc<CallLine>, mut socket: WebSocket) {
     loop {
         let now = *state.borrow_and_update();
         if now.ended {
+            // The call's last frames are still the listener's.
+            while let Ok(frame) = frames.try_recv() {
+                if socket.send(Message::Binary(frame)).await.is_err() {
+                    break;
+                }
+            }
             break;
         }
         if shown != Some(now.taken_over) {
