@@ -34,20 +34,24 @@ fn refuse(status: StatusCode, message: &str) -> Response {
 }
 
 /// The call's line, if the request carries the call's token and the call is here.
-fn line_for(worker: &Worker, headers: &HeaderMap, call: Uuid) -> Result<Arc<CallLine>, Response> {
+fn line_for(
+    worker: &Worker,
+    headers: &HeaderMap,
+    call: Uuid,
+) -> Result<Arc<CallLine>, (StatusCode, &'static str)> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
+        .ok_or((StatusCode::UNAUTHORIZED, "missing bearer token"))?;
     worker
         .tokens
         .verify_for(token, call, chrono::Utc::now().timestamp())
-        .map_err(|_| refuse(StatusCode::FORBIDDEN, "invalid token for this call"))?;
+        .map_err(|_| (StatusCode::FORBIDDEN, "invalid token for this call"))?;
     worker
         .supervision
         .get(call)
-        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "this worker holds no such call"))
+        .ok_or((StatusCode::NOT_FOUND, "this worker holds no such call"))
 }
 
 fn status_of(refusal: &Refusal) -> StatusCode {
@@ -66,7 +70,7 @@ async fn control(
 ) -> Response {
     let line = match line_for(&worker, &headers, call) {
         Ok(line) => line,
-        Err(response) => return response,
+        Err((status, message)) => return refuse(status, message),
     };
     let result = match control {
         Control::Say { text } => line.command(Command::Say(text)),
@@ -95,7 +99,7 @@ async fn supervise(
 ) -> Response {
     let line = match line_for(&worker, &headers, call) {
         Ok(line) => line,
-        Err(response) => return response,
+        Err((status, message)) => return refuse(status, message),
     };
     upgrade.on_upgrade(move |socket| serve(line, socket))
 }
