@@ -96,10 +96,15 @@ async fn a_supervisor_hears_both_sides_whispers_to_the_model_has_a_line_said_and
 
     // The listen stream: the callee on the left, our side on the right, each decodable.
     let heard = listener.close().await;
-    let heard = heard.lock().unwrap();
-    assert_eq!(heard.odd_frames, 0);
-    let left = decode_all(&heard.left);
-    let right = decode_all(&heard.right);
+    let (odd_frames, left, right) = {
+        let heard = heard.lock().unwrap();
+        (
+            heard.odd_frames,
+            decode_all(&heard.left),
+            decode_all(&heard.right),
+        )
+    };
+    assert_eq!(odd_frames, 0);
     assert!(
         left.contains(&"my code is token-17".to_string()),
         "{left:?}"
