@@ -63,6 +63,8 @@ pub struct Worker {
     pub recordings: Option<RecordingStore>,
     /// Standalone mode's assistant.
     pub standalone_job: Option<CallJob>,
+    /// Live calls a supervisor can listen to and control.
+    pub supervision: crate::supervision::Hub,
 }
 
 impl std::fmt::Debug for Worker {
@@ -108,6 +110,7 @@ impl Worker {
             calls: TaskTracker::new(),
             standalone_job,
             recordings,
+            supervision: Default::default(),
             config: Arc::new(config),
         };
         Ok(Arc::new(worker))
@@ -124,6 +127,7 @@ impl Worker {
     pub fn spawn_heartbeat(self: &Arc<Self>) -> JoinHandle<()> {
         let mut config = HeartbeatConfig::new(self.worker_id.clone(), CallMode::TwilioStream);
         config.url = self.config.twilio.media_url.clone();
+        config.supervise_url = self.config.server.supervise_url.clone();
         config.interval =
             std::time::Duration::from_secs(self.config.control_plane.heartbeat_sec.max(1));
         heartbeat::spawn(
@@ -147,6 +151,7 @@ pub fn router(worker: Arc<Worker>) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/twilio/media", get(twilio_media))
+        .merge(crate::supervision::endpoint::routes())
         .with_state(worker)
 }
 

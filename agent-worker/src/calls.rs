@@ -7,6 +7,7 @@ use crate::control::reporter::{EventReporter, ReporterConfig};
 use crate::pipeline::events::{CallEvents, LogEvents};
 use crate::pipeline::session::{self, SessionParts};
 use crate::providers::cost::UsageMeter;
+use crate::supervision::transport::SupervisedTransport;
 use crate::transport::twilio::TwilioTransport;
 use crate::transport::Transport;
 use async_trait::async_trait;
@@ -180,7 +181,9 @@ pub async fn run_session(
         worker_id: worker.worker_id.clone(),
         job,
     };
-    let reason = session::run(parts, transport).await;
+    let line = worker.supervision.open(parts.job.call_id);
+    let mut transport = SupervisedTransport::new(transport, line);
+    let reason = session::run(parts, &mut transport).await;
     tracing::info!(reason, "call ended");
     reason
 }

@@ -38,6 +38,10 @@ pub struct ServerConfig {
     pub drain_timeout_sec: u64,
     /// Worker threads (0 = one per core).
     pub threads: usize,
+    /// Where the control plane reaches this worker's HTTP listener for live supervision
+    /// (e.g. `http://10.0.0.7:8081`), sent in heartbeats; unset, its calls cannot be
+    /// supervised.
+    pub supervise_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +53,7 @@ impl Default for ServerConfig {
             handshake_timeout_ms: 5_000,
             drain_timeout_sec: 3_600,
             threads: 0,
+            supervise_url: None,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! `transport/` is how a call's audio arrives (Twilio Media Streams), `audio/` the phone's
 //! audio (mu-law, VAD, pacing, recording), `pipeline/` the conversation, `providers/` the
 //! speech and language services behind streaming traits, `control/` the control plane's
-//! worker API. `app.rs` is the process, `calls.rs` the wiring of one call.
+//! worker API, `supervision/` live listening and call control. `app.rs` is the process, `calls.rs` the wiring of one call.
 
 pub mod app;
 pub mod audio;
@@ -14,4 +14,5 @@ pub mod metrics;
 pub mod pipeline;
 pub mod providers;
 pub mod standalone;
+pub mod supervision;
 pub mod transport;

@@ -214,10 +214,13 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
 /// Every documented route, with the ordinary timeout; uploads get their own.
 fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
     let settings = &state.settings;
-    let ordinary = api::router().layer(middleware::from_fn_with_state(
-        settings.request_timeout(),
-        layers::timeout,
-    ));
+    let ordinary =
+        api::router()
+            .merge(crate::supervision::router())
+            .layer(middleware::from_fn_with_state(
+                settings.request_timeout(),
+                layers::timeout,
+            ));
     let uploads = api::upload_router()
         .layer(DefaultBodyLimit::max(settings.server.upload_limit_bytes))
         .layer(axum::Extension(BodyLimit(
@@ -236,7 +239,7 @@ fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
         layers::timeout,
     ));
     // Server-sent events stay open as long as the client wants: no request timeout.
-    let streams = api::events::router();
+    let streams = api::events::router().merge(crate::supervision::stream_router());
     OpenApiRouter::with_openapi(api::ApiDoc::openapi())
         .merge(ordinary)
         .merge(streams)

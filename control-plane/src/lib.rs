@@ -32,6 +32,7 @@ pub mod limits;
 pub mod provisioning;
 pub mod sms;
 pub mod state;
+pub mod supervision;
 pub mod telemetry;
 pub mod telephony_cost;
 pub mod webhooks;

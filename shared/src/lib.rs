@@ -10,6 +10,7 @@ pub mod job;
 pub mod phone;
 pub mod status;
 pub mod storage;
+pub mod supervision;
 pub mod telemetry;
 pub mod template;
 pub mod token;

@@ -30,6 +30,9 @@ pub struct Heartbeat {
     pub mode: CallMode,
     /// Where the worker can be reached (informational).
     pub url: Option<String>,
+    /// Where the control plane reaches the worker's supervision API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supervise_url: Option<String>,
     /// Calls it can hold at once.
     pub capacity: i32,
     /// Calls it holds now.
@@ -105,6 +108,8 @@ pub struct HeartbeatConfig {
     pub mode: CallMode,
     /// Where the worker can be reached (informational).
     pub url: Option<String>,
+    /// Where the control plane reaches the worker's supervision API.
+    pub supervise_url: Option<String>,
     /// Between beats; well under the control plane's `heartbeat_ttl_sec` (15 s).
     pub interval: Duration,
 }
@@ -116,6 +121,7 @@ impl HeartbeatConfig {
             worker_id: worker_id.into(),
             mode,
             url: None,
+            supervise_url: None,
             interval: Duration::from_secs(5),
         }
     }
@@ -174,6 +180,7 @@ fn beat(config: &HeartbeatConfig, capacity: u32, active: u32, draining: bool) ->
         worker_id: config.worker_id.clone(),
         mode: config.mode,
         url: config.url.clone(),
+        supervise_url: config.supervise_url.clone(),
         capacity: clamp(capacity),
         active_calls: clamp(active),
         draining,

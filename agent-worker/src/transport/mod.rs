@@ -17,6 +17,8 @@ pub enum Inbound {
     Dtmf(char),
     /// A mark we sent came back: the audio before it played (or was cleared).
     Mark(String),
+    /// A supervisor's command or voice (only from `supervision::transport`).
+    Supervisor(crate::supervision::Input),
 }
 
 /// The media connection is gone.

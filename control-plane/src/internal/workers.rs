@@ -19,6 +19,9 @@ pub struct Heartbeat {
     pub mode: String,
     /// Where the worker can be reached (informational).
     pub url: Option<String>,
+    /// Where the control plane reaches the worker's supervision API (`http(s)://host:port`).
+    #[serde(default)]
+    pub supervise_url: Option<String>,
     /// Calls it can hold at once.
     pub capacity: i32,
     /// Calls it holds now.
@@ -65,21 +68,30 @@ pub(super) async fn heartbeat(
         body.active_calls >= 0,
         "activeCalls",
         "must not be negative",
+    )
+    .check(
+        body.supervise_url.as_deref().is_none_or(|url| {
+            (url.starts_with("http://") || url.starts_with("https://")) && url.len() <= 2000
+        }),
+        "superviseUrl",
+        "must be an http(s) URL",
     );
     v.finish()?;
     let now = state.engine.clock().now();
     sqlx::query!(
-        "insert into workers (id, mode, url, capacity, active_calls, draining, last_heartbeat_at)
-         values ($1, $2, $3, $4, $5, $6, $7)
+        "insert into workers (id, mode, url, capacity, active_calls, draining, last_heartbeat_at,
+                              supervise_url)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict (id) do update set mode = $2, url = $3, capacity = $4,
-             active_calls = $5, draining = $6, last_heartbeat_at = $7",
+             active_calls = $5, draining = $6, last_heartbeat_at = $7, supervise_url = $8",
         body.worker_id,
         body.mode,
         body.url,
         body.capacity,
         body.active_calls,
         body.draining,
-        now
+        now,
+        body.supervise_url
     )
     .execute(&state.db)
     .await?;

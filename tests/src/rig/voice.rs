@@ -84,9 +84,14 @@ impl VoiceRig {
             let media_url = process.media_url();
             (RigWorker::Process(Box::new(process)), media_url)
         } else {
-            let worker = Worker::new(config)?;
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let media_url = format!("ws://{}/twilio/media", listener.local_addr()?);
+            // The control plane reaches the worker here to supervise its calls.
+            config
+                .server
+                .supervise_url
+                .get_or_insert(format!("http://{}", listener.local_addr()?));
+            let worker = Worker::new(config)?;
             let app = router(worker.clone());
             tokio::spawn(async move { axum::serve(listener, app).await });
             worker.spawn_heartbeat();

@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 impl Session {
-    fn new_speaking(&mut self, after: AfterReply, is_turn: bool) -> Speaking {
+    pub(super) fn new_speaking(&mut self, after: AfterReply, is_turn: bool) -> Speaking {
         let id = self.next_reply_id;
         self.next_reply_id += 1;
         Speaking {
@@ -134,6 +134,7 @@ impl Session {
             *tts = None;
         }
         if self.ending.is_none()
+            && !self.taken_over
             && self.pause.is_none()
             && !self.voicemail_pending
             && self.callee.is_complete(self.config.turn_end)

@@ -5,11 +5,12 @@
 //!
 //! `callee.rs` handles what comes in (audio, VAD, transcripts, barge-in), `agent.rs` the
 //! replies (LLM, clauses, TTS, tools, playout), `ending.rs` timers, ending and the final
-//! reports.
+//! reports, `supervised.rs` what a supervisor asks.
 
 mod agent;
 mod callee;
 mod ending;
+mod supervised;
 
 use super::config::PipelineConfig;
 use super::events::CallEvents;
@@ -159,6 +160,8 @@ struct Session {
     pending_reports: Vec<shared::events::EventKind>,
     /// Drop the LLM and TTS streams at the next step (set by code that cannot reach them).
     cancel_streams: bool,
+    /// A supervisor has taken the call over: the agent stays silent (`supervised.rs`).
+    taken_over: bool,
 }
 
 /// Runs the conversation until the call ends; returns why it ended.
@@ -229,6 +232,7 @@ pub async fn run(parts: SessionParts, transport: &mut dyn Transport) -> String {
         pending_reports: Vec::new(),
         event_at: started,
         cancel_streams: false,
+        taken_over: false,
     };
     session.metrics.active_calls.inc();
     let options = SttOptions {
@@ -275,6 +279,7 @@ pub async fn run(parts: SessionParts, transport: &mut dyn Transport) -> String {
                 Some(Inbound::Audio(frame)) => session.on_callee_audio(&frame, transport, &mut llm_stream, &mut tts_stream).await,
                 Some(Inbound::Mark(name)) => session.on_mark(&name),
                 Some(Inbound::Dtmf(digit)) => session.on_dtmf(digit),
+                Some(Inbound::Supervisor(input)) => session.on_supervisor(input, transport, &mut llm_stream, &mut tts_stream).await,
                 None => break session.ending.clone().unwrap_or_else(|| "callee_hung_up".into()),
             },
             event = next_or_pending(&mut stt_events) => match event {
