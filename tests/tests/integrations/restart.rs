@@ -64,7 +64,11 @@ async fn deliveries_survive_a_control_plane_killed_mid_retry(db: PgPool) {
     let (endpoint_id, secret) = endpoint(&api, &receiver.url(), ALL_EVENTS).await;
     receiver.set_secret(&secret);
     let campaign = api
-        .start_campaign((0..2).map(contact).collect(), json!({"maxAttempts": 1}))
+        .start_campaign(
+            (0..2).map(contact).collect(), // On the wall clock: open at any hour the test happens to run.
+            json!({"maxAttempts": 1, "allowOutsideLegalHours": true,
+                   "schedule": {"startHour": 0, "endHour": 24}}),
+        )
         .await
         .unwrap();
     // Kill it once deliveries are failing and being retried, none taken yet.

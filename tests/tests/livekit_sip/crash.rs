@@ -35,7 +35,12 @@ async fn a_control_plane_killed_while_the_phone_rings_neither_loses_nor_doubles_
         .await
         .unwrap();
     let campaign = rig
-        .campaign_to(&callee, vec![contact(30)], json!({}))
+        .campaign_to(
+            &callee,
+            vec![contact(30)],
+            // On the wall clock: open at any hour the test happens to run.
+            json!({"allowOutsideLegalHours": true, "schedule": {"startHour": 0, "endHour": 24}}),
+        )
         .await
         .unwrap();
 
