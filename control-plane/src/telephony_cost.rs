@@ -3,7 +3,6 @@
 //! It is written when the provider's final status callback brings the duration, beside
 //! the worker's provider costs and the analysis cost, and the call's total includes it.
 
-use sqlx::PgPool;
 use uuid::Uuid;
 
 /// Prices the call's `duration_sec` at `cents_per_minute` into `cost_breakdown.telephony`

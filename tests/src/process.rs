@@ -269,15 +269,6 @@ pub fn control_plane_binary() -> anyhow::Result<std::path::PathBuf> {
     }
 }
 
-/// The agent-worker binary: `AGENT_WORKER_BIN` when set (a target directory shared by
-/// several checkouts may hold another checkout's build), else [`workspace_binary`].
-pub fn agent_worker_binary() -> anyhow::Result<std::path::PathBuf> {
-    match std::env::var_os("AGENT_WORKER_BIN") {
-        Some(path) => Ok(path.into()),
-        None => workspace_binary("agent-worker"),
-    }
-}
-
 /// The URL of the database a `#[sqlx::test]` was given: `DATABASE_URL`'s server with the
 /// test's own database, for a process the test starts.
 pub fn test_database_url(db: &sqlx::PgPool) -> anyhow::Result<String> {

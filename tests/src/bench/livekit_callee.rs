@@ -139,7 +139,8 @@ pub async fn run(url: &str, token: &str, script: CalleeScript, deadline: Duratio
             inbound = transport.recv() => match inbound {
                 Some(Inbound::Audio(frame)) => callee.on_frame(&frame, Instant::now()),
                 Some(Inbound::Mark(name)) => callee.on_mark(&name, Instant::now()),
-                Some(Inbound::Dtmf(_)) => {}
+                // Keys and a supervisor's controls are not part of the bench's calls.
+                Some(Inbound::Dtmf(_) | Inbound::Supervisor(_)) => {}
                 None => {
                     report.ended = true;
                     break;

@@ -271,6 +271,7 @@ fn answered(ua: &mut Ua, offer: &Offer, answer: &SipMessage, far_end: SocketAddr
         last_voice: None,
         mouth: Vec::new(),
         next_reply: 0,
+        next_say: 0,
         hang_up_at,
         keys: Vec::new(),
         key: None,
