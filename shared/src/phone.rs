@@ -35,6 +35,11 @@ impl PhoneNumber {
             Some(code) => Some(parse_country(code)?),
             None => None,
         };
+        // A number written with `+` carries its own country: the default country is only
+        // for national numbers. Given both, the parser judged `+78110000000` valid under
+        // `SG` and invalid on its own, so the stored E.164 failed to parse again at dial
+        // time (found by `./dev fuzz`'s million-case run).
+        let country = if raw.starts_with('+') { None } else { country };
         let parsed = phonenumber::parse(country, raw)
             .map_err(|err| PhoneError::Unparseable(err.to_string()))?;
         if !phonenumber::is_valid(&parsed) {
@@ -160,6 +165,12 @@ mod tests {
     fn international_numbers_ignore_the_default_country() {
         let n = PhoneNumber::parse("+44 20 7946 0958", Some("US")).unwrap();
         assert_eq!(n.as_str(), "+442079460958");
+        // The million-case fuzz run's find: valid under `SG`, invalid on its own. What is
+        // accepted must parse again from its stored form.
+        assert_eq!(
+            PhoneNumber::parse("+78110000000", Some("SG")),
+            PhoneNumber::parse("+78110000000", None)
+        );
     }
 
     #[test]
