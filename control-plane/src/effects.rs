@@ -70,6 +70,19 @@ pub async fn apply(
             if *outcome == CallOutcome::DoNotCall {
                 add_to_dnc(tx, call, org, "callee asked not to be called").await?;
             }
+            // The agent heard a machine where no carrier AMD said so (LiveKit SIP has none,
+            // Twilio's may be off or say `human`): record it as the call's answerer, so the
+            // attempt settles as `voicemail` (the campaign's voicemail retry) and the
+            // abandonment rate does not count the machine as a person.
+            if *outcome == CallOutcome::Voicemail {
+                sqlx::query!(
+                    "update calls set answered_by = 'machine_agent'
+                     where id = $1 and (answered_by is null or answered_by in ('human', 'unknown'))",
+                    call
+                )
+                .execute(&mut **tx)
+                .await?;
+            }
         }
         EventKind::Metrics { latency } => {
             // The worker's answer-to-first-audio delay feeds the abandonment rate. Anything

@@ -129,9 +129,10 @@ async fn a_campaign_of_talk_busy_no_answer_and_voicemail_callees_ends_with_the_r
     assert_eq!(result_of(TALKS), "answered");
     assert_eq!(result_of(BUSY), "busy");
     assert_eq!(result_of(SILENT), "no_answer");
-    // livekit-sip has no carrier AMD: the machine was answered, and what the agent made of
-    // it is the call's outcome (below), not the SIP result.
-    assert_eq!(result_of(MACHINE), "answered");
+    // livekit-sip has no carrier AMD: the agent told the machine by its greeting, and that
+    // decision settles the attempt (the campaign's voicemail retry applies).
+    assert_eq!(result_of(MACHINE), "voicemail");
+    assert_eq!(call_to(&calls, MACHINE)["answeredBy"], "machine_agent");
     assert_eq!(call_to(&calls, BUSY)["status"], "busy");
     assert_eq!(call_to(&calls, SILENT)["status"], "no_answer");
     assert_eq!((busy.invites(), silent.invites()), (1, 1));

@@ -322,7 +322,10 @@ impl Session {
         self.callee.take();
         self.report(EventKind::Outcome {
             outcome: shared::CallOutcome::Voicemail,
-            notes: Some("voicemail greeting detected".into()),
+            notes: Some(format!(
+                "voicemail greeting detected {:.1} s after the answer",
+                now.duration_since(self.started).as_secs_f64()
+            )),
         })
         .await;
         self.voicemail_pending = true;

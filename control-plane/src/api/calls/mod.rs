@@ -47,7 +47,8 @@ pub struct CallView {
     pub to: String,
     pub from: Option<String>,
     pub status: CallStatus,
-    /// `human`, `machine`, ... as the answering-machine detection reported it.
+    /// `human`, `machine_start`, ... as the carrier's answering-machine detection reported
+    /// it, or `machine_agent` when the agent told a machine by its greeting.
     pub answered_by: Option<String>,
     pub outcome: Option<CallOutcome>,
     pub outcome_notes: Option<String>,
