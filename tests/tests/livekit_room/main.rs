@@ -4,10 +4,13 @@
 //! `join` checks the participant alone against livekit-server; `conversation` runs a
 //! `livekit_sip` campaign call end to end; `machine` a voicemail greeting and DTMF;
 //! `campaign` a campaign of talk, busy, no-answer and voicemail callees with recordings
-//! and costs; `crash` a worker killed mid-call; `inbound` a SIP caller dialing one of our numbers through livekit-sip.
+//! and costs; `barge_in` the callee talking over the agent, timed at its ear; `crash` a
+//! worker killed mid-call; `inbound` a SIP caller dialing one of our numbers through
+//! livekit-sip.
 
 #![allow(unreachable_pub)]
 
+mod barge_in;
 mod campaign;
 mod conversation;
 mod crash;

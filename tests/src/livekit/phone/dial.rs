@@ -78,7 +78,12 @@ impl CallingPhone {
         };
         let task = tokio::spawn(place(ua, dial, outcome.clone()));
         Ok(Self {
-            phone: Phone { port, report, task },
+            phone: Phone {
+                port,
+                report,
+                task,
+                runtime: None,
+            },
             outcome,
         })
     }
@@ -250,6 +255,7 @@ fn answered(ua: &mut Ua, offer: &Offer, answer: &SipMessage, far_end: SocketAddr
     let now = Instant::now();
     let mut report = lock(&ua.report);
     report.answered = true;
+    report.answered_at = Some(now);
     drop(report);
     let hang_up_at = match (ua.script.replies.is_empty(), ua.script.hang_up_after_ms) {
         (true, Some(after)) => Some(now + Duration::from_millis(after)),
@@ -275,6 +281,7 @@ fn answered(ua: &mut Ua, offer: &Offer, answer: &SipMessage, far_end: SocketAddr
         hang_up_at,
         keys: Vec::new(),
         key: None,
+        noise: super::NOISE_SEED,
     });
 }
 

@@ -49,6 +49,9 @@ pub struct PhoneScript {
     pub greeting: Option<String>,
     /// Keys pressed (RFC 4733 telephone-events) this long after the answer.
     pub press: Option<(u64, String)>,
+    /// A line noise floor of this RMS under everything sent from the answer on; `None`
+    /// sends digital silence between words.
+    pub line_noise_rms: Option<f64>,
 }
 
 impl PhoneScript {
@@ -87,6 +90,15 @@ impl PhoneScript {
         self
     }
 
+    /// Sends a noise floor of `rms` (a real line's hiss: 30 is about -60 dBFS) from the
+    /// answer on, under the speech too. The worker's VAD learns the line's noise from its
+    /// first frames with signal; a line that is digitally silent until the callee talks
+    /// spends the callee's first words on that instead (see `Vad::with_warmup`).
+    pub fn line_noise(mut self, rms: f64) -> Self {
+        self.line_noise_rms = Some(rms);
+        self
+    }
+
     pub fn then_hang_up(mut self, after_ms: u64) -> Self {
         self.hang_up_after_ms = Some(after_ms);
         self
@@ -106,6 +118,9 @@ pub struct Heard {
 pub struct PhoneReport {
     pub invites: usize,
     pub answered: bool,
+    /// When our 200 OK went out: the origin of every `_ms` figure here, on this process's
+    /// clock (so an in-process worker's events can be placed on the same timeline).
+    pub answered_at: Option<Instant>,
     /// From our 200 OK to the first RTP frame with the agent's voice in it.
     pub first_audio_ms: Option<u64>,
     pub heard: Vec<Heard>,
@@ -188,6 +203,8 @@ pub struct Phone {
     pub port: u16,
     report: Arc<Mutex<PhoneReport>>,
     task: JoinHandle<()>,
+    /// The phone's own runtime, when it has one (see [`Phone::start_on_own_thread`]).
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl std::fmt::Debug for Phone {
@@ -199,6 +216,10 @@ impl std::fmt::Debug for Phone {
 impl Drop for Phone {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(runtime) = self.runtime.take() {
+            // Dropping a runtime may block, which an async test's context forbids.
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -218,7 +239,52 @@ impl Phone {
             call: None,
         };
         let task = tokio::spawn(ua.run());
-        Ok(Self { port, report, task })
+        Ok(Self {
+            port,
+            report,
+            task,
+            runtime: None,
+        })
+    }
+
+    /// [`Phone::start`] on a thread of its own, as a real phone is: its 20 ms clock and
+    /// the arrival times it reports do not wait on whatever else the test's runtime runs
+    /// (an in-process worker, the provider emulators, the control plane), so it can time
+    /// the agent's audio at its ear to the frame.
+    pub fn start_on_own_thread(script: PhoneScript) -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("sip-phone")
+            .enable_all()
+            .build()?;
+        let bind = || -> anyhow::Result<UdpSocket> {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+            socket.set_nonblocking(true)?;
+            Ok(UdpSocket::from_std(socket)?)
+        };
+        // The sockets register with the runtime that is current when they are made.
+        let (sip, rtp) = {
+            let _inside = runtime.enter();
+            (bind()?, bind()?)
+        };
+        let port = sip.local_addr()?.port();
+        let report = Arc::new(Mutex::new(PhoneReport::default()));
+        let ua = Ua {
+            local: sip.local_addr()?,
+            rtp_local: rtp.local_addr()?,
+            sip,
+            rtp,
+            script,
+            report: report.clone(),
+            call: None,
+        };
+        let task = runtime.spawn(ua.run());
+        Ok(Self {
+            port,
+            report,
+            task,
+            runtime: Some(runtime),
+        })
     }
 
     pub fn report(&self) -> PhoneReport {
@@ -256,6 +322,8 @@ struct Call {
     keys: Vec<(Instant, char)>,
     /// The key being sent: its event code, start timestamp and packets sent so far.
     key: Option<(u8, u32, u32)>,
+    /// The line noise generator's state.
+    noise: u32,
 }
 
 struct Ua {
@@ -344,6 +412,7 @@ impl Ua {
                     hang_up_at: None,
                     keys: Vec::new(),
                     key: None,
+                    noise: NOISE_SEED,
                 });
             }
             "ACK" => {
@@ -437,7 +506,11 @@ impl Ua {
             let _ = self.sip.send_to(ok.as_bytes(), call.from).await;
             call.ok = Some((ok, now));
             call.answered_at = Some(now);
-            lock(&self.report).answered = true;
+            {
+                let mut report = lock(&self.report);
+                report.answered = true;
+                report.answered_at = Some(now);
+            }
             if let Some(greeting) = &self.script.greeting {
                 call.mouth = machine_greeting(greeting);
                 lock(&self.report).said.push((0, greeting.clone()));
@@ -484,6 +557,9 @@ impl Ua {
         let take = call.mouth.len().min(FRAME);
         let mut frame: Vec<u8> = call.mouth.drain(..take).collect();
         frame.resize(FRAME, SILENCE);
+        if let Some(rms) = self.script.line_noise_rms {
+            add_noise(&mut frame, rms, &mut call.noise);
+        }
         let mut packet = Vec::with_capacity(12 + FRAME);
         packet.extend_from_slice(&[0x80, 0x00]);
         packet.extend_from_slice(&call.seq.to_be_bytes());
@@ -568,6 +644,23 @@ fn machine_greeting(greeting: &str) -> Vec<u8> {
         (8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * f64::from(i) / 8000.0).sin()) as i16
     }));
     samples.iter().map(|&s| mulaw_encode(s)).collect()
+}
+
+/// The line noise generator's start (any non-zero value: the noise is the same every run).
+const NOISE_SEED: u32 = 0x2545_f491;
+
+/// Adds white noise of `rms` to a mu-law frame (uniform samples: RMS = peak / sqrt 3).
+fn add_noise(frame: &mut [u8], rms: f64, state: &mut u32) {
+    let peak = rms * 3f64.sqrt();
+    for byte in frame {
+        // xorshift32: cheap, deterministic, flat enough for hiss.
+        *state ^= *state << 13;
+        *state ^= *state >> 17;
+        *state ^= *state << 5;
+        let unit = f64::from(*state) / f64::from(u32::MAX) * 2.0 - 1.0;
+        let sample = f64::from(mulaw_decode(*byte)) + unit * peak;
+        *byte = mulaw_encode(sample.clamp(-32_768.0, 32_767.0) as i16);
+    }
 }
 
 /// The RFC 4733 packet due this tick, if a key is being pressed: 100 ms of the event
@@ -696,6 +789,18 @@ mod tests {
         let quiet = report.barge_in("over you").unwrap();
         assert!(!quiet.agent_talking);
         assert_eq!(quiet.latency_ms(), 0);
+    }
+
+    #[test]
+    fn line_noise_has_about_its_rms_and_stays_below_a_voice() {
+        let mut state = NOISE_SEED;
+        let mut frame = vec![SILENCE; FRAME * 50];
+        add_noise(&mut frame, 30.0, &mut state);
+        let pcm: Vec<f64> = frame.iter().map(|&b| f64::from(mulaw_decode(b))).collect();
+        let rms = (pcm.iter().map(|s| s * s).sum::<f64>() / pcm.len() as f64).sqrt();
+        // mu-law's finest steps are 2 and 4 around zero: the level survives them.
+        assert!((24.0..36.0).contains(&rms), "{rms}");
+        assert!(rms < VOICE_RMS);
     }
 
     #[test]

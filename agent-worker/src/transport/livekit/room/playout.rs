@@ -1,9 +1,15 @@
 //! The agent's audio waiting for the wire. The pipeline's pacer sends a little ahead of
-//! real time; the room sends one frame per 20 ms tick from this queue, so a barge-in's
-//! `clear` drops only what has not gone out, and a mark comes back (as a Twilio mark
-//! does) when the audio before it has been sent, or was cleared.
+//! real time; the room sends one frame per 20 ms tick of its [`SendClock`] from this
+//! queue, so a barge-in's `clear` drops only what has not gone out, and a mark comes back
+//! (as a Twilio mark does) when the audio before it has been sent, or was cleared.
+//!
+//! The send clock keeps what is on the wire within [`MAX_CATCH_UP`] frames of real time.
+//! livekit-sip's mixer holds up to five frames of a track and plays them at real time:
+//! every frame sent ahead of its time waits there, and the callee hears a barge-in's stop
+//! that much later.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -77,9 +83,119 @@ impl Playout {
     }
 }
 
+/// The audio clock.
+pub(super) const FRAME: Duration = Duration::from_millis(20);
+/// Frames a late wake-up may still send at once to catch up; further behind, the clock
+/// restarts from now.
+pub(super) const MAX_CATCH_UP: u32 = 2;
+
+/// When the next frames go out: frame `n` of a run is due at `origin + n x 20 ms`.
+///
+/// A wake-up a little late (the runtime busy, up to [`MAX_CATCH_UP`] frames) sends the
+/// frames missed, so a receiver's buffer does not run dry for a hiccup. A longer stall does
+/// not send its backlog in a burst (as `MissedTickBehavior::Burst` did): those frames
+/// would sit in livekit-sip's mixer ahead of real time for the rest of the call, and every
+/// later frame, a barge-in's last one included, would reach the callee that much later.
+/// The missed ticks are skipped instead (the callee hears the stall as a gap, which it
+/// would have been anyway) and the clock restarts.
+#[derive(Debug, Clone)]
+pub(super) struct SendClock {
+    next: Instant,
+}
+
+/// What a wake-up of the clock asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct Due {
+    /// Frames to send now.
+    pub(super) frames: u32,
+    /// Ticks dropped by a restart: their RTP time passes with nothing sent.
+    pub(super) skipped: u32,
+}
+
+impl SendClock {
+    /// A clock whose first frame is due at `start`.
+    pub(super) fn new(start: Instant) -> Self {
+        Self { next: start }
+    }
+
+    /// When the next frame is due.
+    pub(super) fn next_due(&self) -> Instant {
+        self.next
+    }
+
+    /// The frames due at `now` (none if it is early), and the ticks a long stall skips.
+    pub(super) fn due(&mut self, now: Instant) -> Due {
+        if now < self.next {
+            return Due::default();
+        }
+        let late = now.duration_since(self.next);
+        let owed = u32::try_from(late.as_nanos() / FRAME.as_nanos())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1);
+        if owed <= 1 + MAX_CATCH_UP {
+            self.next += FRAME * owed;
+            return Due {
+                frames: owed,
+                skipped: 0,
+            };
+        }
+        // Too far behind: one frame now, the rest of the backlog is a gap.
+        self.next = now + FRAME;
+        Due {
+            frames: 1,
+            skipped: owed - 1,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn the_clock_sends_one_frame_per_20_ms_on_time() {
+        let start = Instant::now();
+        let mut clock = SendClock::new(start);
+        assert_eq!(clock.due(start).frames, 1);
+        // Early: nothing.
+        assert_eq!(clock.due(start + ms(10)), Due::default());
+        assert_eq!(clock.next_due(), start + ms(20));
+        // A few ms late: one frame, and the schedule keeps its origin.
+        assert_eq!(clock.due(start + ms(23)).frames, 1);
+        assert_eq!(clock.next_due(), start + ms(40));
+    }
+
+    #[test]
+    fn a_short_stall_catches_up_and_a_long_one_is_skipped_not_burst() {
+        let start = Instant::now();
+        let mut clock = SendClock::new(start);
+        clock.due(start);
+        // Due at 20, woken at 65: the frames of 20, 40 and 60 go out.
+        assert_eq!(
+            clock.due(start + ms(65)),
+            Due {
+                frames: 3,
+                skipped: 0
+            }
+        );
+        assert_eq!(clock.next_due(), start + ms(80));
+        // Due at 80, woken at 200: frames of 80..=200 are owed (7); one goes, six are a gap.
+        assert_eq!(
+            clock.due(start + ms(200)),
+            Due {
+                frames: 1,
+                skipped: 6
+            }
+        );
+        // The clock restarted at the wake-up: nothing more is owed until 220.
+        assert_eq!(clock.next_due(), start + ms(220));
+        assert_eq!(clock.due(start + ms(219)), Due::default());
+        assert_eq!(clock.due(start + ms(220)).frames, 1);
+    }
 
     fn frame(n: u8) -> Bytes {
         Bytes::from(vec![n; 160])

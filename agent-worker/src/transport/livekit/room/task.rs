@@ -1,6 +1,10 @@
 //! The room task: one per call, one `select!` over the signalling WebSocket, both peer
 //! connections' sockets and timers, the pipeline's commands, the 20 ms send clock and the
 //! ping clock. Nothing in it blocks: str0m is sans-IO and Opus costs microseconds a frame.
+//!
+//! For timing a barge-in hop by hop it logs (debug) when the callee's voice starts
+//! arriving, when the agent's starts going out, and when a clear stops the agent's audio,
+//! with how long ago its last voiced frame left.
 
 use std::time::{Duration, Instant};
 
@@ -15,20 +19,24 @@ use tokio::time::MissedTickBehavior;
 use super::callee::{CalleeState, Participants};
 use super::media::{self, InboundAudio, OutboundAudio, OPUS_FRAME};
 use super::peer::{Peer, PeerError};
-use super::playout::Playout;
+use super::playout::{Playout, SendClock};
 use super::signal::{self, Signal};
 use super::transport::Command;
 use super::RoomError;
+use crate::audio::mulaw;
 use crate::transport::Inbound;
 
 /// The client id of our audio track (the msid track id of the publisher's m-line).
 const TRACK_CID: &str = "agent-audio";
 /// The msid stream id.
 const STREAM_ID: &str = "agent";
-/// The audio clock.
-const FRAME: Duration = Duration::from_millis(20);
 /// After a flush, the last frames still cross livekit-sip's jitter buffer: give them this.
 const FLUSH_TAIL: Duration = Duration::from_millis(200);
+/// A frame above this mean square (RMS 300, as the test phones judge the agent's voice)
+/// is voice, for the timing log only.
+const VOICE_MEAN_SQUARE: u64 = 300 * 300;
+/// Quiet after which the callee's voice counts as starting again.
+const VOICE_GAP: Duration = Duration::from_millis(200);
 
 /// How the room ended for us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +90,14 @@ pub(super) struct RoomTask {
     flushing: Option<(oneshot::Sender<()>, Option<Instant>)>,
     /// Frames the pipeline could not take (its queue full).
     dropped: u64,
+    /// When the agent's last frame (not silence) went out.
+    last_agent_frame: Option<Instant>,
+    /// The agent's voice going out and the callee's arriving, for the timing log.
+    agent_voice: VoiceRun,
+    callee_voice: VoiceRun,
+    /// Frames sent late to catch up after a short stall, and ticks skipped by long ones.
+    caught_up: u64,
+    skipped: u64,
 }
 
 impl RoomTask {
@@ -112,6 +128,11 @@ impl RoomTask {
             last_heard: Instant::now(),
             flushing: None,
             dropped: 0,
+            last_agent_frame: None,
+            agent_voice: VoiceRun::default(),
+            callee_voice: VoiceRun::default(),
+            caught_up: 0,
+            skipped: 0,
         };
         for participant in &join.other_participants {
             task.on_participant(participant);
@@ -154,7 +175,12 @@ impl RoomTask {
                 "callee audio the pipeline could not take"
             );
         }
-        tracing::debug!(?end, "left the LiveKit room");
+        tracing::debug!(
+            ?end,
+            caught_up = self.caught_up,
+            skipped = self.skipped,
+            "left the LiveKit room"
+        );
         end
     }
 
@@ -179,8 +205,7 @@ impl RoomTask {
         ready: &mut Option<oneshot::Sender<()>>,
         leave: &mut oneshot::Receiver<()>,
     ) -> RoomEnd {
-        let mut clock = tokio::time::interval(FRAME);
-        clock.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let mut clock = SendClock::new(Instant::now());
         let mut ping = tokio::time::interval(self.ping_interval);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
@@ -195,7 +220,9 @@ impl RoomTask {
                 .min(self.publisher.next_timeout());
             let step: Result<Option<RoomEnd>, PeerError> = tokio::select! {
                 _ = &mut *leave => return RoomEnd::Left,
-                _ = clock.tick() => self.send_frame().map(|()| None),
+                _ = tokio::time::sleep_until(clock.next_due().into()) => {
+                    self.on_clock(&mut clock).map(|()| None)
+                }
                 command = self.from_pipeline.recv() => {
                     self.on_command(command);
                     Ok(None)
@@ -273,13 +300,58 @@ impl RoomTask {
             Some(Command::Audio(frame)) => self.playout.push_frame(frame),
             Some(Command::Mark(name)) => self.playout.push_mark(name),
             Some(Command::Clear) => {
+                let queued = self.playout.frames();
                 let marks = self.playout.clear();
                 self.forward_marks(marks);
+                self.restart_encoder();
+                let now = Instant::now();
+                let ago =
+                    |at: Option<Instant>| at.map(|at| now.duration_since(at).as_micros() as u64);
+                tracing::debug!(
+                    dropped_frames = queued,
+                    last_frame_us_ago = ago(self.last_agent_frame),
+                    last_voice_us_ago = ago(self.agent_voice.last()),
+                    callee_voice_us_ago = ago(self.callee_voice.start()),
+                    "cleared the agent's audio"
+                );
             }
             Some(Command::Flush(done)) => self.flushing = Some((done, None)),
             // The transport is gone: nothing more to play.
             None => {}
         }
+    }
+
+    /// A fresh encoder after a clear: the old one's resampler still holds about half a
+    /// frame of the agent's voice, which would go out in the next packet. One frame of
+    /// silence goes in at once, so the next tick still yields a packet (the resampler's
+    /// first output comes a chunk late) and the stream has no hole.
+    fn restart_encoder(&mut self) {
+        match OutboundAudio::new() {
+            Ok(mut fresh) => {
+                let _ = fresh.push(&media::silence());
+                self.outbound = fresh;
+            }
+            Err(error) => tracing::warn!(%error, "could not restart the agent's encoder"),
+        }
+    }
+
+    /// A wake-up of the send clock: the frames due go out, and the RTP time of the ticks
+    /// a long stall skipped passes (a receiver sees a gap, not audio squeezed together).
+    fn on_clock(&mut self, clock: &mut SendClock) -> Result<(), PeerError> {
+        let due = clock.due(Instant::now());
+        if due.skipped > 0 {
+            self.skipped += u64::from(due.skipped);
+            self.rtp_time += u64::from(due.skipped) * OPUS_FRAME as u64;
+            tracing::debug!(
+                ticks = due.skipped,
+                "the send clock stalled: its backlog is skipped, not sent in a burst"
+            );
+        }
+        self.caught_up += u64::from(due.frames.saturating_sub(1));
+        for _ in 0..due.frames {
+            self.send_frame()?;
+        }
+        Ok(())
     }
 
     /// One tick of the 20 ms clock: the next frame of the agent (or silence) goes out.
@@ -294,6 +366,13 @@ impl RoomTask {
                         let _ = done.send(());
                     }
                 }
+            }
+        }
+        if tick.frame.is_some() {
+            let now = Instant::now();
+            self.last_agent_frame = Some(now);
+            if tick.frame.as_deref().is_some_and(is_voice) && self.agent_voice.note(now) {
+                tracing::debug!("the agent's voice started going out");
             }
         }
         let silence = media::silence();
@@ -437,6 +516,7 @@ impl RoomTask {
                 Event::MediaData(data) => match self.inbound.push(&data.data) {
                     Ok(frames) => {
                         for frame in frames {
+                            self.note_callee_voice(&frame);
                             self.forward(Inbound::Audio(frame));
                         }
                     }
@@ -457,6 +537,13 @@ impl RoomTask {
         None
     }
 
+    /// Logs when the callee's voice starts arriving: the far end of a barge-in's first hop.
+    fn note_callee_voice(&mut self, frame: &[u8]) {
+        if is_voice(frame) && self.callee_voice.note(Instant::now()) {
+            tracing::debug!("the callee's voice started arriving");
+        }
+    }
+
     fn on_publisher(&mut self, events: Vec<Event>) -> Option<RoomEnd> {
         for event in events {
             match event {
@@ -470,6 +557,46 @@ impl RoomTask {
         }
         None
     }
+}
+
+/// A run of voiced frames one way: when it started and when its last frame passed.
+#[derive(Debug, Default)]
+struct VoiceRun(Option<(Instant, Instant)>);
+
+impl VoiceRun {
+    /// Notes a voiced frame at `now`; true if it starts a run (after [`VOICE_GAP`] of quiet).
+    fn note(&mut self, now: Instant) -> bool {
+        match &mut self.0 {
+            Some((_, last)) if now.duration_since(*last) < VOICE_GAP => {
+                *last = now;
+                false
+            }
+            run => {
+                *run = Some((now, now));
+                true
+            }
+        }
+    }
+
+    fn start(&self) -> Option<Instant> {
+        self.0.map(|(start, _)| start)
+    }
+
+    fn last(&self) -> Option<Instant> {
+        self.0.map(|(_, last)| last)
+    }
+}
+
+/// Whether a mu-law frame is loud enough to be voice.
+fn is_voice(frame: &[u8]) -> bool {
+    let energy: u64 = frame
+        .iter()
+        .map(|&b| {
+            let sample = i64::from(mulaw::decode_sample(b));
+            (sample * sample) as u64
+        })
+        .sum();
+    energy > VOICE_MEAN_SQUARE * frame.len() as u64
 }
 
 /// The key a `DataPacket` carries, if it is the SIP participant's DTMF.
@@ -492,6 +619,36 @@ fn dtmf_digit(data: &[u8]) -> Option<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn voice_is_told_from_silence_and_hiss_by_its_level() {
+        assert!(!is_voice(&media::silence()));
+        let frame = |level: f64| -> Vec<u8> {
+            (0..160)
+                .map(|i| {
+                    let t = f64::from(i) / 8000.0;
+                    mulaw::encode_sample(
+                        (level * (2.0 * std::f64::consts::PI * 800.0 * t).sin()) as i16,
+                    )
+                })
+                .collect()
+        };
+        // A sine's RMS is its peak over sqrt 2: 300 RMS is a 424 peak.
+        assert!(!is_voice(&frame(200.0)));
+        assert!(is_voice(&frame(2000.0)));
+    }
+
+    #[test]
+    fn a_voice_run_starts_after_a_gap_of_quiet() {
+        let start = Instant::now();
+        let mut run = VoiceRun::default();
+        assert!(run.note(start));
+        assert!(!run.note(start + Duration::from_millis(20)));
+        assert!(!run.note(start + Duration::from_millis(200)));
+        assert_eq!(run.start(), Some(start));
+        assert!(run.note(start + Duration::from_millis(400)));
+        assert_eq!(run.last(), Some(start + Duration::from_millis(400)));
+    }
 
     #[test]
     fn sip_dtmf_data_packets_give_their_key() {
