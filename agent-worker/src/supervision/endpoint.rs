@@ -138,7 +138,9 @@ async fn serve(line: Arc<CallLine>, mut socket: WebSocket) {
                     }
                 }
                 // A slow listener lost frames; it carries on with the newest.
-                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Lagged(lost)) => {
+                    tracing::warn!(lost, "a supervisor's listen stream fell behind and lost frames");
+                }
                 Err(RecvError::Closed) => break,
             },
             changed = state.changed() => if changed.is_err() { break },

@@ -46,12 +46,15 @@ impl ListenMixer {
         }
     }
 
-    /// One frame the agent sent (8 kHz mu-law); it plays after those before it.
+    /// Audio the agent sent (8 kHz mu-law, one or more whole 20 ms frames: a transport
+    /// may carry several per message); it plays after what was sent before it.
     pub fn agent(&mut self, mulaw: &[u8]) {
-        if self.agent.len() >= AGENT_QUEUE {
-            self.agent.pop_front();
+        for frame in mulaw.chunks(crate::audio::FRAME_SAMPLES) {
+            if self.agent.len() >= AGENT_QUEUE {
+                self.agent.pop_front();
+            }
+            self.agent.push_back(Bytes::copy_from_slice(frame));
         }
-        self.agent.push_back(Bytes::copy_from_slice(mulaw));
     }
 
     /// The far end dropped what it had not played.

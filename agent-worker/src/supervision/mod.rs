@@ -11,6 +11,7 @@
 //! rather than slowing the call (`listen.rs` has the framing).
 
 pub mod endpoint;
+pub mod jitter;
 pub mod listen;
 pub mod transport;
 
@@ -21,8 +22,11 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc, watch};
 use uuid::Uuid;
 
-/// Listen frames a listener may fall behind by before it loses the oldest (1 s).
-const LISTEN_BACKLOG: usize = 50;
+/// Listen frames a listener may fall behind by before it loses the oldest (5 s). The
+/// call's frames come in bursts after a network hiccup, and the session publishes a burst
+/// faster than a socket takes it: 1 s lost audio a fast listener needed. The channel's
+/// slots are shared by a call's listeners (at most 320 KB of frames per listened call).
+const LISTEN_BACKLOG: usize = 250;
 /// Commands waiting for the session; a supervisor never needs more in flight.
 const COMMAND_QUEUE: usize = 16;
 /// Supervisor audio chunks waiting for the session (about 1 s of 20 ms chunks).
@@ -50,8 +54,11 @@ pub enum Command {
 pub enum Input {
     Command(Command),
     /// 20 ms of the supervisor's voice for the callee, 8 kHz mu-law (only during a
-    /// take-over).
-    Audio(Bytes),
+    /// take-over); `speech` if the VAD heard speech in it.
+    Audio {
+        frame: Bytes,
+        speech: bool,
+    },
 }
 
 /// Why a supervision request is refused.

@@ -1,15 +1,19 @@
 //! The session's view of supervision: a [`Transport`] around the call's real one. It taps
 //! the callee's audio and the agent's for the listen stream (only while somebody
 //! listens), and delivers the supervisor's commands and voice as [`Inbound::Supervisor`]
-//! items, so the session's one `select!` handles them like any other input.
+//! items, so the session's one `select!` handles them like any other input. The voice
+//! goes through a jitter buffer (`jitter.rs`), and a hand-back reaches the session only
+//! after the supervisor's last words that came before it.
 
+use super::jitter::VoiceBuffer;
 use super::listen::{ListenMixer, SupervisorVoice};
 use super::{CallLine, Command, Input, SessionEnd};
+use crate::audio::vad::{Vad, VadMode};
 use crate::transport::{Closed, Inbound, Transport};
 use async_trait::async_trait;
 use bytes::Bytes;
-use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::mpsc;
 
 /// A call's transport with its supervision line attached.
@@ -23,7 +27,12 @@ pub struct SupervisedTransport<'a> {
     mixing: bool,
     voice: SupervisorVoice,
     /// Supervisor frames converted but not yet handed over.
-    voice_frames: VecDeque<Bytes>,
+    voice_frames: VoiceBuffer,
+    /// Tells the session which of the supervisor's frames are speech (whether they
+    /// answered what the callee said, at hand-back).
+    voice_vad: Vad,
+    /// A hand-back waiting for the supervisor's last frames to go first.
+    hand_back: Option<Command>,
     taken_over: bool,
     /// Keeps the line open for the session's life; dropping it closes the line.
     _guard: super::LineGuard,
@@ -45,7 +54,9 @@ impl<'a> SupervisedTransport<'a> {
             mixer: ListenMixer::new(),
             mixing: false,
             voice: SupervisorVoice::new(),
-            voice_frames: VecDeque::new(),
+            voice_frames: VoiceBuffer::default(),
+            voice_vad: Vad::new(VadMode::default()),
+            hand_back: None,
             taken_over: false,
             _guard,
         }
@@ -70,9 +81,17 @@ impl<'a> SupervisedTransport<'a> {
 impl Transport for SupervisedTransport<'_> {
     async fn recv(&mut self) -> Option<Inbound> {
         loop {
-            if let Some(frame) = self.voice_frames.pop_front() {
-                return Some(Inbound::Supervisor(Input::Audio(frame)));
+            let now = Instant::now();
+            if let Some(frame) = self.voice_frames.pop(now) {
+                let speech = self.voice_vad.is_speech(&frame).unwrap_or(false);
+                return Some(Inbound::Supervisor(Input::Audio { frame, speech }));
             }
+            if self.voice_frames.is_empty() {
+                if let Some(command) = self.hand_back.take() {
+                    return Some(Inbound::Supervisor(Input::Command(command)));
+                }
+            }
+            let flush_at = self.voice_frames.deadline();
             tokio::select! {
                 biased;
                 inbound = self.inner.recv() => {
@@ -81,13 +100,25 @@ impl Transport for SupervisedTransport<'_> {
                     }
                     return inbound;
                 }
-                Some(command) = self.commands.recv() => {
+                Some(command) = self.commands.recv(), if self.hand_back.is_none() => {
                     match command {
-                        Command::TakeOver => self.taken_over = true,
+                        Command::TakeOver => {
+                            self.taken_over = true;
+                            self.voice.reset();
+                            self.voice_frames.reset();
+                            self.voice_vad = Vad::new(VadMode::default());
+                        }
                         Command::HandBack => {
+                            // What the supervisor said before handing back is still theirs:
+                            // it reaches the callee first, then the agent resumes.
+                            while let Ok(pcm) = self.audio.try_recv() {
+                                self.voice_frames.push(self.voice.push(&pcm), now);
+                            }
                             self.taken_over = false;
                             self.voice.reset();
-                            self.voice_frames.clear();
+                            self.voice_frames.flush();
+                            self.hand_back = Some(command);
+                            continue;
                         }
                         _ => {}
                     }
@@ -95,9 +126,10 @@ impl Transport for SupervisedTransport<'_> {
                 }
                 Some(pcm) = self.audio.recv() => {
                     if self.taken_over {
-                        self.voice_frames.extend(self.voice.push(&pcm));
+                        self.voice_frames.push(self.voice.push(&pcm), Instant::now());
                     }
                 }
+                () = sleep_until(flush_at) => {}
             }
         }
     }
@@ -107,6 +139,11 @@ impl Transport for SupervisedTransport<'_> {
             self.mixer.agent(mulaw);
         }
         self.inner.send_audio(mulaw).await
+    }
+
+    fn max_frames_per_message(&self) -> usize {
+        // The wrapper must not change how the call's audio is framed on the wire.
+        self.inner.max_frames_per_message()
     }
 
     async fn send_mark(&mut self, name: &str) -> Result<(), Closed> {
@@ -124,5 +161,13 @@ impl Transport for SupervisedTransport<'_> {
 
     async fn hang_up(&mut self) {
         self.inner.hang_up().await
+    }
+}
+
+/// Sleeps until `at`; forever when there is none.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }

@@ -3,8 +3,10 @@
 //! Events are rows of `live_events`, written by database triggers in the same transaction
 //! as the change they describe (migration `20261206000040_live_events.sql`): a call created
 //! or changing status, outcome, answer, end or cost (`call.created`, `call.updated`), a
-//! campaign created or changing status (`campaign.created`, `campaign.updated`), and each
-//! transcript line a worker reports (`call.transcript`). Each SSE message has `id:` (the
+//! campaign created or changing status (`campaign.created`, `campaign.updated`), each
+//! transcript line a worker reports (`call.transcript`), and each supervision action on a
+//! call, refused ones too (`call.supervision`: the action, its detail, `ok`/`error` and
+//! the acting `userId` or `apiKeyId`; migration `20261208000100`). Each SSE message has `id:` (the
 //! event id, `txid-seq`), `event:` (the kind) and `data:` (JSON: `kind`, `at`, and the
 //! kind's fields).
 //!
@@ -137,7 +139,8 @@ pub async fn read_after(
 /// The organization's call and campaign changes as server-sent events.
 ///
 /// Each message: `id` (resume with `Last-Event-ID` or `?after=`), `event` (`call.created`,
-/// `call.updated`, `call.transcript`, `campaign.created`, `campaign.updated`) and `data`
+/// `call.updated`, `call.transcript`, `call.supervision`, `campaign.created`,
+/// `campaign.updated`) and `data`
 /// (JSON with `kind`, `at` and the fields of the call, campaign or transcript line).
 /// A comment line every 15 s keeps idle connections open.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery),

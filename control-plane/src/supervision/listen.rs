@@ -7,8 +7,11 @@
 //! In: text controls (the body of `POST .../control`; `takeOver` and `handBack` only make
 //! sense here) and, during this connection's take-over, binary 16 kHz s16le mono audio
 //! for the callee. A slow supervisor is never waited for by the call: frames back up into
-//! the worker's bounded per-listener buffer, which drops the oldest. Closing the stream
-//! during a take-over hands the call back to the agent (audited as such).
+//! the worker's bounded per-listener buffer, which drops the oldest. Nor is the relay held
+//! up by a control: say, whisper, end and transfer sent here are carried out one after the
+//! other by a task of their own (a request to the worker and an audit row each), while the
+//! frames keep flowing. Closing the stream during a take-over hands the call back to the
+//! agent (audited as such).
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket};
@@ -18,6 +21,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::json;
 use shared::supervision::{Control, WorkerMessage};
 use std::collections::VecDeque;
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WorkerFrame;
 use uuid::Uuid;
@@ -32,6 +36,9 @@ use crate::state::AppState;
 
 type WorkerSocket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Controls sent on one listen stream and not yet carried out; more are refused at once.
+const CONTROL_QUEUE: usize = 16;
 
 /// Listens to a live call (WebSocket) and steps in from the same connection.
 #[utoipa::path(get, path = "/api/v1/calls/{id}/listen", tag = "supervision",
@@ -109,8 +116,14 @@ impl Proxy {
     async fn run(mut self, client: WebSocket, worker: WorkerSocket) {
         let (mut to_client, mut from_client) = client.split();
         let (mut to_worker, mut from_worker) = worker.split();
+        let (controls, mut results) = self.spawn_controls();
         loop {
             tokio::select! {
+                Some(result) = results.recv() => {
+                    if to_client.send(Message::Text(result.into())).await.is_err() {
+                        break;
+                    }
+                }
                 message = from_client.next() => match message {
                     Some(Ok(Message::Binary(audio))) => {
                         if to_worker.send(WorkerFrame::Binary(audio)).await.is_err() {
@@ -118,10 +131,10 @@ impl Proxy {
                         }
                     }
                     Some(Ok(Message::Text(text))) => {
-                        let forward = self.on_client_text(text.as_str()).await;
-                        let sent = match forward {
+                        let sent = match self.on_client_text(text.as_str(), &controls) {
                             Forward::ToWorker(text) => to_worker.send(WorkerFrame::Text(text.into())).await.is_ok(),
                             Forward::ToClient(text) => to_client.send(Message::Text(text.into())).await.is_ok(),
+                            Forward::Queued => true,
                         };
                         if !sent {
                             break;
@@ -165,9 +178,28 @@ impl Proxy {
         }
     }
 
+    /// Carries out the controls of this stream that go through the POST route's path, in
+    /// the order sent, off the relay's loop; their results come back as text for the
+    /// supervisor. The task ends once the stream has closed and its last control is done.
+    fn spawn_controls(&self) -> (mpsc::Sender<Control>, mpsc::Receiver<String>) {
+        let (controls, mut queue) = mpsc::channel::<Control>(CONTROL_QUEUE);
+        let (done, results) = mpsc::channel(CONTROL_QUEUE);
+        let (state, caller, call) = (self.state.clone(), self.caller, self.call);
+        tokio::spawn(async move {
+            while let Some(control) = queue.recv().await {
+                let result = control::act(&state, &caller, call, &control)
+                    .await
+                    .map_err(|e| e.to_string());
+                // The supervisor may have gone meanwhile: the action was still audited.
+                let _ = done.send(result_text(control.name(), result)).await;
+            }
+        });
+        (controls, results)
+    }
+
     /// A control from the supervisor: take-over and hand-back go down this socket (so the
-    /// take-over belongs to it), the rest through the same path as the POST route.
-    async fn on_client_text(&mut self, text: &str) -> Forward {
+    /// take-over belongs to it), the rest to the controls task (the POST route's path).
+    fn on_client_text(&mut self, text: &str, controls: &mpsc::Sender<Control>) -> Forward {
         let request: Result<ControlRequest, _> = serde_json::from_str(text);
         let control = match request
             .map_err(|e| ApiError::BadRequest(format!("not a control: {e}")))
@@ -182,12 +214,14 @@ impl Proxy {
                 self.pending.push_back(control);
                 Forward::ToWorker(text)
             }
-            _ => {
-                let result = control::act(&self.state, &self.caller, self.call, &control)
-                    .await
-                    .map_err(|e| e.to_string());
-                Forward::ToClient(result_text(control.name(), result))
-            }
+            _ => match controls.try_send(control) {
+                Ok(()) => Forward::Queued,
+                Err(refused) => {
+                    let control = refused.into_inner();
+                    let error = "too many controls in flight; try again".to_string();
+                    Forward::ToClient(result_text(control.name(), Err(error)))
+                }
+            },
         }
     }
 
@@ -219,6 +253,8 @@ impl Proxy {
 enum Forward {
     ToWorker(String),
     ToClient(String),
+    /// To the controls task, whose result comes later.
+    Queued,
 }
 
 fn result_text(action: &str, result: Result<(), String>) -> String {

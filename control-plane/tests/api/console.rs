@@ -243,14 +243,14 @@ async fn a_cookie_session_needs_its_csrf_token_to_change_anything(db: PgPool) {
     assert_error(nobody, 401, "unauthorized").await;
 }
 
-/// Reads server-sent events: (id, event, data) per message.
-struct Sse {
+/// Reads server-sent events: (id, event, data) per message (the supervision tests too).
+pub struct Sse {
     body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<axum::body::Bytes>> + Send>>,
     buffer: String,
 }
 
 impl Sse {
-    async fn open(app: &TestApp, token: &str, last_event_id: Option<&str>) -> Self {
+    pub async fn open(app: &TestApp, token: &str, last_event_id: Option<&str>) -> Self {
         let mut request = app.req(reqwest::Method::GET, "/api/v1/events", token);
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
@@ -268,7 +268,7 @@ impl Sse {
     }
 
     /// The next event, or None if none comes within `wait`.
-    async fn next(&mut self, wait: Duration) -> Option<(String, String, Value)> {
+    pub async fn next(&mut self, wait: Duration) -> Option<(String, String, Value)> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             while let Some(end) = self.buffer.find("\n\n") {

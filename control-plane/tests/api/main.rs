@@ -21,6 +21,7 @@ mod metrics;
 mod openapi;
 mod recordings;
 mod security;
+mod supervision;
 mod tenancy;
 mod trunks;
 mod webhooks;

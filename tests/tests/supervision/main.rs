@@ -10,7 +10,6 @@ mod steps_in;
 mod take_over;
 
 use outbound_tests::rig::voice::{VoiceOptions, VoiceRig};
-use outbound_tests::speech_code::{DecodeEvent, Decoder};
 use outbound_tests::twilio::CalleeScript;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -33,9 +32,21 @@ pub fn number(i: u32) -> String {
 /// The rig, with silence timers long enough that the agent never re-prompts or hangs up
 /// while a test steps in.
 pub async fn rig(db: sqlx::PgPool) -> VoiceRig {
+    // `RUST_LOG=agent_worker=debug` shows the worker's side of a failing test.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    watch_stalls();
     let options = VoiceOptions {
         worker: Box::new(|config| {
             config.pipeline.silence_timeout_ms = 30_000;
+            // Everything here (worker, control plane, both emulators) shares the test's one
+            // thread, which a loaded 2-core machine stalls for up to half a second; the
+            // emulated phone then catches up at once and plays the agent's lead dry. A
+            // second of lead outlasts those stalls (the product's 200 ms is for a worker
+            // that owns its cores).
+            config.pipeline.pacer_lead_ms = 1_000;
         }),
         ..VoiceOptions::default()
     };
@@ -113,10 +124,34 @@ pub async fn wait_to_hear(rig: &VoiceRig, call: &LiveCall, text: &str) {
             report.heard_texts().iter().any(|h| h.contains(text))
         })
         .await
-        .unwrap_or_else(|e| {
-            let heard = rig.twilio.call(&call.sid).map(|r| r.heard_texts());
-            panic!("{e}: the callee heard {heard:?}")
-        });
+        .unwrap_or_else(|e| panic!("{e}\n{}", ear_story(rig, call)));
+}
+
+/// What the callee's phone went through, for a failure message: every utterance heard
+/// (or garbled), underruns, clears and the call's timeline.
+pub fn ear_story(rig: &VoiceRig, call: &LiveCall) -> String {
+    let Some(report) = rig.twilio.call(&call.sid) else {
+        return "no such call".into();
+    };
+    let mut story = String::new();
+    for heard in &report.heard {
+        story.push_str(&format!(
+            "heard {}-{} ms: {:?} {:?}\n",
+            heard.start_ms, heard.end_ms, heard.text, heard.error
+        ));
+    }
+    story.push_str(&format!("underruns at {:?} ms\n", report.underruns_ms));
+    for stream in &report.streams {
+        story.push_str(&format!("clears {:?}\n", stream.clears));
+    }
+    for event in &report.timeline {
+        story.push_str(&format!(
+            "{} {}\n",
+            event.at.format("%H:%M:%S%.3f"),
+            event.what
+        ));
+    }
+    story
 }
 
 /// The call once its worker has reported why it ended.
@@ -147,16 +182,31 @@ pub async fn audit(rig: &VoiceRig, call: &LiveCall) -> Vec<Value> {
     list["data"].as_array().cloned().unwrap_or_default()
 }
 
-/// Every utterance decoded from 16 kHz audio.
-pub fn decode_all(samples: &[i16]) -> Vec<String> {
-    let mut decoder = Decoder::new(16_000);
-    let mut events = decoder.push(samples);
-    events.extend(decoder.finish());
-    events
-        .into_iter()
-        .filter_map(|e| match e {
-            DecodeEvent::Utterance(u) => Some(u.text),
-            _ => None,
-        })
-        .collect()
+/// Reports (to the test's output) each time the test's thread ran a 10 ms timer more
+/// than 100 ms late. The call's every part (worker, control plane, emulators) shares that
+/// one thread, so a stall there is a stall of the call: its audio arrives in a burst.
+fn watch_stalls() {
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let mut clock = tokio::time::interval(Duration::from_millis(10));
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last = Instant::now();
+        loop {
+            clock.tick().await;
+            let now = Instant::now();
+            let late = now
+                .duration_since(last)
+                .saturating_sub(Duration::from_millis(10));
+            if late > Duration::from_millis(100) {
+                eprintln!(
+                    "stall: {test}: the test's thread ran {} ms late at {:.1} s ({})",
+                    late.as_millis(),
+                    now.duration_since(started).as_secs_f64(),
+                    chrono::Utc::now().format("%H:%M:%S%.3f")
+                );
+            }
+            last = now;
+        }
+    });
 }

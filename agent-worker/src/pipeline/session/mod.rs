@@ -162,6 +162,8 @@ struct Session {
     cancel_streams: bool,
     /// A supervisor has taken the call over: the agent stays silent (`supervised.rs`).
     taken_over: bool,
+    /// When the supervisor's voice last carried speech during the take-over.
+    supervisor_spoke_at: Option<Instant>,
 }
 
 /// Runs the conversation until the call ends; returns why it ended.
@@ -233,6 +235,7 @@ pub async fn run(parts: SessionParts, transport: &mut dyn Transport) -> String {
         event_at: started,
         cancel_streams: false,
         taken_over: false,
+        supervisor_spoke_at: None,
     };
     session.metrics.active_calls.inc();
     let options = SttOptions {

@@ -30,8 +30,11 @@ impl Session {
         tts: &mut Option<TtsStream>,
     ) {
         let command = match input {
-            Input::Audio(frame) => {
+            Input::Audio { frame, speech } => {
                 if self.taken_over {
+                    if speech {
+                        self.supervisor_spoke_at = Some(Instant::now());
+                    }
                     self.supervisor_voice(&frame, transport).await;
                 }
                 return;
@@ -71,6 +74,7 @@ impl Session {
             Command::TakeOver => {
                 self.cut_in(now, transport, llm, tts).await;
                 self.taken_over = true;
+                self.supervisor_spoke_at = None;
                 self.silence_deadline = None;
                 self.detecting_voicemail = false;
             }
@@ -78,8 +82,19 @@ impl Session {
                 if !std::mem::replace(&mut self.taken_over, false) {
                     return;
                 }
-                // The supervisor answered what the callee said meanwhile.
-                self.callee.take();
+                // The supervisor answered what the callee said before the supervisor's
+                // last words; words after them (or with no words from the supervisor at
+                // all) still wait for an answer, which the agent gives now.
+                let answered = match (self.callee.last_speech_at, self.supervisor_spoke_at) {
+                    (Some(callee), Some(supervisor)) => callee <= supervisor,
+                    (Some(_), None) => false,
+                    (None, _) => true,
+                };
+                if answered {
+                    self.callee.take();
+                } else {
+                    tracing::info!("the callee spoke after the supervisor: the agent answers");
+                }
                 self.history.push(ChatMessage::System(HANDED_BACK.into()));
                 self.silence_deadline =
                     Some(now + Duration::from_millis(self.config.silence_timeout_ms));
