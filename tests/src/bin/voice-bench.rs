@@ -67,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("running {calls} concurrent calls...");
         let result = bench.run().await?;
         eprintln!("{}", row(&result));
+        eprintln!("callee frames: {:?}", result.frames);
         // The one-call run is the latency baseline: the series goes on after it whatever
         // it measured (its row says whether it was clean).
         let stop = !result.clean() && calls > 1;
@@ -224,6 +225,7 @@ fn render(series: &[usize], results: &[VoiceResult], commit: &str) -> String {
         out.push_str(&row(r));
         out.push('\n');
     }
+    out.push_str(&frame_table(results));
     let clean: Vec<&VoiceResult> = results.iter().filter(|r| r.clean()).collect();
     let verdict = Verdict::of(results);
     let best = verdict.calls();
@@ -289,6 +291,32 @@ fn render(series: &[usize], results: &[VoiceResult], commit: &str) -> String {
         out.push_str(&format!(
             "- {target}: {}\n",
             if met { "PASS" } else { "FAIL" }
+        ));
+    }
+    out
+}
+
+/// Where every callee frame went, per run: a lost frame is attributed to a place.
+fn frame_table(results: &[VoiceResult]) -> String {
+    let mut out = String::from(
+        "\nWhere the callees' frames went (20 ms each): `queue dropped` at the Twilio \
+         emulator's full stream queue (never sent), `worker dropped` by the worker's session \
+         (its STT input full), `in flight` sent but never received by the STT emulator (on \
+         the way when the call ended; up to 2 per call is clean).\n\n\
+         | calls | queue dropped | sent | worker dropped | STT received | in flight | STT sessions still open |\n\
+         |---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in results {
+        let f = &r.frames;
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            r.calls,
+            f.queue_dropped,
+            f.sent,
+            f.worker_dropped,
+            f.stt_received,
+            f.in_flight,
+            f.stt_sessions_open
         ));
     }
     out
