@@ -27,6 +27,11 @@ pub struct FrameLedger {
     /// STT sessions still open when counted: their received audio may be short by up to
     /// the emulator's report interval.
     pub stt_sessions_open: usize,
+    /// STT sessions opened in all (more than one per call means the worker reconnected).
+    pub stt_sessions: usize,
+    /// Callee utterances the STT emulator received but could not decode (audio damaged
+    /// or cut before it arrived, rather than lost as whole frames).
+    pub stt_undecodable: usize,
 }
 
 impl FrameLedger {
@@ -49,6 +54,8 @@ impl FrameLedger {
             stt_received,
             in_flight: sent - worker_dropped - stt_received,
             stt_sessions_open: stt.iter().filter(|s| s.end.is_none()).count(),
+            stt_sessions: stt.len(),
+            stt_undecodable: stt.iter().map(|s| s.undecodable.len()).sum(),
         }
     }
 
@@ -111,6 +118,7 @@ mod tests {
         assert_eq!(ledger.stt_received, 950);
         assert_eq!(ledger.in_flight, 10);
         assert_eq!(ledger.stt_sessions_open, 0);
+        assert_eq!((ledger.stt_sessions, ledger.stt_undecodable), (1, 0));
         assert_eq!(ledger.lost(), 55);
     }
 }
