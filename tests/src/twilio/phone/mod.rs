@@ -77,7 +77,15 @@ impl Phone {
             // A late tick is caught up at once: the phone clock must not drift from 8 kHz.
             clock.set_missed_tick_behavior(MissedTickBehavior::Burst);
             loop {
-                clock.tick().await;
+                let due = clock.tick().await;
+                // A late tick (the harness was busy) first lets the other tasks run, the
+                // media streams among them, so agent audio already in the socket reaches
+                // the playout buffer before the catch-up plays: a real phone would have
+                // had it in time, and playing the burst first heard our own lateness as
+                // gaps in the agent's audio.
+                if due.elapsed() >= LATE_TICK {
+                    tokio::task::yield_now().await;
+                }
                 let hung_up = tick(&shared, &sid, &ticker);
                 if hung_up {
                     gone_tx.send_replace(true);
@@ -164,6 +172,9 @@ impl Phone {
         self.lock().stream = None;
     }
 }
+
+/// A tick this late yields to the other tasks before playing.
+const LATE_TICK: Duration = Duration::from_millis(5);
 
 /// Ticks without agent audio after which the agent has stopped talking (100 ms: longer
 /// than the dips inside speech).
