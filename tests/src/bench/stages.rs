@@ -114,14 +114,16 @@ pub fn trace(
     worker: &HashMap<String, Vec<WorkerStages>>,
     stt: &[SttSessionReport],
 ) -> StageReport {
-    let mut finals: HashMap<String, f64> = HashMap::new();
-    for transcript in stt.iter().flat_map(|s| &s.transcripts) {
-        if transcript.is_final && !transcript.text.is_empty() {
-            finals
-                .entry(transcript.text.trim().to_lowercase())
-                .or_insert_with(|| unix_ms(transcript.sent_at));
-        }
-    }
+    let said: Vec<Vec<&str>> = reports
+        .iter()
+        .map(|r| {
+            r.iter()
+                .flat_map(|r| &r.said)
+                .map(|s| s.text.as_str())
+                .collect()
+        })
+        .collect();
+    let finals = finals_by_call(&said, stt);
     let mut traces = Vec::new();
     let mut turns = 0;
     for (call, (report, id)) in reports.iter().zip(call_ids).enumerate() {
@@ -152,7 +154,7 @@ pub fn trace(
                 m.speech_end_unix_ms >= spoken_end - 100.0
                     && m.speech_end_unix_ms < spoken_end + MATCH_MS
             });
-            let final_sent = finals.get(&said.text.trim().to_lowercase()).copied();
+            let final_sent = finals[call].get(&said.text.trim().to_lowercase()).copied();
             let stages = mark
                 .map(|m| stage_durations(m, spoken_end, final_sent, heard))
                 .unwrap_or_default();
@@ -187,6 +189,47 @@ pub fn trace(
         percentiles,
         slowest: traces,
     }
+}
+
+/// When each call's finals were sent, by text, from the STT sessions that belong to the
+/// call: a session belongs to the call whose per-call token it transcribed. Texts repeat
+/// across calls ("thanks goodbye"), so a final found by text alone could be another
+/// call's, seconds away: that put other calls' goodbyes into `stt_receive` at p90.
+fn finals_by_call(said: &[Vec<&str>], stt: &[SttSessionReport]) -> Vec<HashMap<String, f64>> {
+    let tokens = |text: &str| -> Vec<String> {
+        text.split_whitespace()
+            .filter(|w| w.starts_with("token-"))
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let mut session_of_token: HashMap<String, usize> = HashMap::new();
+    for (index, session) in stt.iter().enumerate() {
+        for transcript in &session.transcripts {
+            for token in tokens(&transcript.text) {
+                session_of_token.insert(token, index);
+            }
+        }
+    }
+    said.iter()
+        .map(|texts| {
+            let mut sessions: Vec<usize> = texts
+                .iter()
+                .flat_map(|text| tokens(text))
+                .filter_map(|token| session_of_token.get(&token).copied())
+                .collect();
+            sessions.sort_unstable();
+            sessions.dedup();
+            let mut finals = HashMap::new();
+            for transcript in sessions.iter().flat_map(|&i| &stt[i].transcripts) {
+                if transcript.is_final && !transcript.text.is_empty() {
+                    finals
+                        .entry(transcript.text.trim().to_lowercase())
+                        .or_insert_with(|| unix_ms(transcript.sent_at));
+                }
+            }
+            finals
+        })
+        .collect()
 }
 
 /// The longest the last speech frame may take to reach the worker and still be matched
@@ -243,6 +286,47 @@ mod tests {
         let turns = worker_turns(&log);
         assert_eq!(turns["c-1"].len(), 1);
         assert_eq!(turns["c-1"][0].stt_final_ms, Some(320.0));
+    }
+
+    fn session(texts: &[(&str, i64)]) -> SttSessionReport {
+        let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).expect("valid");
+        SttSessionReport {
+            transcripts: texts
+                .iter()
+                .map(|&(text, ms)| crate::providers::report::SttTranscript {
+                    text: text.into(),
+                    start: 0.0,
+                    end: 0.0,
+                    speech_start: None,
+                    speech_end: None,
+                    is_final: true,
+                    speech_final: true,
+                    from_finalize: false,
+                    sent_at: at(ms),
+                })
+                .collect(),
+            ..SttSessionReport::default()
+        }
+    }
+
+    #[test]
+    fn a_final_is_taken_from_the_calls_own_session_when_texts_repeat() {
+        let stt = [
+            session(&[("my code is token-10", 1_000), ("thanks goodbye", 2_000)]),
+            session(&[("my code is token-20", 5_000), ("thanks goodbye", 9_000)]),
+        ];
+        // Call 1's session came second: its goodbye is its own, not call 0's.
+        let said = [
+            vec!["my code is token-10", "thanks goodbye"],
+            vec!["my code is token-20", "thanks goodbye"],
+            vec!["thanks goodbye"],
+        ];
+        let finals = finals_by_call(&said, &stt);
+        assert_eq!(finals[0]["thanks goodbye"], 2_000.0);
+        assert_eq!(finals[1]["thanks goodbye"], 9_000.0);
+        assert_eq!(finals[1]["my code is token-20"], 5_000.0);
+        // A call none of whose tokens reached the STT has no finals to guess from.
+        assert!(finals[2].is_empty());
     }
 
     #[test]

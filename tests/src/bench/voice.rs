@@ -9,6 +9,7 @@
 //! turn latency at the ear and our own share of it, barge-in stop time, worker CPU and
 //! memory per call, and the harness's own CPU.
 
+use crate::bench::frame_ledger::FrameLedger;
 use crate::bench::stages::{self, StageReport};
 use crate::bench::stats::Percentiles;
 use crate::process::{cpu_seconds_of, memory_of, AgentWorker};
@@ -49,8 +50,10 @@ pub struct VoiceResult {
     /// Calls with at least one gap (underrun) in the agent's audio at the ear.
     pub calls_with_gaps: usize,
     pub gaps: usize,
-    /// Callee frames sent that never reached the STT provider.
+    /// Callee frames made that never reached the STT provider (`frames.lost()`).
     pub dropped_callee_frames: i64,
+    /// Where every callee frame went (see [`FrameLedger`]).
+    pub frames: FrameLedger,
     /// Echoes the callee expected and did not hear (lost, wrong or undecodable).
     pub missing_echoes: usize,
     /// Utterances at the ear that did not decode.
@@ -93,7 +96,9 @@ impl VoiceResult {
     /// while the agent's hang-up travels, and those frames have no one to hear them.
     pub fn clean(&self) -> bool {
         self.calls_with_gaps == 0
-            && self.dropped_callee_frames <= (HANG_UP_FRAMES * self.calls) as i64
+            && self.frames.queue_dropped == 0
+            && self.frames.worker_dropped == 0
+            && self.frames.in_flight <= (HANG_UP_FRAMES * self.calls) as i64
             && self.missing_echoes == 0
             && self.completed == self.calls
     }
@@ -236,7 +241,18 @@ impl VoiceBench {
         let own_overhead = histogram_quantiles(&metrics, "agent_own_overhead_seconds");
         // The call events (with each turn's stage marks) are logged when a call ends.
         worker.kill().await.ok();
+        // The STT emulator counts a session's audio for good when its socket closes,
+        // which the worker's exit starts.
+        let closing = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < closing && providers.report().stt.iter().any(|s| s.end.is_none()) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let log = std::fs::read_to_string(self.work_dir.join("worker.log")).unwrap_or_default();
+        let frames = FrameLedger::of(
+            reports.iter().flatten().flat_map(|r| &r.streams),
+            &log,
+            &providers.report().stt,
+        );
         let call_ids: Vec<String> = (0..self.calls).map(call_id).collect();
         let traced = stages::trace(
             &reports,
@@ -247,7 +263,6 @@ impl VoiceBench {
         let mut result = self.measure(
             &reports,
             &expected,
-            &providers,
             Measured {
                 own_overhead,
                 worker_cpu,
@@ -259,6 +274,8 @@ impl VoiceBench {
             },
         );
         result.stages = traced;
+        result.dropped_callee_frames = frames.lost();
+        result.frames = frames;
         result.worker_runqueue_wait = worker_wait;
         result.harness_runqueue_wait = harness_wait;
         self.keep_failed_calls(&reports, &expected);
@@ -339,7 +356,6 @@ impl VoiceBench {
         &self,
         reports: &[Option<CallReport>],
         expected: &[Vec<String>],
-        providers: &ProviderEmulator,
         m: Measured,
     ) -> VoiceResult {
         let mut result = VoiceResult {
@@ -348,6 +364,7 @@ impl VoiceBench {
             calls_with_gaps: 0,
             gaps: 0,
             dropped_callee_frames: 0,
+            frames: FrameLedger::default(),
             missing_echoes: 0,
             undecodable: 0,
             turn_latency_ms: None,
@@ -371,7 +388,6 @@ impl VoiceBench {
             (ENDPOINTING_MS + self.stt_delay_ms + self.llm_first_token_ms + self.tts_first_byte_ms)
                 as f64;
         let (mut turns, mut overheads, mut barge_ins) = (Vec::new(), Vec::new(), Vec::new());
-        let mut sent_frames = 0i64;
         for (report, tokens) in reports.iter().zip(expected) {
             let Some(report) = report else {
                 continue;
@@ -390,11 +406,6 @@ impl VoiceBench {
                     result.missing_echoes += 1;
                 }
             }
-            sent_frames += report
-                .streams
-                .iter()
-                .map(|s| s.media_sent as i64)
-                .sum::<i64>();
             for said in report.said.iter().filter(|s| s.streamed) {
                 let end = said.start_ms + utterance_ms(&said.text);
                 let next = report.heard.iter().find(|h| h.start_ms >= end);
@@ -426,8 +437,6 @@ impl VoiceBench {
         result.mean_live_calls = call_seconds / window;
         result.worker_cpu_ms_per_call_second =
             m.worker_cpu * window * 1000.0 / call_seconds.max(1e-9);
-        let received: f64 = providers.report().stt.iter().map(|s| s.audio_seconds).sum();
-        result.dropped_callee_frames = sent_frames - (received * 50.0).round() as i64;
         result.turn_latency_ms = Percentiles::of(&turns);
         result.own_overhead_ms = Percentiles::of(&overheads);
         result.barge_in_ms = Percentiles::of(&barge_ins);

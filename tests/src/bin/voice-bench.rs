@@ -4,8 +4,8 @@
 //!
 //! The worker runs in standalone mode pinned to CPU 0 with one runtime thread; this
 //! harness (Twilio callees with playout clocks, provider emulators) pins itself to CPU 1.
-//! Each N runs on a fresh worker; after the one-call baseline the series stops at the
-//! first N that is not clean.
+//! Each N runs on a fresh worker; after the one-call baseline the default series stops at
+//! the first N that is not clean (counts given as arguments all run).
 //! Writes `target/bench/voice.json` (with the `summary` object every bench writes) and
 //! `target/bench/voice.md`, with per-stage timings and the slowest turns in full, and
 //! says pass or fail against the targets. `AGENT_WORKER_BIN` picks the worker binary (a
@@ -28,9 +28,13 @@ const TARGET_KIB_PER_CALL: f64 = 2048.0;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
+    let given: Result<Vec<usize>, _> = std::env::args().skip(1).map(|a| a.parse()).collect();
+    let given = given.context("arguments are call counts")?;
+    // The default series stops at the first N that is not clean; counts given on the
+    // command line all run (the figures of a bigger N are wanted even when a smaller one
+    // missed, e.g. on a shared machine).
+    let run_all = !given.is_empty();
     let series: Vec<usize> = {
-        let given: Result<Vec<usize>, _> = std::env::args().skip(1).map(|a| a.parse()).collect();
-        let given = given.context("arguments are call counts")?;
         let mut series = if given.is_empty() {
             vec![100, 200, 300, 400, 500]
         } else {
@@ -67,9 +71,10 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("running {calls} concurrent calls...");
         let result = bench.run().await?;
         eprintln!("{}", row(&result));
+        eprintln!("callee frames: {:?}", result.frames);
         // The one-call run is the latency baseline: the series goes on after it whatever
         // it measured (its row says whether it was clean).
-        let stop = !result.clean() && calls > 1;
+        let stop = !result.clean() && calls > 1 && !run_all;
         results.push(result);
         if stop {
             break;
@@ -224,6 +229,7 @@ fn render(series: &[usize], results: &[VoiceResult], commit: &str) -> String {
         out.push_str(&row(r));
         out.push('\n');
     }
+    out.push_str(&frame_table(results));
     let clean: Vec<&VoiceResult> = results.iter().filter(|r| r.clean()).collect();
     let verdict = Verdict::of(results);
     let best = verdict.calls();
@@ -289,6 +295,35 @@ fn render(series: &[usize], results: &[VoiceResult], commit: &str) -> String {
         out.push_str(&format!(
             "- {target}: {}\n",
             if met { "PASS" } else { "FAIL" }
+        ));
+    }
+    out
+}
+
+/// Where every callee frame went, per run: a lost frame is attributed to a place.
+fn frame_table(results: &[VoiceResult]) -> String {
+    let mut out = String::from(
+        "\nWhere the callees' frames went (20 ms each): `queue dropped` at the Twilio \
+         emulator's full stream queue (never sent), `worker dropped` by the worker's session \
+         (its STT input full), `in flight` sent but never received by the STT emulator (on \
+         the way when the call ended; up to 2 per call is clean); then the STT sessions and \
+         the callee utterances the STT emulator could not decode.\n\n\
+         | calls | queue dropped | sent | worker dropped | STT received | in flight | STT sessions (still open) | undecodable at the STT |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in results {
+        let f = &r.frames;
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} ({}) | {} |\n",
+            r.calls,
+            f.queue_dropped,
+            f.sent,
+            f.worker_dropped,
+            f.stt_received,
+            f.in_flight,
+            f.stt_sessions,
+            f.stt_sessions_open,
+            f.stt_undecodable
         ));
     }
     out

@@ -9,7 +9,7 @@
 use super::alphabet::{Symbol, Timing, HIGH_TONES, LOW_TONES, PREAMBLE, SYMBOL_MS};
 use super::events::{DecodeError, DecodeEvent, DecodeFault, Utterance};
 use super::frame::{self, FrameFault};
-use super::goertzel::{fraction, mean_square};
+use super::goertzel::{coefficient, fractions, mean_square};
 
 /// Each preamble window must hold at least this share of its energy in the two sync tones.
 const SYNC_THRESHOLD: f64 = 0.7;
@@ -54,6 +54,10 @@ pub struct Decoder {
     /// Absolute index of `buf[0]`.
     buf_start: u64,
     state: State,
+    /// Goertzel coefficients of each preamble window's two tones, and of the four low
+    /// then four high data tones (the rate is fixed, so they are worked out once).
+    preamble: [[f64; 2]; PREAMBLE.len()],
+    data: [f64; 8],
 }
 
 impl Decoder {
@@ -67,6 +71,15 @@ impl Decoder {
                 next: 0,
                 run: Vec::new(),
             },
+            preamble: PREAMBLE.map(|symbol| symbol.tones().map(|f| coefficient(f, rate))),
+            data: std::array::from_fn(|i| {
+                let tone = if i < 4 {
+                    LOW_TONES[i]
+                } else {
+                    HIGH_TONES[i - 4]
+                };
+                coefficient(tone, rate)
+            }),
         }
     }
 
@@ -175,7 +188,7 @@ impl Decoder {
     /// Share of energy in the expected pair, worst over the preamble's windows.
     fn preamble_score(&self, at: u64) -> f64 {
         let mut worst = f64::INFINITY;
-        for (index, symbol) in PREAMBLE.iter().enumerate() {
+        for (index, coeffs) in self.preamble.iter().enumerate() {
             let (off, len) = self.timing.window(index);
             let Some(window) = self.window(at + off as u64, len) else {
                 return 0.0;
@@ -184,11 +197,8 @@ impl Decoder {
             if ms < SILENCE_FLOOR {
                 return 0.0;
             }
-            let share: f64 = symbol
-                .tones()
-                .iter()
-                .map(|&f| fraction(window, f, self.timing.rate, ms))
-                .sum();
+            let [a, b] = fractions(window, *coeffs, ms);
+            let share = a + b;
             worst = worst.min(share);
             if worst < SYNC_THRESHOLD {
                 break;
@@ -232,7 +242,7 @@ impl Decoder {
         let symbol = if ms < rx.reference * LOST_SIGNAL_RATIO || ms < SILENCE_FLOOR {
             Err(DecodeFault::LostSignal(n))
         } else {
-            read_symbol(window, self.timing.rate, ms).ok_or(DecodeFault::Garbled(n))
+            read_symbol(fractions(window, self.data, ms)).ok_or(DecodeFault::Garbled(n))
         };
         let start = rx.start;
         let value = match symbol {
@@ -313,13 +323,10 @@ impl Decoder {
     }
 }
 
-/// Reads a data symbol: the strongest tone of each group, if both clearly win.
-fn read_symbol(window: &[f32], rate: u32, ms: f64) -> Option<u8> {
-    let pick = |tones: &[f64; 4]| -> Option<(usize, f64)> {
-        let shares: Vec<f64> = tones
-            .iter()
-            .map(|&f| fraction(window, f, rate, ms))
-            .collect();
+/// Reads a data symbol from the energy shares of the four low then four high tones: the
+/// strongest tone of each group, if both clearly win.
+fn read_symbol(all: [f64; 8]) -> Option<u8> {
+    let pick = |shares: &[f64]| -> Option<(usize, f64)> {
         let (best, share) = shares
             .iter()
             .copied()
@@ -333,8 +340,8 @@ fn read_symbol(window: &[f32], rate: u32, ms: f64) -> Option<u8> {
             .fold(0.0, f64::max);
         (runner_up < share * RUNNER_UP_MAX).then_some((best, share))
     };
-    let (low, low_share) = pick(&LOW_TONES)?;
-    let (high, high_share) = pick(&HIGH_TONES)?;
+    let (low, low_share) = pick(&all[..4])?;
+    let (high, high_share) = pick(&all[4..])?;
     if low_share + high_share < SYMBOL_MIN_SHARE {
         return None;
     }

@@ -97,6 +97,10 @@ pub struct StreamReport {
     pub end: Option<String>,
     /// `media` messages sent to the agent (callee audio).
     pub media_sent: u64,
+    /// Callee frames dropped before they were sent: the stream's queue was full (the
+    /// stream task fell behind the phone clock).
+    #[serde(default)]
+    pub media_dropped: u64,
     /// `media` messages received from the agent.
     pub media_received: u64,
     /// Marks, in the order received.

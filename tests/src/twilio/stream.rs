@@ -131,24 +131,7 @@ pub(crate) async fn run(
     let outcome = loop {
         let outgoing = tokio::select! {
             out = rx.recv() => match out {
-                Some(Outbound::Media(bytes)) => {
-                    chunk += 1;
-                    ctx.with_stream(index, |s| s.media_sent += 1);
-                    media_message(&mut seq, &stream_sid, chunk, &bytes)
-                }
-                Some(Outbound::Dtmf(digit)) => {
-                    ctx.with_stream(index, |s| s.dtmf_sent.push(digit));
-                    json!({
-                        "event": "dtmf",
-                        "streamSid": stream_sid,
-                        "sequenceNumber": seq.next(),
-                        "dtmf": {"track": "inbound_track", "digit": digit.to_string()},
-                    }).to_string()
-                }
-                Some(Outbound::Mark { name, cleared }) => {
-                    record_echo(ctx, index, &name, phone.now_ms(), cleared);
-                    mark_message(&mut seq, &stream_sid, &name).to_string()
-                }
+                Some(out) => outbound_message(ctx, index, phone, &mut seq, &stream_sid, &mut chunk, out),
                 None => break StreamEnd::Finished,
             },
             incoming = source.next() => match incoming {
@@ -170,11 +153,28 @@ pub(crate) async fn run(
             },
             interrupt = interrupts.next() => break StreamEnd::Interrupted(interrupt),
         };
-        if sink.send(Message::text(outgoing)).await.is_err() {
+        if sink.feed(Message::text(outgoing)).await.is_err() {
+            break StreamEnd::Finished;
+        }
+        // Frames that queued up while this task waited for the CPU go out in one write:
+        // a late harness catches up with one system call, not one per 20 ms frame. Each is
+        // still its own WebSocket message, as Twilio sends them.
+        let mut failed = false;
+        while let Ok(out) = rx.try_recv() {
+            let message =
+                outbound_message(ctx, index, phone, &mut seq, &stream_sid, &mut chunk, out);
+            if sink.feed(Message::text(message)).await.is_err() {
+                failed = true;
+                break;
+            }
+        }
+        if failed || sink.flush().await.is_err() {
             break StreamEnd::Finished;
         }
     };
     phone.detach();
+    let dropped = phone.take_queue_drops();
+    ctx.with_stream(index, |s| s.media_dropped = dropped);
     match &outcome {
         StreamEnd::Finished => end(ctx, "server_closed".into()),
         StreamEnd::Interrupted(interrupt) => {
@@ -190,6 +190,39 @@ pub(crate) async fn run(
         }
     }
     outcome
+}
+
+/// The message for something the phone asked the stream to send, counted in the report.
+fn outbound_message(
+    ctx: &CallCtx,
+    index: usize,
+    phone: &Phone,
+    seq: &mut Sequence,
+    stream_sid: &str,
+    chunk: &mut u64,
+    out: Outbound,
+) -> String {
+    match out {
+        Outbound::Media(bytes) => {
+            *chunk += 1;
+            ctx.with_stream(index, |s| s.media_sent += 1);
+            media_message(seq, stream_sid, *chunk, &bytes)
+        }
+        Outbound::Dtmf(digit) => {
+            ctx.with_stream(index, |s| s.dtmf_sent.push(digit));
+            json!({
+                "event": "dtmf",
+                "streamSid": stream_sid,
+                "sequenceNumber": seq.next(),
+                "dtmf": {"track": "inbound_track", "digit": digit.to_string()},
+            })
+            .to_string()
+        }
+        Outbound::Mark { name, cleared } => {
+            record_echo(ctx, index, &name, phone.now_ms(), cleared);
+            mark_message(seq, stream_sid, &name).to_string()
+        }
+    }
 }
 
 /// `sequenceNumber`s: strings, counting from 1 at `start`.

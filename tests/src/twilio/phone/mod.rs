@@ -39,6 +39,8 @@ struct PhoneState {
     hang_up_at: Option<u64>,
     /// Index in the report's barge-ins of one still waiting for the agent to stop.
     open_barge_in: Option<usize>,
+    /// Callee frames the stream's queue could not take (the stream task fell behind).
+    queue_drops: u64,
     /// First tick of the current run of ticks with no agent audio.
     quiet_since: Option<u64>,
     hung_up: bool,
@@ -64,6 +66,7 @@ impl Phone {
             last_agent_audio: None,
             hang_up_at: script.hang_up_after_ms.map(|ms| ms / 20),
             open_barge_in: None,
+            queue_drops: 0,
             quiet_since: None,
             hung_up: false,
         }));
@@ -74,7 +77,15 @@ impl Phone {
             // A late tick is caught up at once: the phone clock must not drift from 8 kHz.
             clock.set_missed_tick_behavior(MissedTickBehavior::Burst);
             loop {
-                clock.tick().await;
+                let due = clock.tick().await;
+                // A late tick (the harness was busy) first lets the other tasks run, the
+                // media streams among them, so agent audio already in the socket reaches
+                // the playout buffer before the catch-up plays: a real phone would have
+                // had it in time, and playing the burst first heard our own lateness as
+                // gaps in the agent's audio.
+                if due.elapsed() >= LATE_TICK {
+                    tokio::task::yield_now().await;
+                }
                 let hung_up = tick(&shared, &sid, &ticker);
                 if hung_up {
                     gone_tx.send_replace(true);
@@ -120,6 +131,12 @@ impl Phone {
         state.speaker.clear();
     }
 
+    /// Callee frames dropped at the stream's full queue since the last call (the stream
+    /// counts them into its report when it ends).
+    pub(crate) fn take_queue_drops(&self) -> u64 {
+        std::mem::take(&mut self.lock().queue_drops)
+    }
+
     /// Agent audio to play.
     pub(crate) fn play(&self, bytes: &[u8]) {
         self.lock().speaker.enqueue(bytes);
@@ -156,6 +173,9 @@ impl Phone {
     }
 }
 
+/// A tick this late yields to the other tasks before playing.
+const LATE_TICK: Duration = Duration::from_millis(5);
+
 /// Ticks without agent audio after which the agent has stopped talking (100 ms: longer
 /// than the dips inside speech).
 const QUIET_TICKS: u64 = 5;
@@ -185,10 +205,15 @@ fn tick(shared: &Shared, sid: &str, phone: &Mutex<PhoneState>) -> bool {
         state.quiet_since.get_or_insert(now);
     }
     let streamed = state.stream.is_some();
+    let mut queue_drops = 0;
     if let Some(stream) = &state.stream {
         // A full queue means the stream task is stuck; dropping the frame is what a real
-        // network would do.
-        let _ = stream.try_send(Outbound::Media(frame.to_vec()));
+        // network would do, and it is counted: a lost frame must have a place.
+        if let Err(mpsc::error::TrySendError::Full(_)) =
+            stream.try_send(Outbound::Media(frame.to_vec()))
+        {
+            queue_drops += 1;
+        }
         for name in &playout.echoed {
             let _ = stream.try_send(Outbound::Mark {
                 name: name.clone(),
@@ -202,6 +227,7 @@ fn tick(shared: &Shared, sid: &str, phone: &Mutex<PhoneState>) -> bool {
         }
     }
 
+    state.queue_drops += queue_drops;
     let mut hung_up = state.hang_up_at.is_some_and(|at| now >= at);
     let mut said = Vec::new();
     let mut timeline = Vec::new();
@@ -228,30 +254,38 @@ fn tick(shared: &Shared, sid: &str, phone: &Mutex<PhoneState>) -> bool {
     drop(state);
 
     let mut opened = None;
-    shared.update(sid, |report| {
-        report.heard.extend(playout.heard.iter().cloned());
-        if playout.underrun {
-            report.underruns_ms.push(now_ms);
-        }
-        if let Some(b) = closed_barge_in.and_then(|i| report.barge_ins.get_mut(i)) {
-            b.agent_stopped_ms = stopped_at.map(|tick| tick * 20);
-        }
-        for text in &said {
-            report.said.push(Said {
-                text: text.clone(),
-                start_ms: now_ms,
-                streamed,
-            });
-        }
-        if let Some(text) = said.first().filter(|_| opens_barge_in) {
-            opened = Some(report.barge_ins.len());
-            report.barge_ins.push(BargeIn {
-                text: text.clone(),
-                callee_started_ms: now_ms,
-                agent_stopped_ms: None,
-            });
-        }
-    });
+    // Most ticks change nothing in the report: skip the store's lock for them (this runs
+    // for every call every 20 ms).
+    let reportable = !playout.heard.is_empty()
+        || playout.underrun
+        || closed_barge_in.is_some()
+        || !said.is_empty();
+    if reportable {
+        shared.update(sid, |report| {
+            report.heard.extend(playout.heard.iter().cloned());
+            if playout.underrun {
+                report.underruns_ms.push(now_ms);
+            }
+            if let Some(b) = closed_barge_in.and_then(|i| report.barge_ins.get_mut(i)) {
+                b.agent_stopped_ms = stopped_at.map(|tick| tick * 20);
+            }
+            for text in &said {
+                report.said.push(Said {
+                    text: text.clone(),
+                    start_ms: now_ms,
+                    streamed,
+                });
+            }
+            if let Some(text) = said.first().filter(|_| opens_barge_in) {
+                opened = Some(report.barge_ins.len());
+                report.barge_ins.push(BargeIn {
+                    text: text.clone(),
+                    callee_started_ms: now_ms,
+                    agent_stopped_ms: None,
+                });
+            }
+        });
+    }
     if opened.is_some() {
         phone
             .lock()
