@@ -301,12 +301,15 @@ impl ContactBatch {
 
     /// Inserts the batch in one statement and returns the rows that were not inserted:
     /// later copies of a phone inside the batch (the lowest row wins) and phones the list
-    /// already holds.
+    /// already holds. `created_at` is given, not each transaction's `now()`: an import
+    /// writes one batch in several transactions at once, and a list reads back in file
+    /// order by (`created_at`, `id`).
     pub async fn insert(
         &self,
         tx: &mut Tx<'_>,
         org_id: Uuid,
         list_id: Uuid,
+        created_at: DateTime<Utc>,
     ) -> sqlx::Result<Vec<Duplicate>> {
         // The final select reads `contacts` as it was before this statement (data-modifying
         // CTEs do not see each other's writes), so `existing_since` is only set for numbers
@@ -325,9 +328,9 @@ impl ContactBatch {
                    select distinct on (phone) * from input order by phone, row_no
                ), inserted as (
                    insert into contacts (id, org_id, list_id, phone, name, email, timezone, variables,
-                                         consent_kind, consent_source, consent_at)
+                                         consent_kind, consent_source, consent_at, created_at)
                    select id, $1, $2, phone, name, email, timezone, variables::jsonb,
-                          consent_kind, consent_source, consent_at from firsts
+                          consent_kind, consent_source, consent_at, $13 from firsts
                    on conflict (list_id, phone) do nothing
                    returning phone
                )
@@ -351,7 +354,8 @@ impl ContactBatch {
             &self.variables,
             &self.consent_kinds as &[Option<String>],
             &self.consent_sources as &[Option<String>],
-            &self.consent_ats as &[Option<DateTime<Utc>>]
+            &self.consent_ats as &[Option<DateTime<Utc>>],
+            created_at
         )
         .fetch_all(&mut **tx)
         .await

@@ -135,8 +135,14 @@ impl DncBatch {
     }
 
     /// Inserts the batch in one statement; returns the rows not inserted (see
-    /// [`super::contacts::ContactBatch::insert`], which works the same way).
-    pub async fn insert(&self, tx: &mut Tx<'_>, org_id: Uuid) -> sqlx::Result<Vec<Duplicate>> {
+    /// [`super::contacts::ContactBatch::insert`], which works the same way, `created_at`
+    /// too).
+    pub async fn insert(
+        &self,
+        tx: &mut Tx<'_>,
+        org_id: Uuid,
+        created_at: DateTime<Utc>,
+    ) -> sqlx::Result<Vec<Duplicate>> {
         sqlx::query_as!(
             Duplicate,
             r#"with input as (
@@ -145,8 +151,8 @@ impl DncBatch {
                ), firsts as (
                    select distinct on (phone) * from input order by phone, row_no
                ), inserted as (
-                   insert into dnc (org_id, phone, reason, source)
-                   select $1, phone, reason, 'import' from firsts
+                   insert into dnc (org_id, phone, reason, source, created_at)
+                   select $1, phone, reason, 'import', $5 from firsts
                    on conflict (org_id, phone) do nothing
                    returning phone
                )
@@ -162,7 +168,8 @@ impl DncBatch {
             org_id,
             &self.rows,
             &self.phones,
-            &self.reasons as &[Option<String>]
+            &self.reasons as &[Option<String>],
+            created_at
         )
         .fetch_all(&mut **tx)
         .await

@@ -71,6 +71,16 @@ pub async fn commit_without_waiting_for_disk(tx: &mut Tx<'_>) -> sqlx::Result<()
     Ok(())
 }
 
+/// The database's clock: the `created_at` of a batch's rows, read once for all the
+/// transactions that write it, after the previous batch committed (so later batches
+/// never sort before earlier ones, and every row of an import is stamped at or after
+/// the import's own `created_at`).
+pub async fn clock(db: &PgPool) -> sqlx::Result<DateTime<Utc>> {
+    sqlx::query_scalar!(r#"select now() as "now!""#)
+        .fetch_one(db)
+        .await
+}
+
 /// Adds one batch's outcome to the counters.
 pub async fn add_progress(
     tx: &mut Tx<'_>,
@@ -91,15 +101,10 @@ pub async fn add_progress(
     Ok(())
 }
 
-/// Stores a batch's rejected rows (sorted by row), as many as still fit under `cap` rows
-/// for the import. Runs before [`add_progress`] in the batch's transaction, so
-/// `imports.rejected` still counts the earlier batches only.
-pub async fn insert_errors(
-    tx: &mut Tx<'_>,
-    id: Uuid,
-    errors: &[RowError],
-    cap: i64,
-) -> sqlx::Result<()> {
+/// Stores rejected rows. The engine decides which (the first [`MAX_STORED_ERRORS`] of an
+/// import by row): a batch is written by several transactions at once, and none of them
+/// can see what the others store before they commit.
+pub async fn insert_errors(tx: &mut Tx<'_>, id: Uuid, errors: &[RowError]) -> sqlx::Result<()> {
     if errors.is_empty() {
         return Ok(());
     }
@@ -109,14 +114,11 @@ pub async fn insert_errors(
     sqlx::query!(
         "insert into import_errors (import_id, row_no, phone, reason)
          select $1, row_no, phone, reason
-         from unnest($2::bigint[], $3::text[], $4::text[]) as t(row_no, phone, reason)
-         order by row_no
-         limit greatest(0, $5 - (select least(rejected, $5) from imports where id = $1))",
+         from unnest($2::bigint[], $3::text[], $4::text[]) as t(row_no, phone, reason)",
         id,
         &rows,
         &phones as &[Option<String>],
-        &reasons,
-        cap
+        &reasons
     )
     .execute(&mut **tx)
     .await?;

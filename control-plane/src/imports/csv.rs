@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::body::{record_too_long, too_large, RecordGuard};
-use super::engine::Engine;
+use super::engine::{lane, Engine};
 use super::{ImportError, ImportReport, Kind, RowError, BATCH_ROWS};
 use crate::domain::contact::{clip, RowRejection};
 
@@ -115,8 +115,9 @@ pub fn cell(record: &ByteRecord, index: usize) -> Result<Option<&str>, RowReject
 ///
 /// Reading is a pipeline: this task reads raw records into chunks of [`BATCH_ROWS`],
 /// validation (phone parsing is most of the import's own CPU) runs on blocking threads,
-/// up to one chunk per core at a time, and the engine writes each validated chunk as one
-/// batch, in file order, while the next ones are read and validated.
+/// up to one chunk per core at a time, each chunk's rows split into the engine's lanes by
+/// phone number, and the engine writes each validated chunk as one batch (a transaction
+/// per lane, all at once), in file order, while the next ones are read and validated.
 pub async fn import_csv<K: Kind, R: AsyncRead + Unpin + Send>(
     db: &PgPool,
     kind: K,
@@ -230,8 +231,9 @@ impl Chunk {
     }
 }
 
-/// A validated chunk: its valid rows and its rejected ones (by row), and the chunk to reuse.
-type Validated<K> = (<K as Kind>::Batch, Vec<RowError>, Chunk);
+/// A validated chunk: its valid rows in the engine's lanes, its rejected ones (by row), and
+/// the chunk to reuse.
+type Validated<K> = (Vec<<K as Kind>::Batch>, Vec<RowError>, Chunk);
 
 /// The chunks being validated, oldest first, in front of the engine.
 struct Pipeline<K: Kind> {
@@ -265,13 +267,13 @@ impl<K: Kind> Pipeline<K> {
         if self.validating.len() >= self.parallel {
             self.write_oldest().await?;
         }
-        let batch = self.engine.empty_batch();
+        let lanes = self.engine.empty_lanes();
         let rules = self.rules.clone();
         let span = tracing::Span::current();
         self.validating
             .push_back(tokio::task::spawn_blocking(move || {
                 let _entered = span.enter();
-                validate_chunk::<K>(&rules, chunk, batch)
+                validate_chunk::<K>(&rules, chunk, lanes)
             }));
         Ok(())
     }
@@ -280,11 +282,11 @@ impl<K: Kind> Pipeline<K> {
         let Some(oldest) = self.validating.pop_front() else {
             return Ok(());
         };
-        let (batch, rejected, chunk) = oldest
+        let (lanes, rejected, chunk) = oldest
             .await
             .map_err(|err| anyhow!(err).context("a row validator died"))?;
         self.chunks.push(chunk);
-        self.engine.submit(batch, rejected).await
+        self.engine.submit(lanes, rejected).await
     }
 
     /// Hands every chunk still being validated to the engine.
@@ -296,11 +298,12 @@ impl<K: Kind> Pipeline<K> {
     }
 }
 
-/// Validates each row of `chunk` into `batch` or the rejections (on a blocking thread).
+/// Validates each row of `chunk` into its lane of `lanes` or the rejections (on a
+/// blocking thread).
 fn validate_chunk<K: Kind>(
     rules: &Rules<K::Layout>,
     chunk: Chunk,
-    mut batch: K::Batch,
+    mut lanes: Vec<K::Batch>,
 ) -> Validated<K> {
     let mut rejected = Vec::new();
     let default_country = rules.default_country.as_deref();
@@ -319,7 +322,10 @@ fn validate_chunk<K: Kind>(
             ))
         };
         match parsed {
-            Ok(record) => K::push(&mut batch, row, record),
+            Ok(record) => {
+                let lane = lane(K::phone(&record), lanes.len());
+                K::push(&mut lanes[lane], row, record);
+            }
             Err(rejection) => rejected.push(RowError {
                 row,
                 phone: rejection.phone,
@@ -327,7 +333,7 @@ fn validate_chunk<K: Kind>(
             }),
         }
     }
-    (batch, rejected, chunk)
+    (lanes, rejected, chunk)
 }
 
 /// Why the CSV stopped at `row`: a limit, or a body that broke off.

@@ -1,11 +1,21 @@
-//! The batching engine: collects validated rows, writes each batch in its own transaction
-//! (rows, their rejections, the import's counters), and keeps one batch being written
-//! while the next one is parsed, so the database and the parser work at the same time.
+//! The batching engine: collects validated rows, writes each batch in transactions that
+//! hold its rows, their rejections and the import's counters, and keeps one batch being
+//! written while the next one is parsed, so the database and the parser work at the same
+//! time.
+//!
+//! A batch from the CSV reader comes split into [`writers`] lanes by phone number, and
+//! each lane is written by its own transaction, all at once: one PostgreSQL backend
+//! inserting (indexes, foreign key, WAL) was the import's ceiling, and rows with the same
+//! number always share a lane, so lanes never wait on each other's unique-index entries
+//! and the lowest row of a number still wins. Which rejected rows are stored (the first
+//! [`MAX_STORED_ERRORS`] by row) is decided over the whole batch between the lanes'
+//! inserts and their commits, so it is the same as with one writer.
 
 use std::mem;
 
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
+use futures::future::try_join_all;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -30,6 +40,8 @@ pub(super) struct Engine<K: Kind> {
     rejected: Vec<RowError>,
     /// The previous batch, being written.
     writing: Option<JoinHandle<Result<Written<K::Batch>, ImportError>>>,
+    /// How many lanes a batch from [`Engine::submit`] has.
+    writers: usize,
     tally: Tally,
     guard: RunningGuard,
 }
@@ -49,8 +61,20 @@ struct Written<B> {
     accepted: i64,
     /// Sorted by row.
     errors: Vec<RowError>,
-    /// The batch's rows, cleared for reuse.
-    emptied: B,
+    /// The batch's lanes, cleared for reuse.
+    emptied: Vec<B>,
+}
+
+/// How many transactions write a batch at once: one per core, up to four (each is a
+/// PostgreSQL backend, and the database shares the cores with the parser).
+pub(super) fn writers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4))
+}
+
+/// The lane (of `lanes`) that writes rows with this E.164 number: by its last digit, which
+/// spreads numbers evenly and is the same for every copy of a number.
+pub(super) fn lane(phone: &str, lanes: usize) -> usize {
+    phone.bytes().last().map_or(0, usize::from) % lanes.max(1)
 }
 
 impl<K: Kind> Engine<K> {
@@ -84,6 +108,7 @@ impl<K: Kind> Engine<K> {
             spare: Vec::new(),
             rejected: Vec::new(),
             writing: None,
+            writers: writers(),
             tally: Tally::new(import_id),
             guard: RunningGuard {
                 db: db.clone(),
@@ -119,22 +144,29 @@ impl<K: Kind> Engine<K> {
     }
 
     /// An empty batch to fill: a written one when there is one.
-    pub(super) fn empty_batch(&mut self) -> K::Batch {
+    fn empty_batch(&mut self) -> K::Batch {
         self.spare.pop().unwrap_or_else(K::new_batch)
     }
 
-    /// Writes a batch validated elsewhere (`rejected` sorted by row, all its rows after
-    /// those already given): waits for the previous batch to commit, then hands this one
-    /// to a writer. The same as [`Engine::push`]ing its rows one by one.
+    /// Empty lanes for one batch of [`Engine::submit`]: row `r` goes to lane
+    /// `lane(phone, lanes.len())`.
+    pub(super) fn empty_lanes(&mut self) -> Vec<K::Batch> {
+        (0..self.writers).map(|_| self.empty_batch()).collect()
+    }
+
+    /// Writes a batch validated elsewhere, split into lanes by [`lane`] (`rejected` sorted
+    /// by row, all its rows after those already given): waits for the previous batch to
+    /// commit, then hands this one to the writers. The same as [`Engine::push`]ing its
+    /// rows one by one.
     pub(super) async fn submit(
         &mut self,
-        batch: K::Batch,
+        lanes: Vec<K::Batch>,
         rejected: Vec<RowError>,
     ) -> Result<(), ImportError> {
         // Rows pushed one by one go first, keeping row order.
         self.flush().await?;
         self.wait_for_writer().await?;
-        self.spawn_writer(batch, rejected);
+        self.spawn_writer(lanes, rejected);
         Ok(())
     }
 
@@ -147,17 +179,24 @@ impl<K: Kind> Engine<K> {
         let next = self.empty_batch();
         let batch = mem::replace(&mut self.batch, next);
         let rejected = mem::take(&mut self.rejected);
-        self.spawn_writer(batch, rejected);
+        self.spawn_writer(vec![batch], rejected);
         Ok(())
     }
 
-    fn spawn_writer(&mut self, batch: K::Batch, rejected: Vec<RowError>) {
-        if K::len(&batch) == 0 && rejected.is_empty() {
-            self.spare.push(batch);
+    /// Starts writing a batch; the tally is up to date (no batch is being written).
+    fn spawn_writer(&mut self, lanes: Vec<K::Batch>, rejected: Vec<RowError>) {
+        let (lanes, empty): (Vec<_>, Vec<_>) = lanes.into_iter().partition(|lane| K::len(lane) > 0);
+        self.spare.extend(empty);
+        if lanes.is_empty() && rejected.is_empty() {
             return;
         }
+        let room = (MAX_STORED_ERRORS - self.tally.rejected()).max(0);
         // The writer keeps the request's span, so its logs carry the org_id.
-        let write = self.job.clone().write(batch, rejected).in_current_span();
+        let write = self
+            .job
+            .clone()
+            .write(lanes, rejected, room)
+            .in_current_span();
         self.writing = Some(tokio::spawn(write));
     }
 
@@ -167,7 +206,7 @@ impl<K: Kind> Engine<K> {
                 .await
                 .map_err(|err| anyhow!(err).context("a batch writer died"))??;
             self.tally.add(written.accepted, &written.errors);
-            self.spare.push(written.emptied);
+            self.spare.extend(written.emptied);
         }
         Ok(())
     }
@@ -226,34 +265,96 @@ impl<K: Kind> Engine<K> {
 }
 
 impl<K: Kind> Job<K> {
-    /// One transaction: the valid rows, every rejected row, the counters.
+    /// Writes one batch: each lane's rows in its own transaction, all at once, then in
+    /// each transaction the rejected rows it stores and its counters. Rejections of
+    /// validation go with the first lane. Of the batch's rejected rows, the first `room`
+    /// by row are stored.
     async fn write(
         self,
-        mut batch: K::Batch,
-        mut errors: Vec<RowError>,
+        mut lanes: Vec<K::Batch>,
+        rejected: Vec<RowError>,
+        room: i64,
     ) -> Result<Written<K::Batch>, ImportError> {
-        let mut tx = self.db.begin().await?;
-        db::imports::commit_without_waiting_for_disk(&mut tx).await?;
-        let mut accepted = 0;
-        if K::len(&batch) > 0 {
-            let duplicates = self.kind.insert(&batch, &mut tx, self.org_id).await?;
-            accepted = (K::len(&batch) - duplicates.len()) as i64;
-            errors.extend(
-                duplicates
-                    .into_iter()
-                    .map(|duplicate| self.duplicate_error(duplicate)),
-            );
+        let created_at = db::imports::clock(&self.db).await?;
+        let inserts = lanes.iter().map(|lane| self.insert_lane(lane, created_at));
+        let mut open = try_join_all(inserts).await?;
+        let mut accepted: Vec<i64> = lanes
+            .iter()
+            .zip(&open)
+            .map(|(lane, (_, refused))| (K::len(lane) - refused.len()) as i64)
+            .collect();
+        if open.is_empty() {
+            // Only rejected rows: one transaction stores them.
+            open.push((self.begin().await?, Vec::new()));
+            accepted.push(0);
         }
+        open[0].1.extend(rejected);
+        for (_, errors) in &mut open {
+            errors.sort_unstable_by_key(|error| error.row);
+        }
+        // Rows stored: those before the `room`-th rejected row of the batch.
+        let mut rows: Vec<i64> = open
+            .iter()
+            .flat_map(|(_, errors)| errors.iter().map(|error| error.row))
+            .collect();
+        rows.sort_unstable();
+        let stored_below = usize::try_from(room)
+            .ok()
+            .and_then(|room| rows.get(room).copied())
+            .unwrap_or(i64::MAX);
+        let import_id = self.import_id;
+        let commits =
+            open.into_iter()
+                .zip(accepted)
+                .map(|((mut tx, errors), accepted)| async move {
+                    let stored = errors.partition_point(|error| error.row < stored_below);
+                    db::imports::insert_errors(&mut tx, import_id, &errors[..stored]).await?;
+                    db::imports::add_progress(&mut tx, import_id, accepted, errors.len() as i64)
+                        .await?;
+                    tx.commit().await?;
+                    Ok::<_, ImportError>((accepted, errors))
+                });
+        let committed = try_join_all(commits).await?;
+        let accepted = committed.iter().map(|(accepted, _)| accepted).sum();
+        let mut errors: Vec<RowError> = committed
+            .into_iter()
+            .flat_map(|(_, errors)| errors)
+            .collect();
         errors.sort_unstable_by_key(|error| error.row);
-        db::imports::insert_errors(&mut tx, self.import_id, &errors, MAX_STORED_ERRORS).await?;
-        db::imports::add_progress(&mut tx, self.import_id, accepted, errors.len() as i64).await?;
-        tx.commit().await?;
-        K::clear(&mut batch);
+        for lane in &mut lanes {
+            K::clear(lane);
+        }
         Ok(Written {
             accepted,
             errors,
-            emptied: batch,
+            emptied: lanes,
         })
+    }
+
+    /// A transaction for one lane that commits without waiting for the disk.
+    async fn begin(&self) -> Result<db::Tx<'static>, ImportError> {
+        let mut tx = self.db.begin().await?;
+        db::imports::commit_without_waiting_for_disk(&mut tx).await?;
+        Ok(tx)
+    }
+
+    /// Inserts one lane's rows in a new transaction, left open; returns it with the rows
+    /// refused as duplicates.
+    async fn insert_lane(
+        &self,
+        lane: &K::Batch,
+        created_at: DateTime<Utc>,
+    ) -> Result<(db::Tx<'static>, Vec<RowError>), ImportError> {
+        let mut tx = self.begin().await?;
+        let duplicates = self
+            .kind
+            .insert(lane, &mut tx, self.org_id, created_at)
+            .await?;
+        let refused = duplicates
+            .into_iter()
+            .map(|duplicate| self.duplicate_error(duplicate))
+            .collect();
+        Ok((tx, refused))
     }
 
     fn duplicate_error(&self, duplicate: Duplicate) -> RowError {

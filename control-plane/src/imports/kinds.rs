@@ -3,6 +3,7 @@
 
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
 use csv_async::ByteRecord;
 use uuid::Uuid;
 
@@ -44,13 +45,17 @@ pub trait Kind: Clone + Send + Sync + 'static {
     /// Empties a written batch so it can be filled again without reallocating.
     fn clear(batch: &mut Self::Batch);
     fn push(batch: &mut Self::Batch, row: i64, record: Self::Record);
+    /// The E.164 number of a valid row: rows with the same number go to the same writer.
+    fn phone(record: &Self::Record) -> &str;
     fn len(batch: &Self::Batch) -> usize;
-    /// Writes the batch in one statement; returns the rows refused as duplicates.
+    /// Writes the batch in one statement, stamped `created_at`; returns the rows refused
+    /// as duplicates.
     fn insert<'a>(
         &'a self,
         batch: &'a Self::Batch,
         tx: &'a mut Tx<'_>,
         org_id: Uuid,
+        created_at: DateTime<Utc>,
     ) -> impl Future<Output = sqlx::Result<Vec<Duplicate>>> + Send + 'a;
 }
 
@@ -171,6 +176,10 @@ impl Kind for Contacts {
         batch.push(row, record);
     }
 
+    fn phone(record: &ParsedContact) -> &str {
+        record.phone.as_str()
+    }
+
     fn len(batch: &ContactBatch) -> usize {
         batch.len()
     }
@@ -180,8 +189,9 @@ impl Kind for Contacts {
         batch: &'a ContactBatch,
         tx: &'a mut Tx<'_>,
         org_id: Uuid,
+        created_at: DateTime<Utc>,
     ) -> impl Future<Output = sqlx::Result<Vec<Duplicate>>> + Send + 'a {
-        batch.insert(tx, org_id, self.list_id)
+        batch.insert(tx, org_id, self.list_id, created_at)
     }
 }
 
@@ -261,6 +271,10 @@ impl Kind for Dnc {
         batch.push(row, record.phone, record.reason);
     }
 
+    fn phone(record: &DncRecord) -> &str {
+        record.phone.as_str()
+    }
+
     fn len(batch: &DncBatch) -> usize {
         batch.len()
     }
@@ -270,7 +284,8 @@ impl Kind for Dnc {
         batch: &'a DncBatch,
         tx: &'a mut Tx<'_>,
         org_id: Uuid,
+        created_at: DateTime<Utc>,
     ) -> impl Future<Output = sqlx::Result<Vec<Duplicate>>> + Send + 'a {
-        batch.insert(tx, org_id)
+        batch.insert(tx, org_id, created_at)
     }
 }

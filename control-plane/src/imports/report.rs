@@ -60,6 +60,11 @@ impl Tally {
         self.errors.extend(errors.iter().take(room).cloned());
     }
 
+    /// Rows rejected so far (all of them committed).
+    pub(super) fn rejected(&self) -> i64 {
+        self.rejected
+    }
+
     pub(super) fn report(self) -> ImportReport {
         ImportReport {
             import_id: self.import_id,

@@ -417,6 +417,68 @@ async fn a_file_of_several_batches_validated_in_parallel_keeps_file_order(db: Pg
     assert_eq!(names, kept);
 }
 
+/// A batch is written by several transactions at once, split by number; the answer must
+/// not show it: the first 10,000 rejected rows by row number are the ones stored, whichever
+/// transaction found them (invalid rows, and duplicates of numbers ending in every digit
+/// within a batch and across batches), and the list reads back in file order.
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_batch_written_by_several_transactions_stores_the_first_rejected_rows(db: PgPool) {
+    let app = TestApp::spawn(db.clone()).await;
+    let token = app.register("Acme").await;
+    let list = create_list(&app, &token).await;
+    let rows = 3 * control_plane::imports::BATCH_ROWS + 1_500;
+    let mut csv = String::from("phone,name\n");
+    let (mut kept, mut rejected) = (Vec::new(), Vec::new());
+    for i in 0..rows {
+        let row = i as i64 + 2;
+        match i % 3 {
+            0 => {
+                csv.push_str(&format!("+1212{},Contact {i}\n", 2_000_000 + i));
+                kept.push(format!("Contact {i}"));
+            }
+            1 => {
+                csv.push_str(&format!("bad{i},Bad {i}\n"));
+                rejected.push(row);
+            }
+            // The number of row i - 2, or of a row of the batch before.
+            _ => {
+                let first = if i % 7 == 0 && i > 6_000 {
+                    i - 5_999
+                } else {
+                    i - 2
+                };
+                let first = first - first % 3;
+                csv.push_str(&format!("+1212{},Again {i}\n", 2_000_000 + first));
+                rejected.push(row);
+            }
+        }
+    }
+    let report = upload_csv(
+        &app,
+        &token,
+        &format!("/api/v1/contact-lists/{list}/contacts"),
+        &csv,
+    )
+    .await;
+    assert_eq!(report["accepted"], kept.len(), "{}", report["errors"]);
+    assert_eq!(report["rejected"], rejected.len());
+    assert!(rejected.len() > 10_000);
+
+    let stored: Vec<i64> = sqlx::query_scalar("select row_no from import_errors order by row_no")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(stored, rejected[..10_000]);
+    let names: Vec<String> = sqlx::query_scalar(
+        "select name from contacts where list_id = $1::uuid order by created_at, id",
+    )
+    .bind(&list)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(names, kept);
+}
+
 /// A contact's organization is its list's: the database refuses any other pairing, so
 /// no code path can put one organization's contact in another's list.
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
