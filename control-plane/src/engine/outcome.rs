@@ -225,7 +225,7 @@ async fn settle_attempt(
     )
     .execute(&mut **tx)
     .await?;
-    if next_at.is_none() && !outlasted(tx, row.campaign_id, row.id).await? {
+    if next_at.is_none() {
         // No longer pending: the campaign may have nothing left. Settlements of one
         // campaign take turns here, so of two last attempts settled at once, the second
         // sees the first committed (each statement reads what committed before it began).
@@ -239,31 +239,6 @@ async fn settle_attempt(
         complete_if_done(&mut **tx, row.campaign_id, now).await?;
     }
     Ok(())
-}
-
-/// The cheap "anything left?" check before the per-campaign lock: true when another
-/// attempt of the campaign has a call under way that no other transaction is settling
-/// right now. That attempt is then held (`for key share`) until this transaction ends, so
-/// whoever settles it later (`for update`, in [`settle_attempt`]) waits for this one and
-/// sees it committed: the campaign's completion is that settlement's to check, and this
-/// one need not wait for the lock. Attempts held by concurrent settlements are skipped,
-/// so the last ones left still meet at the lock.
-///
-/// Only `dialing` and `in_call` attempts are candidates: nothing but their own settlement
-/// locks those, whereas the engine locks `pending` and `leased` ones to lease and dial
-/// them, and must not wait behind a settlement to keep its pace.
-async fn outlasted(tx: &mut Tx<'_>, campaign: Uuid, attempt: Uuid) -> sqlx::Result<bool> {
-    let other = sqlx::query_scalar!(
-        r#"select 1 as "one!" from campaign_attempts
-           where campaign_id = $1 and id <> $2 and state in ('dialing', 'in_call')
-           limit 1
-           for key share skip locked"#,
-        campaign,
-        attempt
-    )
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(other.is_some())
 }
 
 /// A running campaign with nothing left to dial or finish is completed.
