@@ -172,8 +172,8 @@ pub async fn exists(db: &PgPool, org_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
 }
 
 /// The call's transcript in the order it was spoken.
-pub async fn transcript(
-    db: &PgPool,
+pub async fn transcript<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     org_id: Uuid,
     call_id: Uuid,
 ) -> sqlx::Result<Vec<TranscriptRow>> {
@@ -188,8 +188,8 @@ pub async fn transcript(
     .await
 }
 
-pub async fn recordings(
-    db: &PgPool,
+pub async fn recordings<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     org_id: Uuid,
     call_id: Uuid,
 ) -> sqlx::Result<Vec<RecordingRow>> {

@@ -220,7 +220,11 @@ impl Analyst {
 }
 
 /// A call's analysis as the API and the end-of-call report show it, if it ran.
-pub async fn view(db: &PgPool, org_id: Uuid, call: Uuid) -> sqlx::Result<Option<Value>> {
+pub async fn view<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    org_id: Uuid,
+    call: Uuid,
+) -> sqlx::Result<Option<Value>> {
     let row = sqlx::query!(
         "select status, summary, structured_data, success, success_reason, error, requests, cost_cents
          from call_analyses where org_id = $1 and call_id = $2",

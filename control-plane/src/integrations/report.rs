@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -18,6 +19,14 @@ use crate::engine::Clock;
 
 /// How long one replica holds a call's report (analysis included) before another may.
 const LEASE_SEC: f64 = 300.0;
+
+/// Calls leased per pass. A report is one transaction, so at 1,000 ended calls a second
+/// the reporter must take hundreds per pass to keep up.
+const BATCH: i64 = 256;
+
+/// Reports (each on its own connection) in flight at once: enough to overlap round trips,
+/// few enough to leave most of the pool to the engine and the API.
+const PARALLEL: usize = 8;
 
 /// Reports calls that are ready, analysis first.
 #[derive(Debug, Clone)]
@@ -47,10 +56,13 @@ impl Reporter {
         }
     }
 
-    /// Reports every call that is ready now, a few side by side; returns how many.
+    /// Reports up to [`BATCH`] calls that are ready now, [`PARALLEL`] side by side;
+    /// returns how many were due.
     pub async fn pass(&self) -> anyhow::Result<usize> {
         let now = self.clock.now();
-        let due = sqlx::query_scalar!(
+        // The lease is taken and, per call, whether its assistant has an analysis plan is
+        // read in the same statement: a call without a plan costs no look-up of its own.
+        let due = sqlx::query!(
             r#"with due as (
                    select c.id from calls c
                    where not c.report_emitted and call_status_rank(c.status) = 4
@@ -60,83 +72,64 @@ impl Reporter {
                                      where e.call_id = c.id and e.kind = 'ended')
                           or coalesce(c.ended_at, c.heard_at) <= $1 - make_interval(secs => $2))
                    order by c.id
-                   limit 16
+                   limit $4
                    for update of c skip locked
                )
                update calls set report_lease_expires_at = $1 + make_interval(secs => $3)
                from due where calls.id = due.id
-               returning calls.id"#,
+               returning calls.id,
+                         exists (select 1 from assistant_analysis_plans p
+                                 where p.assistant_id = calls.assistant_id
+                                   and p.org_id = calls.org_id) as "planned!""#,
             now,
             self.settings.report_grace_sec,
-            LEASE_SEC
+            LEASE_SEC,
+            BATCH
         )
         .fetch_all(&self.db)
         .await?;
         let count = due.len();
-        let reports = due.into_iter().map(|call| async move {
-            if let Err(err) = self.report(call).await {
-                // The lease expires and a later pass tries again.
-                tracing::error!(call_id = %call, error = ?err, "end-of-call report");
-            }
-        });
-        futures::future::join_all(reports).await;
+        futures::stream::iter(due)
+            .for_each_concurrent(PARALLEL, |call| async move {
+                if let Err(err) = self.report(call.id, call.planned).await {
+                    // The lease expires and a later pass tries again.
+                    tracing::error!(call_id = %call.id, error = ?err, "end-of-call report");
+                }
+            })
+            .await;
         Ok(count)
     }
 
+    /// Analyses the call when its assistant has a plan (a request to an LLM, outside any
+    /// transaction), then reads the call and emits its report in one transaction.
     #[tracing::instrument(skip(self))]
-    async fn report(&self, call: Uuid) -> anyhow::Result<()> {
-        self.analyst.analyze_if_planned(call).await?;
-        let Some(data) = self.report_data(call).await? else {
-            return Ok(());
-        };
+    async fn report(&self, call: Uuid, planned: bool) -> anyhow::Result<()> {
+        if planned {
+            self.analyst.analyze_if_planned(call).await?;
+        }
         let mut tx = self.db.begin().await?;
         // The update locks the row: a report is emitted once, in the call's event order.
-        let emitted = sqlx::query!(
-            "update calls set report_emitted = true, report_lease_expires_at = null
-             where id = $1 and not report_emitted returning org_id, campaign_id",
+        let Some(c) = sqlx::query!(
+            r#"update calls set report_emitted = true, report_lease_expires_at = null
+             where id = $1 and not report_emitted
+             returning org_id as "org_id!", campaign_id, contact_id, assistant_id, to_phone, from_phone,
+                       status, answered_by, outcome, outcome_notes, started_at, answered_at,
+                       ended_at, duration_sec, end_reason, cost_cents, cost_breakdown, latency"#,
             call
         )
         .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = emitted else {
-            return Ok(());
-        };
-        sqlx::query_scalar!(
-            "select emit_org_event($1, 'call.report', $2, $3, $4)",
-            row.org_id,
-            call,
-            row.campaign_id,
-            data
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The report's `data`: the call's facts, transcript, recordings and analysis.
-    async fn report_data(&self, call: Uuid) -> anyhow::Result<Option<Value>> {
-        let Some(c) = sqlx::query!(
-            "select c.org_id, c.campaign_id, c.contact_id, c.assistant_id, c.to_phone, c.from_phone,
-                    c.status, c.answered_by, c.outcome, c.outcome_notes, c.started_at,
-                    c.answered_at, c.ended_at, c.duration_sec, c.end_reason, c.cost_cents,
-                    c.cost_breakdown, c.latency
-             from calls c where c.id = $1",
-            call
-        )
-        .fetch_optional(&self.db)
         .await?
         else {
-            return Ok(None);
+            return Ok(());
         };
-        let transcript: Vec<Value> = calls::transcript(&self.db, c.org_id, call)
+        let transcript: Vec<Value> = calls::transcript(&mut *tx, c.org_id, call)
             .await?
             .into_iter()
             .map(|t| {
                 json!({"speaker": t.speaker, "text": t.text, "startMs": t.start_ms, "endMs": t.end_ms})
             })
             .collect();
-        let recordings: Vec<Value> = calls::recordings(&self.db, c.org_id, call)
+        let recordings: Vec<Value> = calls::recordings(&mut *tx, c.org_id, call)
             .await?
             .into_iter()
             .map(|r| {
@@ -150,8 +143,8 @@ impl Reporter {
                 })
             })
             .collect();
-        let analysis = analysis::view(&self.db, c.org_id, call).await?;
-        Ok(Some(json!({
+        let analysis = analysis::view(&mut *tx, c.org_id, call).await?;
+        let data = json!({
             "callId": call,
             "campaignId": c.campaign_id,
             "contactId": c.contact_id,
@@ -173,11 +166,23 @@ impl Reporter {
             "transcript": transcript,
             "recordings": recordings,
             "analysis": analysis,
-        })))
+        });
+        sqlx::query_scalar!(
+            "select emit_org_event($1, 'call.report', $2, $3, $4)",
+            c.org_id,
+            call,
+            c.campaign_id,
+            data
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 
-/// Runs [`Reporter::pass`] every `poll` until `stop`.
+/// Runs [`Reporter::pass`] every `poll` until `stop`; a pass that found a full batch is
+/// followed at once by the next, so a backlog drains at the reporter's own pace.
 pub async fn run(reporter: Reporter, poll: Duration, stop: tokio_util::sync::CancellationToken) {
     let mut ticks = tokio::time::interval(poll);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -185,8 +190,15 @@ pub async fn run(reporter: Reporter, poll: Duration, stop: tokio_util::sync::Can
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = ticks.tick() => {
-                if let Err(err) = reporter.pass().await {
-                    tracing::error!(error = ?err, "end-of-call report pass failed");
+                loop {
+                    match reporter.pass().await {
+                        Ok(n) if n as i64 == BATCH && !stop.is_cancelled() => continue,
+                        Ok(_) => break,
+                        Err(err) => {
+                            tracing::error!(error = ?err, "end-of-call report pass failed");
+                            break;
+                        }
+                    }
                 }
             }
         }

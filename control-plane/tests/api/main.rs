@@ -20,6 +20,7 @@ mod internal;
 mod metrics;
 mod openapi;
 mod recordings;
+mod reporter;
 mod security;
 mod supervision;
 mod tenancy;

@@ -5,6 +5,11 @@
 //!
 //! `./dev bench engine [DIALS] [CAMPAIGNS]` (default 10000 dials over 50 campaigns, each on
 //! its own 100-CPS trunk). Writes `target/bench/engine.{md,json}`.
+//!
+//! CPU is counted for the bench process (engine, webhook handlers, Twilio emulator,
+//! stand-in worker) and for PostgreSQL (every process of the cluster, when it runs on this
+//! machine). After the dispatch run, the end-of-call reporter reports every ended call
+//! (it is held off during the run): its calls per second and transactions per report.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +17,9 @@ use anyhow::Context;
 use control_plane::app::{Application, MIGRATOR};
 use control_plane::config::Settings;
 use control_plane::engine::SystemClock;
+use control_plane::integrations::analysis::Analyst;
+use control_plane::integrations::report::Reporter;
+use outbound_tests::process::cpu_seconds_of;
 use outbound_tests::rig::{free_port, Api, StandInWorker, WORKER_KEY};
 use outbound_tests::twilio::{CalleeScript, Emulator, EmulatorConfig};
 use secrecy::SecretString;
@@ -68,6 +76,13 @@ async fn main() -> anyhow::Result<()> {
     // run, so the transactions counted are the engine's (dispatch and status callbacks).
     // The report's own cost per call is in the README, from the statement profile.
     settings.webhooks.poll_ms = 3_600_000;
+    let reporter = Reporter::new(
+        db.clone(),
+        std::sync::Arc::new(SystemClock),
+        settings.webhooks.clone(),
+        Analyst::new(db.clone(), settings.analysis.clone())?,
+        base.clone(),
+    );
     let app =
         Application::build_with(settings, db.clone(), std::sync::Arc::new(SystemClock)).await?;
     let engine = app.engine();
@@ -103,6 +118,8 @@ async fn main() -> anyhow::Result<()> {
             .execute(&db)
             .await?;
     }
+    let postmaster = postmaster_pid(&db).await.ok();
+    let pg_cpu_before = postmaster.map(cluster_cpu_seconds).transpose()?;
     let before = db_stats(&db).await?;
     let cpu_before = process_cpu_seconds()?;
     let started = Instant::now();
@@ -117,6 +134,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     let cpu = process_cpu_seconds()? - cpu_before;
+    let pg_cpu_dispatch = match (postmaster, pg_cpu_before) {
+        (Some(pid), Some(before)) => Some(cluster_cpu_seconds(pid)? - before),
+        _ => None,
+    };
     // Every dial's callbacks are part of its cost: wait until each attempt is settled.
     let settled = Instant::now();
     while unsettled(&db).await? > 0 && settled.elapsed() < Duration::from_secs(60) {
@@ -126,11 +147,18 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let after = db_stats(&db).await?;
     let events_after = event_rows(&db).await?;
+    // CPU until every attempt is settled: the callbacks that came after the last dial too.
+    let cpu_settled = process_cpu_seconds()? - cpu_before;
+    let pg_cpu_settled = match (postmaster, pg_cpu_before) {
+        (Some(pid), Some(before)) => Some(cluster_cpu_seconds(pid)? - before),
+        _ => None,
+    };
     let profile = if statements {
         statement_profile(&db, total).await?
     } else {
         Vec::new()
     };
+    let reports = report_everything(&db, &reporter).await?;
 
     let per_sec = total as f64 / elapsed.as_secs_f64();
     let xacts = (after.0 - before.0) as f64 / total as f64;
@@ -152,15 +180,25 @@ async fn main() -> anyhow::Result<()> {
          | dials handed to the Twilio dialer | {total} ({campaigns} campaigns, one 100-CPS trunk each) |\n\
          | wall time | {secs:.2} s over {ticks} ticks |\n\
          | dispatch throughput | **{per_sec:.0} dials/s** |\n\
-         | bench process CPU (engine, webhooks, emulator, stand-in) | {cpu:.2} s ({cpu_per:.2} ms per dial) |\n\
+         | bench process CPU (engine, webhooks, emulator, stand-in) during dispatch | {cpu:.2} s ({cpu_per:.2} ms per dial) |\n\
+         | PostgreSQL CPU (all its processes) during dispatch | {pg_dispatch} |\n\
+         | CPU per dial until every attempt settled: bench process / PostgreSQL | {cpu_settled_per:.2} ms / {pg_settled} |\n\
          | PostgreSQL transactions per dial (dispatch and callbacks) | **{xacts:.2}** |\n\
          | rows written per dial (insert + update) | {rows:.1} |\n\
          | of which trigger rows: live_events / org_events per dial | {live_events:.1} / {org_events:.1} |\n\
-         | rows read per dial | {read:.1} |\n\n\
+         | rows read per dial | {read:.1} |\n\
+         | end-of-call reports after the run (reporter held off until then) | {reported} in {report_secs:.2} s: **{report_rate:.0} calls/s**, {report_xacts:.2} transactions per report |\n\n\
          Goal: >= {GOAL_DIALS_PER_SEC:.0} dials/s over >= {GOAL_CAMPAIGNS} campaigns with <= {GOAL_XACTS_PER_DIAL:.0} transactions per dial: **{verdict}**.\n",
         cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         secs = elapsed.as_secs_f64(),
         cpu_per = cpu * 1000.0 / total as f64,
+        pg_dispatch = per_dial_ms(pg_cpu_dispatch, total),
+        cpu_settled_per = cpu_settled * 1000.0 / total as f64,
+        pg_settled = per_dial_ms(pg_cpu_settled, total),
+        reported = reports.calls,
+        report_secs = reports.seconds,
+        report_rate = reports.calls as f64 / reports.seconds.max(1e-9),
+        report_xacts = reports.transactions as f64 / reports.calls.max(1) as f64,
         verdict = if met { "met" } else { "not met" },
     );
     if profile.is_empty() {
@@ -196,6 +234,11 @@ async fn main() -> anyhow::Result<()> {
         "ticks": ticks,
         "dialsPerSecond": per_sec,
         "benchCpuMsPerDial": cpu * 1000.0 / total as f64,
+        "postgresCpuMsPerDial": pg_cpu_dispatch.map(|s| s * 1000.0 / total as f64),
+        "benchCpuMsPerSettledDial": cpu_settled * 1000.0 / total as f64,
+        "postgresCpuMsPerSettledDial": pg_cpu_settled.map(|s| s * 1000.0 / total as f64),
+        "reportsPerSecond": reports.calls as f64 / reports.seconds.max(1e-9),
+        "transactionsPerReport": reports.transactions as f64 / reports.calls.max(1) as f64,
         "transactionsPerDial": xacts,
         "rowsWrittenPerDial": rows,
         "rowsReadPerDial": read,
@@ -214,6 +257,91 @@ async fn main() -> anyhow::Result<()> {
     drop(db);
     drop_database(&server, &url).await?;
     Ok(())
+}
+
+/// What the end-of-call reporter did after the run.
+struct Reports {
+    calls: usize,
+    seconds: f64,
+    transactions: i64,
+}
+
+/// Runs the reporter's passes until nothing is due; counts the calls reported, the time
+/// it took and the transactions committed meanwhile.
+async fn report_everything(db: &PgPool, reporter: &Reporter) -> anyhow::Result<Reports> {
+    let before = db_stats(db).await?.0;
+    let started = Instant::now();
+    let mut calls = 0;
+    loop {
+        let n = reporter.pass().await?;
+        if n == 0 {
+            break;
+        }
+        calls += n;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    // PostgreSQL publishes other sessions' counters about once a second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = db_stats(db).await?.0;
+    // Every pass's lease statement counts (the final, empty one too); the first counter
+    // read is no report.
+    Ok(Reports {
+        calls,
+        seconds,
+        transactions: after - before - 1,
+    })
+}
+
+/// `x.xx ms per dial`, or why there is no figure.
+fn per_dial_ms(seconds: Option<f64>, dials: usize) -> String {
+    seconds.map_or_else(
+        || "not measured (PostgreSQL is not on this machine)".to_string(),
+        |s| format!("{s:.2} s ({:.2} ms per dial)", s * 1000.0 / dials as f64),
+    )
+}
+
+/// The postmaster: the parent of this session's backend, if it runs on this machine.
+async fn postmaster_pid(db: &PgPool) -> anyhow::Result<u32> {
+    let backend: i32 = sqlx::query_scalar("select pg_backend_pid()")
+        .fetch_one(db)
+        .await?;
+    parent_pid(backend as u32)
+}
+
+fn parent_pid(pid: u32) -> anyhow::Result<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("process {pid} is not on this machine"))?;
+    let rest = stat.rsplit_once(") ").context("odd /proc stat")?.1;
+    Ok(rest
+        .split_whitespace()
+        .nth(1)
+        .context("short /proc stat")?
+        .parse()?)
+}
+
+/// CPU seconds of the whole cluster: the postmaster, its living children (backends, WAL
+/// writer, ...) and the children that exited (their times are added to the postmaster's
+/// `cutime`/`cstime` when reaped).
+fn cluster_cpu_seconds(postmaster: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{postmaster}/stat"))?;
+    let rest = stat.rsplit_once(") ").context("odd /proc stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // cutime and cstime are fields 16 and 17 (1-based), 13 and 14 after the name.
+    let reaped: f64 = fields[13].parse::<f64>()? + fields[14].parse::<f64>()?;
+    let mut total = reaped / 100.0 + cpu_seconds_of(postmaster)?;
+    for entry in std::fs::read_dir("/proc")?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if parent_pid(pid).ok() == Some(postmaster) {
+            total += cpu_seconds_of(pid).unwrap_or(0.0);
+        }
+    }
+    Ok(total)
 }
 
 /// One line of the statement profile.

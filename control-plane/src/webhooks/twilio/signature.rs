@@ -33,9 +33,11 @@ pub fn validate_form(
     params: &[(String, String)],
     signature: &str,
 ) -> bool {
-    url_variants(url)
-        .iter()
-        .any(|candidate| constant_time_eq(&sign(auth_token, candidate, params), signature))
+    // The URL as received first: the other port form is only built (and signed) when that
+    // fails, so a good callback costs one HMAC and no extra allocation.
+    constant_time_eq(&sign(auth_token, url, params), signature)
+        || other_port_form(url)
+            .is_some_and(|other| constant_time_eq(&sign(auth_token, &other, params), signature))
 }
 
 /// For JSON bodies: the URL (carrying `bodySHA256`) is signed alone, and the body must
@@ -48,26 +50,26 @@ pub fn validate_json(auth_token: &str, url: &str, body: &[u8], signature: &str) 
     constant_time_eq(&actual, &expected) && validate_form(auth_token, url, &[], signature)
 }
 
-/// The URL as given, plus the same URL with the scheme's default port added or removed.
-fn url_variants(url: &str) -> Vec<String> {
-    let mut out = vec![url.to_string()];
+/// The same URL with the scheme's default port added or removed, if it has a form.
+fn other_port_form(url: &str) -> Option<String> {
     let (scheme, port) = if url.starts_with("https://") {
         ("https://", "443")
     } else if url.starts_with("http://") {
         ("http://", "80")
     } else {
-        return out;
+        return None;
     };
     let rest = &url[scheme.len()..];
     let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(host_end);
     let with_port = format!(":{port}");
     if let Some(host) = authority.strip_suffix(&with_port) {
-        out.push(format!("{scheme}{host}{tail}"));
+        Some(format!("{scheme}{host}{tail}"))
     } else if !authority.contains(':') {
-        out.push(format!("{scheme}{authority}{with_port}{tail}"));
+        Some(format!("{scheme}{authority}{with_port}{tail}"))
+    } else {
+        None
     }
-    out
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {

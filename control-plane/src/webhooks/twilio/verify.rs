@@ -73,10 +73,6 @@ impl FromRequest<AppState> for UnverifiedForm {
                     .and_then(|(_, v)| v.parse::<Uuid>().ok())
             })
             .ok_or_else(|| ApiError::BadRequest("callback URL has no callId".into()))?;
-        let body = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
-            .await
-            .map_err(|_| ApiError::BadRequest("unreadable body".into()))?;
-        let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
         let path_and_query = parts
             .uri
             .path_and_query()
@@ -87,6 +83,11 @@ impl FromRequest<AppState> for UnverifiedForm {
             state.settings.server.public_url.trim_end_matches('/'),
             path_and_query
         );
+        // The parts move back into the request (no copy of its headers per callback).
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|_| ApiError::BadRequest("unreadable body".into()))?;
+        let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
         Ok(Self {
             call_id,
             params,

@@ -11,6 +11,7 @@ use crate::trunks::{create_trunk, field_names, twilio_trunk};
 mod fixtures;
 mod lifecycle;
 mod reports;
+mod settling;
 
 pub use fixtures::{
     add_contacts, campaign_body, contact_list, create_campaign, org, Campaign, Org,
