@@ -53,6 +53,9 @@ pub struct WebhookSettings {
     /// How long after an answered call ended its worker has to report its last events
     /// before the end-of-call report goes out without them.
     pub report_grace_sec: f64,
+    /// How long one replica holds a call's end-of-call report (analysis included) before
+    /// another may take it: a replica that dies mid-report delays it this long.
+    pub report_lease_sec: f64,
     /// Send to loopback, private and link-local addresses too (on-premises receivers,
     /// tests). Off: a customer's URL cannot reach into the deployment's own network.
     pub allow_private_targets: bool,
@@ -375,6 +378,7 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, co
         .set_default("webhooks.give_up_after_sec", 86_400.0)?
         .set_default("webhooks.lease_sec", 60.0)?
         .set_default("webhooks.report_grace_sec", 120.0)?
+        .set_default("webhooks.report_lease_sec", 300.0)?
         .set_default("webhooks.allow_private_targets", false)?
         .set_default("analysis.model", "gpt-4o-mini")?
         .set_default("analysis.request_timeout_sec", 30)?

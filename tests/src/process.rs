@@ -46,6 +46,8 @@ impl ControlPlane {
             .open(log)
             .with_context(|| format!("opening {}", log.display()))?;
         let child = Command::new(binary)
+            // Quiet by default; `settings` may override it.
+            .env("RUST_LOG", "warn")
             .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
             .env("DATABASE_URL", database_url)
             .env("CP__SERVER__PORT", port.to_string())
@@ -54,7 +56,6 @@ impl ControlPlane {
             .env("CP__AUTH__ALLOW_DEV_SECRETS", "true")
             // Rigs and benchmarks make many requests fast from one address.
             .env("CP__LIMITS__ENABLED", "false")
-            .env("RUST_LOG", "warn")
             .stdout(Stdio::from(log_file.try_clone()?))
             .stderr(Stdio::from(log_file))
             .kill_on_drop(true)

@@ -17,9 +17,6 @@ use crate::config::WebhookSettings;
 use crate::db::calls;
 use crate::engine::Clock;
 
-/// How long one replica holds a call's report (analysis included) before another may.
-const LEASE_SEC: f64 = 300.0;
-
 /// Calls leased per pass. A report is one transaction, so at 1,000 ended calls a second
 /// the reporter must take hundreds per pass to keep up.
 const BATCH: i64 = 256;
@@ -83,7 +80,7 @@ impl Reporter {
                                    and p.org_id = calls.org_id) as "planned!""#,
             now,
             self.settings.report_grace_sec,
-            LEASE_SEC,
+            self.settings.report_lease_sec,
             BATCH
         )
         .fetch_all(&self.db)

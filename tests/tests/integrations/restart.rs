@@ -42,6 +42,10 @@ async fn deliveries_survive_a_control_plane_killed_mid_retry(db: PgPool) {
         // resend them): its end and report then come after these short graces.
         ("CP__ENGINE__WORKER_GRACE_SEC", "2".into()),
         ("CP__WEBHOOKS__REPORT_GRACE_SEC", "2".into()),
+        // What the killed process had leased (a delivery mid-request, a report being
+        // written) is taken again after these, not the minutes a production lease holds.
+        ("CP__WEBHOOKS__LEASE_SEC", "3".into()),
+        ("CP__WEBHOOKS__REPORT_LEASE_SEC", "3".into()),
     ];
     let binary = control_plane_binary().unwrap();
     let url = test_database_url(&db).unwrap();
