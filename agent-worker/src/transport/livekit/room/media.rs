@@ -1,68 +1,76 @@
-//! The room's audio: Opus at 48 kHz in RTP, 8 kHz mu-law in the pipeline.
+//! The room's audio: Opus in RTP, 8 kHz mu-law in the pipeline, and nothing in between.
+//!
+//! RTP's Opus clock is always 48 kHz (RFC 7587), but the codec itself may run at 8, 12,
+//! 16, 24 or 48 kHz on either side without the peer knowing: an Opus packet says its own
+//! bandwidth and any decoder renders it at the rate it was opened with. So both the
+//! encoder and the decoder here run at the pipeline's 8 kHz: no resampler in either
+//! direction, and libopus does narrowband work only. The phone line behind livekit-sip
+//! is 8 kHz mu-law anyway, so nothing audible is lost.
 //!
 //! Inbound, each Opus packet (the SIP participant's track, 20 ms as livekit-sip sends it)
-//! is decoded to 48 kHz mono, resampled to 8 kHz and cut into the pipeline's 160-byte
-//! mu-law frames. Outbound, each 20 ms mu-law frame of the agent is widened, resampled to
-//! 48 kHz and encoded as one Opus packet. Both directions keep their resampler's state
-//! across frames (the worker's streaming `audio::resample`), so frame edges leave no clicks.
+//! is decoded straight to 8 kHz and cut into the pipeline's 160-byte mu-law frames.
+//! Outbound, each 20 ms mu-law frame of the agent is widened and encoded as one packet.
+//!
+//! The encoder's settings were chosen by measurement (the LiveKit bench and the speech
+//! code through a codec round trip, README "LiveKit calls per core"): the 48 kHz codec at
+//! complexity 10 was 78% of the worker's CPU. SILK (the `Voip` application) at complexity
+//! 1 costs a tenth of that and still carries the test speech code intact, and keeps
+//! in-band FEC, which only SILK has.
 
 use bytes::Bytes;
 
 use crate::audio::mulaw;
-use crate::audio::resample::{ResampleError, Resampler};
 
-/// Opus's RTP clock and the rate the codec runs at here.
-pub(super) const OPUS_HZ: u32 = 48_000;
-/// The pipeline's rate.
-const PIPELINE_HZ: u32 = 8_000;
-/// One 20 ms frame at 48 kHz.
+/// The rate the codec and the pipeline run at.
+const CODEC_HZ: u32 = 8_000;
+/// One 20 ms frame on Opus's 48 kHz RTP clock.
 pub(super) const OPUS_FRAME: usize = 960;
-/// One 20 ms frame of the pipeline (8 kHz mu-law, one byte a sample).
+/// One 20 ms frame of the pipeline (8 kHz mu-law, one byte a sample) and of the codec.
 pub(super) const PIPELINE_FRAME: usize = 160;
 /// The longest Opus packet libopus produces for 20 ms (its own recommended bound).
 const MAX_PACKET: usize = 1275;
 /// The longest a received packet may decode to: 120 ms, Opus's largest frame.
-const MAX_DECODED: usize = OPUS_HZ as usize / 1000 * 120;
+const MAX_DECODED: usize = CODEC_HZ as usize / 1000 * 120;
+/// libopus's encoder complexity (0-10): 1 measured a tenth of the default 10's CPU with
+/// the speech code still intact; 0 lost utterances at low bitrates in the same test.
+const COMPLEXITY: i32 = 1;
+/// Narrowband SILK needs little; 24 kbit/s leaves the speech code a wide margin.
+const BITRATE: i32 = 24_000;
 
 /// Why the codec could not be set up or used.
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error("opus: {0}")]
     Opus(#[from] opus::Error),
-    #[error(transparent)]
-    Resample(#[from] ResampleError),
 }
 
 /// Room audio to pipeline frames.
 pub(super) struct InboundAudio {
     decoder: opus::Decoder,
-    resampler: Resampler,
-    /// Decoded 48 kHz samples (one packet's worth at most).
+    /// Decoded 8 kHz samples (one packet's worth at most).
     decoded: Vec<i16>,
-    /// 8 kHz samples not yet making up a whole frame.
+    /// 8 kHz samples not yet making up a whole frame (a packet need not be 20 ms).
     pending: Vec<i16>,
 }
 
 impl InboundAudio {
     pub(super) fn new() -> Result<Self, MediaError> {
         Ok(Self {
-            decoder: opus::Decoder::new(OPUS_HZ, opus::Channels::Mono)?,
-            resampler: Resampler::new(OPUS_HZ, PIPELINE_HZ)?,
+            decoder: opus::Decoder::new(CODEC_HZ, opus::Channels::Mono)?,
             decoded: vec![0; MAX_DECODED],
-            pending: Vec::with_capacity(PIPELINE_FRAME * 2),
+            pending: Vec::with_capacity(MAX_DECODED + PIPELINE_FRAME),
         })
     }
 
     /// Decodes one Opus packet; returns the whole 20 ms mu-law frames now ready.
     pub(super) fn push(&mut self, packet: &[u8]) -> Result<Vec<Bytes>, MediaError> {
         let samples = self.decoder.decode(packet, &mut self.decoded, false)?;
-        let narrow = self.resampler.process(&self.decoded[..samples]);
-        self.pending.extend_from_slice(&narrow);
-        let mut frames = Vec::with_capacity(self.pending.len() / PIPELINE_FRAME);
+        self.pending.extend_from_slice(&self.decoded[..samples]);
         let whole = self.pending.len() / PIPELINE_FRAME * PIPELINE_FRAME;
-        for chunk in self.pending[..whole].chunks_exact(PIPELINE_FRAME) {
-            frames.push(Bytes::from(mulaw::encode(chunk)));
-        }
+        let frames = self.pending[..whole]
+            .chunks_exact(PIPELINE_FRAME)
+            .map(|chunk| Bytes::from(mulaw::encode(chunk)))
+            .collect();
         self.pending.drain(..whole);
         Ok(frames)
     }
@@ -71,9 +79,7 @@ impl InboundAudio {
 /// Pipeline frames to room audio.
 pub(super) struct OutboundAudio {
     encoder: opus::Encoder,
-    resampler: Resampler,
-    pcm: Vec<i16>,
-    /// 48 kHz samples not yet making up a whole Opus frame.
+    /// 8 kHz samples not yet making up a whole 20 ms Opus frame.
     pending: Vec<i16>,
     packet: Vec<u8>,
 }
@@ -81,33 +87,30 @@ pub(super) struct OutboundAudio {
 impl OutboundAudio {
     pub(super) fn new() -> Result<Self, MediaError> {
         let mut encoder =
-            opus::Encoder::new(OPUS_HZ, opus::Channels::Mono, opus::Application::Voip)?;
-        // Phone audio: 8 kHz of bandwidth needs little; FEC lets the far end repair a loss.
-        encoder.set_bitrate(opus::Bitrate::Bits(24_000))?;
+            opus::Encoder::new(CODEC_HZ, opus::Channels::Mono, opus::Application::Voip)?;
+        encoder.set_complexity(COMPLEXITY)?;
+        encoder.set_bitrate(opus::Bitrate::Bits(BITRATE))?;
+        // FEC lets the far end repair a lost packet from the next one.
         encoder.set_inband_fec(true)?;
         Ok(Self {
             encoder,
-            resampler: Resampler::new(PIPELINE_HZ, OPUS_HZ)?,
-            pcm: Vec::with_capacity(PIPELINE_FRAME),
-            pending: Vec::with_capacity(OPUS_FRAME * 2),
+            pending: Vec::with_capacity(PIPELINE_FRAME * 2),
             packet: vec![0; MAX_PACKET],
         })
     }
 
-    /// Encodes one 20 ms mu-law frame; returns the Opus packet once 20 ms of 48 kHz audio
-    /// is ready (the resampler's first output comes a chunk late, then one per frame).
+    /// Encodes one 20 ms mu-law frame into one Opus packet (the pipeline's frames are
+    /// all 20 ms; a shorter one waits in `pending` for the rest, as Opus encodes whole
+    /// frames only, so the answer is then `None`).
     pub(super) fn push(&mut self, mulaw_frame: &[u8]) -> Result<Option<Vec<u8>>, MediaError> {
-        self.pcm.clear();
-        mulaw::decode_into(mulaw_frame, &mut self.pcm);
-        let wide = self.resampler.process(&self.pcm);
-        self.pending.extend_from_slice(&wide);
-        if self.pending.len() < OPUS_FRAME {
+        mulaw::decode_into(mulaw_frame, &mut self.pending);
+        if self.pending.len() < PIPELINE_FRAME {
             return Ok(None);
         }
         let len = self
             .encoder
-            .encode(&self.pending[..OPUS_FRAME], &mut self.packet)?;
-        self.pending.drain(..OPUS_FRAME);
+            .encode(&self.pending[..PIPELINE_FRAME], &mut self.packet)?;
+        self.pending.drain(..PIPELINE_FRAME);
         Ok(Some(self.packet[..len].to_vec()))
     }
 }
@@ -154,9 +157,9 @@ mod tests {
                 received.extend(inbound.push(&packet).unwrap());
             }
         }
-        // One packet per frame once the resampler's first chunk is through.
-        assert!(packets >= 48, "{packets} packets for 50 frames");
-        assert!(received.len() >= 45, "{} frames back", received.len());
+        // One packet per frame, from the first.
+        assert_eq!(packets, 50, "{packets} packets for 50 frames");
+        assert_eq!(received.len(), 50, "one frame back per packet");
         assert!(received.iter().all(|f| f.len() == PIPELINE_FRAME));
         // Past the codecs' start-up, the tone comes back at about its level (~5.7k RMS).
         let level = energy(&received[received.len() - 10]);
@@ -175,5 +178,30 @@ mod tests {
         }
         assert!(!received.is_empty());
         assert!(received.iter().all(|f| energy(f) < 50.0));
+    }
+
+    /// livekit-sip encodes at 48 kHz, full band, and may send 40 ms packets: the 8 kHz
+    /// decoder renders any of them to whole pipeline frames, the tone at its level.
+    #[test]
+    fn a_fullband_48_khz_peer_decodes_to_pipeline_frames() {
+        let mut peer =
+            opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+        let mut inbound = InboundAudio::new().unwrap();
+        let mut received = Vec::new();
+        let mut packet = vec![0; MAX_PACKET];
+        // 1 kHz at 48 kHz, in 40 ms packets (1920 samples).
+        for p in 0..25 {
+            let samples: Vec<i16> = (0..1920)
+                .map(|i| {
+                    let t = (p * 1920 + i) as f64 / 48_000.0;
+                    (8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as i16
+                })
+                .collect();
+            let len = peer.encode(&samples, &mut packet).unwrap();
+            received.extend(inbound.push(&packet[..len]).unwrap());
+        }
+        assert_eq!(received.len(), 50, "two 20 ms frames per 40 ms packet");
+        let level = energy(&received[received.len() - 10]);
+        assert!((3000.0..9000.0).contains(&level), "level {level}");
     }
 }

@@ -321,10 +321,10 @@ impl RoomTask {
         }
     }
 
-    /// A fresh encoder after a clear: the old one's resampler still holds about half a
-    /// frame of the agent's voice, which would go out in the next packet. One frame of
-    /// silence goes in at once, so the next tick still yields a packet (the resampler's
-    /// first output comes a chunk late) and the stream has no hole.
+    /// A fresh encoder after a clear: the old one's look-ahead still holds a few ms of
+    /// the agent's voice, which would go out in the next packet. One frame of silence
+    /// primes the new one, so its first packet after the clear starts from a settled
+    /// state and the stream has no hole.
     fn restart_encoder(&mut self) {
         match OutboundAudio::new() {
             Ok(mut fresh) => {
