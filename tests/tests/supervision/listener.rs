@@ -178,15 +178,25 @@ impl Listener {
 
     /// Waits until the left (callee) channel decodes an utterance containing `text`.
     pub async fn wait_for_callee(&self, text: &str) {
+        self.wait_for(text, "the callee", |heard| &heard.left).await
+    }
+
+    /// Waits until the right channel (the agent, or a line said for the supervisor)
+    /// decodes an utterance containing `text`.
+    pub async fn wait_for_agent(&self, text: &str) {
+        self.wait_for(text, "the agent", |heard| &heard.right).await
+    }
+
+    async fn wait_for(&self, text: &str, who: &str, channel: fn(&Heard) -> &Vec<String>) {
         let started = Instant::now();
         loop {
-            let left = self.heard.lock().unwrap().left.clone();
-            if left.iter().any(|u| u.contains(text)) {
+            let heard = channel(&self.heard.lock().unwrap()).clone();
+            if heard.iter().any(|u| u.contains(text)) {
                 return;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(20),
-                "the supervisor never heard the callee say {text}: {left:?}"
+                "the supervisor never heard {who} say {text}: {heard:?}"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

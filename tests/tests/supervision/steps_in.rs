@@ -84,8 +84,10 @@ async fn a_supervisor_hears_both_sides_whispers_to_the_model_has_a_line_said_and
     )
     .await;
     wait_to_hear(&rig, &call, "a supervisor line token-44").await;
-    // The listen stream plays on the callee's clock, a moment behind the ear's decoder.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The listen stream runs behind the ear's decoder (by up to its backlog after a stall
+    // of the test's thread): end the call only once the supervisor has heard the line, or
+    // its tail is cut with the stream.
+    listener.wait_for_agent("a supervisor line token-44").await;
     control(&rig, &call, json!({"action": "end"})).await;
     rig.twilio
         .wait_for_call_end(&call.sid, Duration::from_secs(20))
