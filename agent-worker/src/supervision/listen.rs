@@ -57,6 +57,11 @@ impl ListenMixer {
         }
     }
 
+    /// Agent frames waiting for their play time.
+    pub fn queued(&self) -> usize {
+        self.agent.len()
+    }
+
     /// The far end dropped what it had not played.
     pub fn clear(&mut self) {
         self.agent.clear();

@@ -65,10 +65,14 @@ impl<'a> SupervisedTransport<'a> {
     fn on_callee_frame(&mut self, frame: &[u8]) {
         if !self.line.has_listeners() {
             if self.mixing {
+                tracing::debug!("nobody listens any more: the listen mixer stops");
                 self.mixer.reset();
                 self.mixing = false;
             }
             return;
+        }
+        if !self.mixing {
+            tracing::debug!("somebody listens: the listen mixer starts");
         }
         self.mixing = true;
         for listen in self.mixer.callee(frame) {
@@ -151,6 +155,11 @@ impl Transport for SupervisedTransport<'_> {
     }
 
     async fn clear(&mut self) -> Result<(), Closed> {
+        tracing::debug!(
+            mixing = self.mixing,
+            dropped = self.mixer.queued(),
+            "clear: the listen stream drops the agent's unplayed frames"
+        );
         self.mixer.clear();
         self.inner.clear().await
     }

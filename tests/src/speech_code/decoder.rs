@@ -249,7 +249,14 @@ impl Decoder {
             Ok(value) => value,
             Err(fault) => {
                 // Resume a symbol early: a new utterance may be what cut this one off.
-                let back = self.timing.symbol_start(index - 1) as u64;
+                // On the first data symbol the lock itself is suspect: a preamble cut
+                // short and another right behind it can look like one preamble ending
+                // inside the second, so the search resumes just past the lock.
+                let back = if n == 0 {
+                    self.timing.samples(1.0).max(1) as u64
+                } else {
+                    self.timing.symbol_start(index - 1) as u64
+                };
                 let stop = start + (off + len) as u64;
                 self.fail(events, fault, start, stop, start + back);
                 return true;

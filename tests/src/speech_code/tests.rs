@@ -310,3 +310,28 @@ fn opus_at_48k_in_20ms_frames_does_not_change_what_is_decoded() {
         );
     }
 }
+
+/// A barge-in or a supervisor's line cuts the agent anywhere, and the next utterance can
+/// follow at once: the listen stream once lost a line that came 80 ms into the cut one's
+/// preamble. The decoder locked on the cut preamble, failed on its first data symbol and
+/// resumed past the start of the real one.
+#[test]
+fn an_utterance_cut_anywhere_and_followed_at_once_does_not_hide_the_next() {
+    for rate in [8000u32, 16_000] {
+        let first = encode("What else can I help you with?", rate).expect("ascii");
+        let second = encode("a supervisor line token-44", rate).expect("ascii");
+        let per_ms = rate as usize / 1000;
+        for cut_ms in (0..400).step_by(5) {
+            let mut audio = vec![0i16; 50 * per_ms];
+            audio.extend(&first[..cut_ms * per_ms]);
+            audio.extend(&second);
+            audio.extend(vec![0i16; 100 * per_ms]);
+            let heard = texts(&decode_all(&audio, rate));
+            assert_eq!(
+                heard,
+                vec!["a supervisor line token-44".to_string()],
+                "cut at {cut_ms} ms, {rate} Hz"
+            );
+        }
+    }
+}

@@ -31,6 +31,14 @@ pub struct Heard {
     pub odd_frames: usize,
     /// 20 ms stereo frames received.
     pub frames: usize,
+    /// What a failure shows besides the texts: utterances that started on a channel and
+    /// could not be read (with their frame numbers), the frames with sound on the right
+    /// channel, and when the last frame arrived.
+    pub faults: Vec<String>,
+    pub loud_right_frames: usize,
+    /// Runs of frames with sound on the right channel (first and last frame number).
+    pub loud_right_runs: Vec<(usize, usize)>,
+    pub last_frame_at: Option<Instant>,
     // Decoded frame by frame as they arrive: re-decoding the whole call at every look
     // would hold up the test's one thread, which runs the call too.
     left_decoder: Decoder,
@@ -45,6 +53,10 @@ impl Heard {
             texts: Vec::new(),
             odd_frames: 0,
             frames: 0,
+            faults: Vec::new(),
+            loud_right_frames: 0,
+            loud_right_runs: Vec::new(),
+            last_frame_at: None,
             left_decoder: Decoder::new(16_000),
             right_decoder: Decoder::new(16_000),
         }
@@ -52,28 +64,63 @@ impl Heard {
 
     fn frame(&mut self, frame: &[u8]) {
         self.frames += 1;
+        self.last_frame_at = Some(Instant::now());
         let (mut left, mut right) = (Vec::with_capacity(320), Vec::with_capacity(320));
         for pair in frame.chunks_exact(4) {
             left.push(i16::from_le_bytes([pair[0], pair[1]]));
             right.push(i16::from_le_bytes([pair[2], pair[3]]));
         }
-        self.left.extend(utterances(self.left_decoder.push(&left)));
-        self.right
-            .extend(utterances(self.right_decoder.push(&right)));
+        if right.iter().any(|s| s.unsigned_abs() > 300) {
+            self.loud_right_frames += 1;
+            let n = self.frames - 1;
+            // A run goes on over the code's 40 ms dips between syllables.
+            match self.loud_right_runs.last_mut() {
+                Some((_, last)) if n <= *last + 3 => *last = n,
+                _ => self.loud_right_runs.push((n, n)),
+            }
+        }
+        let events = self.left_decoder.push(&left);
+        self.take("left", events);
+        let events = self.right_decoder.push(&right);
+        self.take("right", events);
     }
 
     /// Ends both channels: what was complete when the stream closed.
     fn finish(&mut self) {
-        self.left.extend(utterances(self.left_decoder.finish()));
-        self.right.extend(utterances(self.right_decoder.finish()));
+        let events = self.left_decoder.finish();
+        self.take("left", events);
+        let events = self.right_decoder.finish();
+        self.take("right", events);
     }
-}
 
-fn utterances(events: Vec<DecodeEvent>) -> impl Iterator<Item = String> {
-    events.into_iter().filter_map(|e| match e {
-        DecodeEvent::Utterance(u) => Some(u.text),
-        DecodeEvent::Error(_) => None,
-    })
+    fn take(&mut self, channel: &str, events: Vec<DecodeEvent>) {
+        for event in events {
+            match event {
+                DecodeEvent::Utterance(u) if channel == "left" => self.left.push(u.text),
+                DecodeEvent::Utterance(u) => self.right.push(u.text),
+                // Frame numbers: 320 samples of 16 kHz per 20 ms frame.
+                DecodeEvent::Error(e) => self.faults.push(format!(
+                    "{channel} {:?} in frames {}-{}",
+                    e.fault,
+                    e.start_sample / 320,
+                    e.end_sample / 320
+                )),
+            }
+        }
+    }
+
+    /// What a failure shows of the stream besides the decoded texts.
+    pub fn diagnosis(&self) -> String {
+        format!(
+            "{} frames, {} with sound on the right in runs {:?}, last {:?} ago; faults {:?}; left {:?}",
+            self.frames,
+            self.loud_right_frames,
+            self.loud_right_runs,
+            self.last_frame_at.map(|at| at.elapsed()),
+            self.faults,
+            self.left
+        )
+    }
 }
 
 pub struct Listener {
@@ -181,22 +228,45 @@ impl Listener {
         self.wait_for(text, "the callee", |heard| &heard.left).await
     }
 
-    /// Waits until the right channel (the agent, or a line said for the supervisor)
-    /// decodes an utterance containing `text`.
-    pub async fn wait_for_agent(&self, text: &str) {
-        self.wait_for(text, "the agent", |heard| &heard.right).await
+    /// Whether the right channel (the agent, or a line said for the supervisor) decodes
+    /// an utterance containing `text` within 20 s.
+    pub async fn hears_agent(&self, text: &str) -> bool {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            if self
+                .heard
+                .lock()
+                .unwrap()
+                .right
+                .iter()
+                .any(|u| u.contains(text))
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        false
+    }
+
+    /// What a failure shows of the stream (see [`Heard::diagnosis`]).
+    pub fn diagnosis(&self) -> String {
+        let heard = self.heard.lock().unwrap();
+        format!("right {:?}; {}", heard.right, heard.diagnosis())
     }
 
     async fn wait_for(&self, text: &str, who: &str, channel: fn(&Heard) -> &Vec<String>) {
         let started = Instant::now();
         loop {
-            let heard = channel(&self.heard.lock().unwrap()).clone();
+            let (heard, diagnosis) = {
+                let all = self.heard.lock().unwrap();
+                (channel(&all).clone(), all.diagnosis())
+            };
             if heard.iter().any(|u| u.contains(text)) {
                 return;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(20),
-                "the supervisor never heard {who} say {text}: {heard:?}"
+                "the supervisor never heard {who} say {text}: {heard:?}; {diagnosis}"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

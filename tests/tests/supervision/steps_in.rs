@@ -9,7 +9,6 @@ use sqlx::PgPool;
 use std::time::Duration;
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
-#[ignore = "issue 16: in 3 of 5 runs on an idle machine the said line reaches the callee's ear but never the listen stream's right channel (20 s wait); not yet found"]
 async fn a_supervisor_hears_both_sides_whispers_to_the_model_has_a_line_said_and_ends_the_call(
     db: PgPool,
 ) {
@@ -88,7 +87,12 @@ async fn a_supervisor_hears_both_sides_whispers_to_the_model_has_a_line_said_and
     // The listen stream runs behind the ear's decoder (by up to its backlog after a stall
     // of the test's thread): end the call only once the supervisor has heard the line, or
     // its tail is cut with the stream.
-    listener.wait_for_agent("a supervisor line token-44").await;
+    assert!(
+        listener.hears_agent("a supervisor line token-44").await,
+        "the supervisor never heard the said line: {}\n{}",
+        listener.diagnosis(),
+        ear_story(&rig, &call)
+    );
     control(&rig, &call, json!({"action": "end"})).await;
     rig.twilio
         .wait_for_call_end(&call.sid, Duration::from_secs(20))
