@@ -62,6 +62,9 @@ pub async fn measure(
     now: DateTime<Utc>,
 ) -> sqlx::Result<Abandonment> {
     let since = now - Duration::days(PERIOD_DAYS);
+    // The engine runs this on every dispatch. The conditions after `created_at` are the
+    // partial index calls_abandonment_idx's (migration 20261209000200): change them
+    // together, or the count falls back to reading every call of the period.
     let row = sqlx::query!(
         r#"select count(*) as "answered!",
                   count(*) filter (where first_agent_audio_ms is null
