@@ -34,11 +34,11 @@ pub struct Heard {
     /// What a failure shows besides the texts: utterances that started on a channel and
     /// could not be read (with their frame numbers), the frames with sound on the right
     /// channel, and when the last frame arrived.
-    pub faults: Vec<String>,
-    pub loud_right_frames: usize,
+    faults: Vec<String>,
+    loud_right_frames: usize,
     /// Runs of frames with sound on the right channel (first and last frame number).
-    pub loud_right_runs: Vec<(usize, usize)>,
-    pub last_frame_at: Option<Instant>,
+    loud_right_runs: Vec<(usize, usize)>,
+    last_frame_at: Option<Instant>,
     // Decoded frame by frame as they arrive: re-decoding the whole call at every look
     // would hold up the test's one thread, which runs the call too.
     left_decoder: Decoder,
@@ -225,27 +225,17 @@ impl Listener {
 
     /// Waits until the left (callee) channel decodes an utterance containing `text`.
     pub async fn wait_for_callee(&self, text: &str) {
-        self.wait_for(text, "the callee", |heard| &heard.left).await
+        assert!(
+            self.hears(text, |heard| &heard.left).await,
+            "the supervisor never heard the callee say {text}: {}",
+            self.diagnosis()
+        );
     }
 
     /// Whether the right channel (the agent, or a line said for the supervisor) decodes
     /// an utterance containing `text` within 20 s.
     pub async fn hears_agent(&self, text: &str) -> bool {
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(20) {
-            if self
-                .heard
-                .lock()
-                .unwrap()
-                .right
-                .iter()
-                .any(|u| u.contains(text))
-            {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        false
+        self.hears(text, |heard| &heard.right).await
     }
 
     /// What a failure shows of the stream (see [`Heard::diagnosis`]).
@@ -254,22 +244,19 @@ impl Listener {
         format!("right {:?}; {}", heard.right, heard.diagnosis())
     }
 
-    async fn wait_for(&self, text: &str, who: &str, channel: fn(&Heard) -> &Vec<String>) {
+    /// Whether `channel` decodes an utterance containing `text` within 20 s.
+    async fn hears(&self, text: &str, channel: fn(&Heard) -> &Vec<String>) -> bool {
         let started = Instant::now();
-        loop {
-            let (heard, diagnosis) = {
-                let all = self.heard.lock().unwrap();
-                (channel(&all).clone(), all.diagnosis())
-            };
-            if heard.iter().any(|u| u.contains(text)) {
-                return;
+        while started.elapsed() < Duration::from_secs(20) {
+            if channel(&self.heard.lock().unwrap())
+                .iter()
+                .any(|u| u.contains(text))
+            {
+                return true;
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the supervisor never heard {who} say {text}: {heard:?}; {diagnosis}"
-            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        false
     }
 
     /// Closes the stream; what was heard.
