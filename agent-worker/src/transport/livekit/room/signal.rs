@@ -14,7 +14,10 @@ use livekit_protocol::{self as proto, signal_request, signal_response};
 use prost::Message as _;
 use serde::{Deserialize, Serialize};
 use str0m::Candidate;
+
+use crate::app::READ_BUFFER;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -70,12 +73,18 @@ impl Signal {
         let url = rtc_url(livekit_url, token);
         let shown = url.split('?').next().unwrap_or_default().to_string();
         let joined = tokio::time::timeout(wait, async {
-            let (socket, _) = tokio_tungstenite::connect_async(url.as_str())
-                .await
-                .map_err(|e| SignalError::Connect {
-                    url: shown.clone(),
-                    error: e.to_string(),
-                })?;
+            // A small read buffer: tungstenite zero-fills the whole buffer before every
+            // read, and with its 128 KiB default that memset was 12% of the worker's CPU
+            // in the LiveKit bench (the room's `select!` polls the socket on every wake).
+            // No Nagle: signalling messages are small and each one is waited for.
+            let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+            let (socket, _) =
+                tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true)
+                    .await
+                    .map_err(|e| SignalError::Connect {
+                        url: shown.clone(),
+                        error: e.to_string(),
+                    })?;
             let mut signal = Signal { socket };
             loop {
                 match signal.recv().await {

@@ -98,6 +98,8 @@ pub(super) struct RoomTask {
     /// Frames sent late to catch up after a short stall, and ticks skipped by long ones.
     caught_up: u64,
     skipped: u64,
+    /// Callee packets that came after a lost one.
+    after_loss: u64,
 }
 
 impl RoomTask {
@@ -133,6 +135,7 @@ impl RoomTask {
             callee_voice: VoiceRun::default(),
             caught_up: 0,
             skipped: 0,
+            after_loss: 0,
         };
         for participant in &join.other_participants {
             task.on_participant(participant);
@@ -179,6 +182,7 @@ impl RoomTask {
             ?end,
             caught_up = self.caught_up,
             skipped = self.skipped,
+            after_loss = self.after_loss,
             "left the LiveKit room"
         );
         end
@@ -208,20 +212,33 @@ impl RoomTask {
         let mut clock = SendClock::new(Instant::now());
         let mut ping = tokio::time::interval(self.ping_interval);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // Both timers live across iterations and are reset, not rebuilt: a `Sleep` made
+        // afresh in every `select!` is registered and dropped again each time another
+        // branch wins, and the LiveKit bench saw the send clock's wake-ups come 20-70 ms
+        // late that way while the task itself kept running (every room at once, on an
+        // idle core).
+        let send_clock = tokio::time::sleep_until(clock.next_due().into());
+        let peers_timer = tokio::time::sleep_until(self.next_peer_timeout().into());
+        tokio::pin!(send_clock, peers_timer);
         loop {
             if ready.is_some() && self.subscriber_up && self.publisher_up {
                 if let Some(ready) = ready.take() {
                     let _ = ready.send(());
                 }
             }
-            let wake = self
-                .subscriber
-                .next_timeout()
-                .min(self.publisher.next_timeout());
+            let wake = tokio::time::Instant::from_std(self.next_peer_timeout());
+            if peers_timer.deadline() != wake {
+                peers_timer.as_mut().reset(wake);
+            }
+            // Biased: the audio clock goes first whenever it is due, so a burst of packets
+            // or signalling never delays the frame on the wire.
             let step: Result<Option<RoomEnd>, PeerError> = tokio::select! {
+                biased;
                 _ = &mut *leave => return RoomEnd::Left,
-                _ = tokio::time::sleep_until(clock.next_due().into()) => {
-                    self.on_clock(&mut clock).map(|()| None)
+                _ = &mut send_clock => {
+                    let sent = self.on_clock(&mut clock);
+                    send_clock.as_mut().reset(clock.next_due().into());
+                    sent.map(|()| None)
                 }
                 command = self.from_pipeline.recv() => {
                     self.on_command(command);
@@ -246,7 +263,7 @@ impl RoomTask {
                     }
                     None => Ok(Some(RoomEnd::Lost)),
                 },
-                _ = tokio::time::sleep_until(wake.into()) => self.on_timeout(),
+                _ = &mut peers_timer => self.on_timeout(),
                 _ = ping.tick() => self.ping().await,
             };
             match step {
@@ -258,6 +275,13 @@ impl RoomTask {
                 }
             }
         }
+    }
+
+    /// When the sooner of the two peer connections wants its clock advanced.
+    fn next_peer_timeout(&self) -> Instant {
+        self.subscriber
+            .next_timeout()
+            .min(self.publisher.next_timeout())
     }
 
     fn on_timeout(&mut self) -> Result<Option<RoomEnd>, PeerError> {
@@ -513,15 +537,19 @@ impl RoomTask {
         for event in events {
             match event {
                 Event::Connected => self.subscriber_up = true,
-                Event::MediaData(data) => match self.inbound.push(&data.data) {
-                    Ok(frames) => {
-                        for frame in frames {
-                            self.note_callee_voice(&frame);
-                            self.forward(Inbound::Audio(frame));
+                Event::MediaData(data) => {
+                    // Not contiguous: an earlier packet was lost and str0m moved past it.
+                    self.after_loss += u64::from(!data.contiguous);
+                    match self.inbound.push(&data.data) {
+                        Ok(frames) => {
+                            for frame in frames {
+                                self.note_callee_voice(&frame);
+                                self.forward(Inbound::Audio(frame));
+                            }
                         }
+                        Err(error) => tracing::debug!(%error, "an undecodable Opus packet"),
                     }
-                    Err(error) => tracing::debug!(%error, "an undecodable Opus packet"),
-                },
+                }
                 Event::ChannelData(data) => {
                     if let Some(digit) = dtmf_digit(&data.data) {
                         self.forward(Inbound::Dtmf(digit));
