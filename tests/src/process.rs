@@ -199,6 +199,29 @@ impl AgentWorker {
         Self::start(Path::new("taskset"), settings, &pinned, log).await
     }
 
+    /// [`Self::start_pinned`] at niceness `nice` (negative: ahead of everything else on
+    /// its CPU; needs root, else `nice` warns and the worker runs at the usual priority).
+    /// Every thread inherits it, the runtime's included.
+    pub async fn start_pinned_nice(
+        binary: &Path,
+        cpu: usize,
+        nice: i32,
+        settings: &[(String, String)],
+        args: &[String],
+        log: &Path,
+    ) -> anyhow::Result<Self> {
+        let mut command = vec![
+            "-n".to_string(),
+            nice.to_string(),
+            "taskset".to_string(),
+            "-c".to_string(),
+            cpu.to_string(),
+            binary.display().to_string(),
+        ];
+        command.extend(args.iter().cloned());
+        Self::start(Path::new("nice"), settings, &command, log).await
+    }
+
     /// `ws://127.0.0.1:PORT/twilio/media`.
     pub fn media_url(&self) -> String {
         format!("{}/twilio/media", self.base_url.replacen("http", "ws", 1))

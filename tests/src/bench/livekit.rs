@@ -38,6 +38,8 @@ use crate::providers::{ProviderConfig, ProviderEmulator};
 const AGENT_NAME: &str = "bench-agent";
 const WORKER_KEY: &str = "livekit-bench-worker-key-0123456789";
 const TOKEN_SECRET: &str = "livekit-bench-call-token-secret-0123456789";
+/// The pinned worker's niceness: its core is its own whenever it wants it.
+const WORKER_NICE: i32 = -10;
 /// How long one call may take, from its dispatch to the agent's goodbye.
 const CALL_DEADLINE: Duration = Duration::from_secs(90);
 
@@ -46,7 +48,9 @@ const CALL_DEADLINE: Duration = Duration::from_secs(90);
 pub struct LiveKitBench {
     pub calls: usize,
     pub worker_binary: PathBuf,
-    /// CPU the worker is pinned to (`taskset`), if any.
+    /// CPU the worker is pinned to (`taskset`, at [`WORKER_NICE`]), if any. The harness
+    /// and livekit-server are not pinned: they use what the worker leaves of its core and
+    /// the other one (together they need more than one core from about 80 calls).
     pub worker_cpu: Option<usize>,
     /// Tokio worker threads in the agent worker.
     pub worker_threads: usize,
@@ -72,6 +76,9 @@ pub struct LiveKitResult {
     pub gap_late_ms: Option<Percentiles>,
     /// When in their call the gaps came (ms of the agent's audio received before them).
     pub gap_at_ms: Option<Percentiles>,
+    /// Gaps that arrived within 100 ms of another call's gap: a stall every call saw at
+    /// once (livekit-server, the harness or the worker stopping), not one call's.
+    pub gaps_shared: usize,
     /// Tokens the callee said and never heard echoed (lost, wrong or undecodable).
     pub missing_echoes: usize,
     /// Utterances at the callee's ear that did not decode.
@@ -84,6 +91,16 @@ pub struct LiveKitResult {
     pub worker_cpu_cores: f64,
     /// This process (callees, control plane, provider emulators) over the same window.
     pub harness_cpu_cores: f64,
+    /// How late the harness's runtime woke a 5 ms timer over the whole run (ms): a late
+    /// wake-up delays every callee's reading of its socket, so a frame it times late may
+    /// have arrived on time.
+    pub harness_lag_ms: Option<Percentiles>,
+    /// The worker's send clocks (from its log): frames sent late to catch up after a
+    /// short stall, and 20 ms ticks skipped by longer ones (each a gap at the ear).
+    pub worker_frames_caught_up: u64,
+    pub worker_ticks_skipped: u64,
+    /// Callee packets the worker received right after a lost one.
+    pub worker_packets_after_loss: u64,
     /// livekit-server (and its Redis) over the same window.
     pub livekit_server_cpu_cores: f64,
     pub worker_cpu_ms_per_call_second: f64,
@@ -126,6 +143,8 @@ impl LiveKitBench {
             AgentDispatchClient::with_api_key(&livekit.url, &livekit.api_key, &livekit.api_secret);
         let tokens = CallTokens::new(TOKEN_SECRET.as_bytes());
         let started = Instant::now();
+        let (stop_probe, probe_stopped) = tokio::sync::oneshot::channel();
+        let lag_probe = tokio::spawn(runtime_lag(probe_stopped));
         let gap = self
             .ramp
             .checked_div(self.calls.max(1) as u32)
@@ -182,7 +201,10 @@ impl LiveKitBench {
             }));
         }
         let wall = started.elapsed().as_secs_f64();
+        let _ = stop_probe.send(());
+        let lags = lag_probe.await.unwrap_or_default();
         worker.kill().await.ok();
+        let [caught_up, skipped, after_loss] = room_totals(&self.work_dir.join("worker.log"));
         let _ = stop_control_plane.send(());
         Ok(self.measure(
             &reports,
@@ -193,6 +215,10 @@ impl LiveKitBench {
                 idle_kib: idle.rss_kib,
                 peak_kib: peak,
                 wall,
+                lags,
+                caught_up,
+                skipped,
+                after_loss,
             },
         ))
     }
@@ -231,6 +257,11 @@ impl LiveKitBench {
             ),
             ("AW__PROVIDERS__ELEVENLABS__API_KEY", key),
             ("AW__RECORDING__ENABLED", "true".into()),
+            // The room task's debug lines carry its send-clock totals.
+            (
+                "RUST_LOG",
+                "warn,agent_worker::transport::livekit::room::task=debug".into(),
+            ),
             (
                 "AW__RECORDING__STORE_URL",
                 format!("file://{}", self.work_dir.join("recordings").display()),
@@ -240,9 +271,19 @@ impl LiveKitBench {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         let log = self.work_dir.join("worker.log");
+        // The log is appended to; this run's send-clock totals must be this run's alone.
+        std::fs::remove_file(&log).ok();
         match self.worker_cpu {
             Some(cpu) => {
-                AgentWorker::start_pinned(&self.worker_binary, cpu, &settings, &[], &log).await
+                AgentWorker::start_pinned_nice(
+                    &self.worker_binary,
+                    cpu,
+                    WORKER_NICE,
+                    &settings,
+                    &[],
+                    &log,
+                )
+                .await
             }
             None => AgentWorker::start(&self.worker_binary, &settings, &[], &log).await,
         }
@@ -260,12 +301,17 @@ impl LiveKitBench {
             gaps: 0,
             gap_late_ms: None,
             gap_at_ms: None,
+            gaps_shared: 0,
             missing_echoes: 0,
             undecodable: 0,
             turn_latency_ms: None,
             barge_in_ms: None,
             worker_cpu_cores: m.worker_cpu,
             harness_cpu_cores: m.harness_cpu,
+            harness_lag_ms: Percentiles::of(&m.lags),
+            worker_frames_caught_up: m.caught_up,
+            worker_ticks_skipped: m.skipped,
+            worker_packets_after_loss: m.after_loss,
             livekit_server_cpu_cores: m.livekit_cpu,
             worker_cpu_ms_per_call_second: m.worker_cpu * 1000.0 / calls,
             memory_per_call_kib: m.peak_kib.saturating_sub(m.idle_kib) as f64 / calls,
@@ -294,6 +340,7 @@ impl LiveKitBench {
                 }
             }
         }
+        result.gaps_shared = shared_gaps(reports);
         result.gap_late_ms = Percentiles::of(&late);
         result.gap_at_ms = Percentiles::of(&at);
         result.turn_latency_ms = Percentiles::of(&turns);
@@ -309,6 +356,96 @@ struct Measured {
     idle_kib: u64,
     peak_kib: u64,
     wall: f64,
+    lags: Vec<f64>,
+    caught_up: u64,
+    skipped: u64,
+    after_loss: u64,
+}
+
+/// Gaps that came within [`SHARED`] of a gap of another call.
+fn shared_gaps(reports: &[CalleeReport]) -> usize {
+    let mut arrivals: Vec<(Instant, usize)> = reports
+        .iter()
+        .enumerate()
+        .flat_map(|(call, r)| r.gap_arrivals.iter().map(move |&at| (at, call)))
+        .collect();
+    arrivals.sort();
+    (0..arrivals.len())
+        .filter(|&i| {
+            let (at, call) = arrivals[i];
+            let near = |j: &usize| {
+                let (other, other_call) = arrivals[*j];
+                other_call != call
+                    && (other.saturating_duration_since(at) <= SHARED
+                        && at.saturating_duration_since(other) <= SHARED)
+            };
+            (i.saturating_sub(200)..(i + 200).min(arrivals.len())).any(|j| near(&j))
+        })
+        .count()
+}
+
+/// Two calls' gaps this close are one stall.
+const SHARED: Duration = Duration::from_millis(100);
+
+/// The probe's timer period.
+const PROBE: Duration = Duration::from_millis(5);
+
+/// How late this runtime wakes a [`PROBE`] timer (ms), each time, until `stop` fires.
+async fn runtime_lag(mut stop: tokio::sync::oneshot::Receiver<()>) -> Vec<f64> {
+    let mut lags = Vec::new();
+    loop {
+        let asked = tokio::time::Instant::now() + PROBE;
+        tokio::select! {
+            _ = &mut stop => return lags,
+            _ = tokio::time::sleep_until(asked) => {
+                let late = tokio::time::Instant::now().saturating_duration_since(asked);
+                lags.push(late.as_secs_f64() * 1000.0);
+            }
+        }
+    }
+}
+
+/// The worker's totals over its rooms, from the debug line each room logs as it ends:
+/// frames its send clock caught up, ticks it skipped, callee packets after a loss.
+fn room_totals(log: &std::path::Path) -> [u64; 3] {
+    let Ok(text) = std::fs::read_to_string(log) else {
+        return [0; 3];
+    };
+    let field = |line: &str, name: &str| -> u64 {
+        line.split_once(&format!("{name}="))
+            .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    text.lines()
+        .filter(|line| line.contains("left the LiveKit room"))
+        .map(strip_ansi)
+        .fold([0; 3], |[c, s, l], line| {
+            [
+                c + field(&line, "caught_up"),
+                s + field(&line, "skipped"),
+                l + field(&line, "after_loss"),
+            ]
+        })
+}
+
+/// `line` without its terminal colour codes (the log's fields are coloured).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ ... letter
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The control plane in this process (engine off) on a free port; returns its base URL
@@ -405,4 +542,52 @@ fn parent_of(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = stat.rsplit_once(") ")?.1;
     rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gaps_at(at: &[Instant]) -> CalleeReport {
+        CalleeReport {
+            gap_arrivals: at.to_vec(),
+            ..CalleeReport::default()
+        }
+    }
+
+    #[test]
+    fn gaps_of_two_calls_close_together_are_shared_and_a_lone_one_is_not() {
+        let start = Instant::now();
+        let ms = |n: u64| start + Duration::from_millis(n);
+        let reports = [
+            gaps_at(&[ms(1000), ms(5000)]),
+            gaps_at(&[ms(1050)]),
+            // The same call twice is not a shared stall.
+            gaps_at(&[ms(9000), ms(9010)]),
+        ];
+        assert_eq!(shared_gaps(&reports), 2);
+    }
+
+    #[test]
+    fn the_room_totals_are_read_from_the_coloured_log() {
+        let dir = std::env::temp_dir().join(format!("lk-totals-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("worker.log");
+        let line = |c: u64, s: u64, l: u64| {
+            format!(
+                "2026-12-07T14:19:39Z \u{1b}[34mDEBUG\u{1b}[0m room: left the LiveKit room \
+                 \u{1b}[3mend\u{1b}[0m\u{1b}[2m=\u{1b}[0mClosed \u{1b}[3mcaught_up\u{1b}[0m\
+                 \u{1b}[2m=\u{1b}[0m{c} \u{1b}[3mskipped\u{1b}[0m\u{1b}[2m=\u{1b}[0m{s} \
+                 \u{1b}[3mafter_loss\u{1b}[0m\u{1b}[2m=\u{1b}[0m{l}\n"
+            )
+        };
+        let text = format!(
+            "{}an unrelated line caught_up=100\n{}",
+            line(3, 1, 0),
+            line(4, 0, 7)
+        );
+        std::fs::write(&log, text).unwrap();
+        assert_eq!(room_totals(&log), [7, 1, 7]);
+        std::fs::remove_dir_all(dir).ok();
+    }
 }

@@ -86,6 +86,9 @@ pub struct CalleeReport {
     /// agent's stream (ms of audio received before it).
     pub gap_late_ms: Vec<f64>,
     pub gap_at_ms: Vec<f64>,
+    /// When each such frame arrived, to tell a stall every call saw at once (the server
+    /// or the harness) from one call's own.
+    pub gap_arrivals: Vec<Instant>,
     pub frames_in: u64,
     /// End of each callee utterance to the agent's next audible frame (ms).
     pub turn_latencies_ms: Vec<f64>,
@@ -177,6 +180,7 @@ struct Callee {
     gaps: usize,
     gap_late_ms: Vec<f64>,
     gap_at_ms: Vec<f64>,
+    gap_arrivals: Vec<Instant>,
     frames_in: u64,
     first_voice: Option<Instant>,
     last_voice: Option<Instant>,
@@ -211,6 +215,7 @@ impl Callee {
             gaps: 0,
             gap_late_ms: Vec::new(),
             gap_at_ms: Vec::new(),
+            gap_arrivals: Vec::new(),
             frames_in: 0,
             first_voice: None,
             last_voice: None,
@@ -243,6 +248,7 @@ impl Callee {
                     self.gaps += 1;
                     self.gap_late_ms.push((now - due).as_secs_f64() * 1000.0);
                     self.gap_at_ms.push(self.frames_in as f64 * 20.0);
+                    self.gap_arrivals.push(now);
                     // The receiver plays it late and keeps its buffer from here.
                     self.anchor = Some(now);
                     self.frames_since_anchor = 0;
@@ -357,6 +363,7 @@ impl Callee {
         report.gaps = self.gaps;
         report.gap_late_ms = self.gap_late_ms;
         report.gap_at_ms = self.gap_at_ms;
+        report.gap_arrivals = self.gap_arrivals;
         report.frames_in = self.frames_in;
         report.turn_latencies_ms = self.turn_latencies_ms;
         report.barge_in_ms = self.barge_in_ms;
