@@ -100,6 +100,8 @@ pub(super) struct RoomTask {
     skipped: u64,
     /// Callee packets that came after a lost one.
     after_loss: u64,
+    /// RTP time (48 kHz) where the callee's last packet ended.
+    callee_rtp_end: Option<u64>,
 }
 
 impl RoomTask {
@@ -136,6 +138,7 @@ impl RoomTask {
             caught_up: 0,
             skipped: 0,
             after_loss: 0,
+            callee_rtp_end: None,
         };
         for participant in &join.other_participants {
             task.on_participant(participant);
@@ -538,9 +541,21 @@ impl RoomTask {
             match event {
                 Event::Connected => self.subscriber_up = true,
                 Event::MediaData(data) => {
-                    // Not contiguous: an earlier packet was lost and str0m moved past it.
-                    self.after_loss += u64::from(!data.contiguous);
-                    match self.inbound.push(&data.data) {
+                    // Not contiguous: an earlier packet was lost and str0m moved past it;
+                    // the RTP time says how much audio is missing.
+                    let time = data.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer();
+                    let lost = match (data.contiguous, self.callee_rtp_end) {
+                        (false, Some(end)) if time > end => {
+                            self.after_loss += 1;
+                            usize::try_from((time - end) / OPUS_FRAME as u64).unwrap_or(usize::MAX)
+                        }
+                        _ => 0,
+                    };
+                    // livekit-sip may send 40 ms packets: the packet says its length.
+                    let length =
+                        opus::packet::get_nb_samples(&data.data, 48_000).unwrap_or(OPUS_FRAME);
+                    self.callee_rtp_end = Some(time + length as u64);
+                    match self.inbound.push_after_loss(&data.data, lost) {
                         Ok(frames) => {
                             for frame in frames {
                                 self.note_callee_voice(&frame);
