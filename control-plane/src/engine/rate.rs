@@ -99,9 +99,9 @@ pub fn grant(
     (Claim { slots, retry_at }, new_tat)
 }
 
-/// Claims slots for up to `n` dials on `key` inside `tx`, in three statements and no extra
-/// transaction: the key's row is locked until `tx` commits, so replicas claiming on the
-/// same key queue behind each other and never share a slot.
+/// Claims slots for up to `n` dials on `key` inside `tx`, in two statements (four on a
+/// key's first use) and no extra transaction: the key's row is locked until `tx` commits,
+/// so replicas claiming on the same key queue behind each other and never share a slot.
 pub async fn claim(
     tx: &mut crate::db::Tx<'_>,
     key: &str,
@@ -115,9 +115,27 @@ pub async fn claim(
             retry_at: None,
         });
     }
-    let tat = sqlx::query_scalar!("select tat from rate_limits where key = $1 for update", key)
+    let mut tat = sqlx::query_scalar!("select tat from rate_limits where key = $1 for update", key)
         .fetch_optional(&mut **tx)
         .await?;
+    if tat.is_none() {
+        // A key never used has no row to lock: two replicas claiming on it at once would
+        // both grant a horizon of slots from `now`, and dial in pairs for its first second.
+        // Create the row (a `tat` of `now` grants what no row does), or wait for the
+        // replica that is creating it, then lock it and read what it holds.
+        sqlx::query!(
+            "insert into rate_limits (key, tat) values ($1, $2) on conflict (key) do nothing",
+            key,
+            now
+        )
+        .execute(&mut **tx)
+        .await?;
+        tat = Some(
+            sqlx::query_scalar!("select tat from rate_limits where key = $1 for update", key)
+                .fetch_one(&mut **tx)
+                .await?,
+        );
+    }
     let (claim, new_tat) = grant(tat, interval, now, n);
     if !claim.slots.is_empty() {
         sqlx::query!(
