@@ -219,6 +219,9 @@ mod tests {
 
         batch.clear();
         batch.push(6, contact("+12125550142"));
-        assert!(batch.repeated.is_empty(), "a cleared batch forgets its numbers");
+        assert!(
+            batch.repeated.is_empty(),
+            "a cleared batch forgets its numbers"
+        );
     }
 }
