@@ -7,6 +7,9 @@ use uuid::Uuid;
 
 use crate::domain::contact::ContactListFields;
 
+/// Re-exported here, where the Do-Not-Call batch's docs link to it.
+pub use super::contact_batch::ContactBatch;
+
 #[derive(Debug, Clone)]
 pub struct ContactListRow {
     pub id: Uuid,
