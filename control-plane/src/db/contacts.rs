@@ -1,13 +1,14 @@
-//! Contact lists and their contacts, including the batched insert the importer uses.
+//! Contact lists and their contacts (the importer's batched insert is [`super::contact_batch`]).
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::imports::Duplicate;
-use super::Tx;
-use crate::domain::contact::{ContactListFields, ParsedContact};
+use crate::domain::contact::ContactListFields;
+
+/// Re-exported here, where the Do-Not-Call batch's docs link to it.
+pub use super::contact_batch::ContactBatch;
 
 #[derive(Debug, Clone)]
 pub struct ContactListRow {
@@ -224,140 +225,4 @@ pub async fn delete_contact(
     .execute(db)
     .await?;
     Ok(done.rows_affected() > 0)
-}
-
-/// Valid contacts waiting to be inserted, column by column as `unnest` wants them.
-/// Reused from batch to batch, so its columns are allocated once per import.
-#[derive(Debug)]
-pub struct ContactBatch {
-    ids: Vec<Uuid>,
-    rows: Vec<i64>,
-    phones: Vec<String>,
-    names: Vec<Option<String>>,
-    emails: Vec<Option<String>>,
-    timezones: Vec<Option<String>>,
-    consent_kinds: Vec<Option<String>>,
-    consent_sources: Vec<Option<String>>,
-    consent_ats: Vec<Option<DateTime<Utc>>>,
-    /// JSON text: smaller than a `serde_json::Value` tree while it waits.
-    variables: Vec<String>,
-}
-
-impl ContactBatch {
-    pub fn with_capacity(rows: usize) -> Self {
-        Self {
-            ids: Vec::with_capacity(rows),
-            rows: Vec::with_capacity(rows),
-            phones: Vec::with_capacity(rows),
-            names: Vec::with_capacity(rows),
-            emails: Vec::with_capacity(rows),
-            timezones: Vec::with_capacity(rows),
-            consent_kinds: Vec::with_capacity(rows),
-            consent_sources: Vec::with_capacity(rows),
-            consent_ats: Vec::with_capacity(rows),
-            variables: Vec::with_capacity(rows),
-        }
-    }
-
-    /// Empties the batch and keeps its capacity.
-    pub fn clear(&mut self) {
-        self.ids.clear();
-        self.rows.clear();
-        self.phones.clear();
-        self.names.clear();
-        self.emails.clear();
-        self.timezones.clear();
-        self.consent_kinds.clear();
-        self.consent_sources.clear();
-        self.consent_ats.clear();
-        self.variables.clear();
-    }
-
-    pub fn push(&mut self, row: i64, contact: ParsedContact) {
-        // v7 ids sort by creation, so a list reads back in file order.
-        self.ids.push(Uuid::now_v7());
-        self.rows.push(row);
-        self.phones.push(contact.phone.into());
-        self.names.push(contact.name);
-        self.emails.push(contact.email);
-        self.timezones.push(contact.timezone);
-        let consent = contact.consent;
-        self.consent_kinds
-            .push(consent.as_ref().map(|c| c.kind.as_str().to_string()));
-        self.consent_sources
-            .push(consent.as_ref().and_then(|c| c.source.clone()));
-        self.consent_ats.push(consent.as_ref().and_then(|c| c.at));
-        self.variables
-            .push(serde_json::to_string(&contact.variables).unwrap_or_else(|_| "{}".into()));
-    }
-
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    /// Inserts the batch in one statement and returns the rows that were not inserted:
-    /// later copies of a phone inside the batch (the lowest row wins) and phones the list
-    /// already holds. `created_at` is given, not each transaction's `now()`: an import
-    /// writes one batch in several transactions at once, and a list reads back in file
-    /// order by (`created_at`, `id`).
-    pub async fn insert(
-        &self,
-        tx: &mut Tx<'_>,
-        org_id: Uuid,
-        list_id: Uuid,
-        created_at: DateTime<Utc>,
-    ) -> sqlx::Result<Vec<Duplicate>> {
-        // The final select reads `contacts` as it was before this statement (data-modifying
-        // CTEs do not see each other's writes), so `existing_since` is only set for numbers
-        // that were there before. It is a subquery per refused row, not a join: with the
-        // list's statistics from when it was small, the planner hashed the whole list for
-        // every batch that had a duplicate, which grew with the list.
-        sqlx::query_as!(
-            Duplicate,
-            r#"with input as (
-                   select * from unnest($3::uuid[], $4::bigint[], $5::text[], $6::text[],
-                                        $7::text[], $8::text[], $9::text[], $10::text[],
-                                        $11::text[], $12::timestamptz[])
-                       as t(id, row_no, phone, name, email, timezone, variables,
-                            consent_kind, consent_source, consent_at)
-               ), firsts as (
-                   select distinct on (phone) * from input order by phone, row_no
-               ), inserted as (
-                   insert into contacts (id, org_id, list_id, phone, name, email, timezone, variables,
-                                         consent_kind, consent_source, consent_at, created_at)
-                   select id, $1, $2, phone, name, email, timezone, variables::jsonb,
-                          consent_kind, consent_source, consent_at, $13 from firsts
-                   on conflict (list_id, phone) do nothing
-                   returning phone
-               )
-               select i.row_no as "row!", i.phone as "phone!",
-                      nullif(f.row_no, i.row_no) as "first_row?",
-                      (select c.created_at from contacts c
-                       where c.list_id = $2 and c.phone = i.phone) as "existing_since?"
-               from input i
-               join firsts f on f.phone = i.phone
-               where i.row_no <> f.row_no
-                  or not exists (select 1 from inserted n where n.phone = i.phone)
-               order by i.row_no"#,
-            org_id,
-            list_id,
-            &self.ids,
-            &self.rows,
-            &self.phones,
-            &self.names as &[Option<String>],
-            &self.emails as &[Option<String>],
-            &self.timezones as &[Option<String>],
-            &self.variables,
-            &self.consent_kinds as &[Option<String>],
-            &self.consent_sources as &[Option<String>],
-            &self.consent_ats as &[Option<DateTime<Utc>>],
-            created_at
-        )
-        .fetch_all(&mut **tx)
-        .await
-    }
 }

@@ -6,6 +6,7 @@ pub mod assistants;
 pub mod calls;
 pub mod campaigns;
 pub mod compliance;
+pub mod contact_batch;
 pub mod contacts;
 pub mod dnc;
 pub mod imports;

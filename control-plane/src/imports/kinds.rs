@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::csv::{cell, Header};
 use super::BATCH_ROWS;
-use crate::db::contacts::ContactBatch;
+use crate::db::contact_batch::ContactBatch;
 use crate::db::dnc::DncBatch;
 use crate::db::imports::Duplicate;
 use crate::db::Tx;
@@ -48,7 +48,7 @@ pub trait Kind: Clone + Send + Sync + 'static {
     /// The E.164 number of a valid row: rows with the same number go to the same writer.
     fn phone(record: &Self::Record) -> &str;
     fn len(batch: &Self::Batch) -> usize;
-    /// Writes the batch in one statement, stamped `created_at`; returns the rows refused
+    /// Writes the batch, stamped `created_at`; returns the rows refused
     /// as duplicates.
     fn insert<'a>(
         &'a self,

@@ -3,9 +3,10 @@
 //! An upload is read record by record into chunks of [`BATCH_ROWS`] ([`csv`]), each chunk's
 //! rows are validated into records or rejections ([`kinds`]) on a blocking thread, one
 //! chunk per core at a time, valid rows are written in batches of [`BATCH_ROWS`], split by
-//! phone number over one transaction per core, each with one statement that also reports
-//! duplicates ([`engine`]), and rejected rows go to `import_errors` in those transactions,
-//! up to [`MAX_STORED_ERRORS`] per import. Only
+//! phone number over one transaction per core ([`engine`]); a batch finds its own repeated
+//! numbers as it fills and is written by one plain insert, which skips the numbers the list
+//! already holds (asked for only when it skipped some), and rejected rows go to
+//! `import_errors` in those transactions, up to [`MAX_STORED_ERRORS`] per import. Only
 //! the chunk being read, those being validated, the batch being written and the first
 //! [`MAX_REPORTED_ERRORS`] errors are ever in memory, so a million-row file costs what a
 //! ten-thousand-row file costs.
