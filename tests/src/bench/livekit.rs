@@ -171,7 +171,7 @@ impl LiveKitBench {
                 .context("CreateDispatch")?;
             let token = livekit_callee::callee_token(&livekit.api_key, &livekit.api_secret, &room)?;
             let url = livekit.url.clone();
-            let script = CalleeScript::for_call(call, call % 4 == 3);
+            let script = CalleeScript::for_call(call, barges_in(call));
             callees.push(tokio::spawn(async move {
                 livekit_callee::run(&url, &token, script, CALL_DEADLINE).await
             }));
@@ -201,6 +201,7 @@ impl LiveKitBench {
             }));
         }
         let wall = started.elapsed().as_secs_f64();
+        write_calls(&self.work_dir.join("calls.txt"), &reports);
         let _ = stop_probe.send(());
         let lags = lag_probe.await.unwrap_or_default();
         worker.kill().await.ok();
@@ -360,6 +361,39 @@ struct Measured {
     caught_up: u64,
     skipped: u64,
     after_loss: u64,
+}
+
+/// Every fourth callee talks over the agent's first message.
+fn barges_in(call: usize) -> bool {
+    call % 4 == 3
+}
+
+/// One line per call (what it heard, what it missed, its gaps), for finding which calls
+/// a run's missed echoes and gaps belong to.
+fn write_calls(path: &std::path::Path, reports: &[CalleeReport]) {
+    let lines: Vec<String> = reports
+        .iter()
+        .enumerate()
+        .map(|(call, r)| {
+            format!(
+                "call {call}{}: ended {}, heard {:?}, missing tokens {}, undecodable {}, gaps {} \
+                 at {:?} ms, frames {}{}",
+                if barges_in(call) { " (barge-in)" } else { "" },
+                r.ended,
+                r.heard,
+                r.missing_tokens,
+                r.undecodable,
+                r.gaps,
+                r.gap_at_ms,
+                r.frames_in,
+                r.error
+                    .as_deref()
+                    .map(|e| format!(", error: {e}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    std::fs::write(path, lines.join("\n") + "\n").ok();
 }
 
 /// Gaps that came within [`SHARED`] of a gap of another call.
