@@ -16,6 +16,7 @@
 //! harness and of livekit-server (which share the other core).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -29,7 +30,7 @@ use shared::token::CallTokens;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::bench::livekit_callee::{self, CalleeReport, CalleeScript};
+use crate::bench::livekit_callee::{self, Answer, CalleeReport, CalleeScript};
 use crate::bench::stats::Percentiles;
 use crate::livekit::LiveKitServer;
 use crate::process::{cpu_seconds_of, memory_of, AgentWorker};
@@ -138,7 +139,11 @@ impl LiveKitBench {
         let idle = memory_of(worker.pid)?;
         std::fs::write(format!("/proc/{}/clear_refs", worker.pid), "5").ok();
 
-        let rooms = RoomClient::with_api_key(&livekit.url, &livekit.api_key, &livekit.api_secret);
+        let rooms = Arc::new(RoomClient::with_api_key(
+            &livekit.url,
+            &livekit.api_key,
+            &livekit.api_secret,
+        ));
         let dispatch =
             AgentDispatchClient::with_api_key(&livekit.url, &livekit.api_key, &livekit.api_secret);
         let tokens = CallTokens::new(TOKEN_SECRET.as_bytes());
@@ -172,8 +177,12 @@ impl LiveKitBench {
             let token = livekit_callee::callee_token(&livekit.api_key, &livekit.api_secret, &room)?;
             let url = livekit.url.clone();
             let script = CalleeScript::for_call(call, barges_in(call));
+            let answer = Answer {
+                rooms: rooms.clone(),
+                room: room.clone(),
+            };
             callees.push(tokio::spawn(async move {
-                livekit_callee::run(&url, &token, script, CALL_DEADLINE).await
+                livekit_callee::run(&url, &token, script, CALL_DEADLINE, answer).await
             }));
             tokio::time::sleep(gap).await;
         }

@@ -4,9 +4,13 @@
 //! speech code.
 //!
 //! It joins as livekit-sip's participants do: a token of kind `sip` whose attributes say
-//! `sip.callStatus` = `active` (livekit-sip mints its participants' tokens the same way,
-//! with the server's API key), so the worker sees an answered SIP callee and nothing in
-//! the product changes for the benchmark.
+//! `sip.callStatus` = `ringing` (livekit-sip mints its participants' tokens the same way,
+//! with the server's API key), and answers as livekit-sip does, by setting the attribute
+//! to `active` through the server's API, once the agent's track reaches it (a phone
+//! behind livekit-sip is subscribed long before the answer). So the worker sees a SIP
+//! callee answer and nothing in the product changes for the benchmark. (Joining already
+//! `active` raced the agent's first message against the callee's subscription, and most
+//! callees never heard it.)
 //!
 //! The ear: every 20 ms frame of the agent's track is timed on arrival. A receiver plays
 //! frame `k` at `anchor + JITTER + 20 ms * k`; a frame arriving after its slot is a gap
@@ -18,7 +22,10 @@ use std::time::{Duration, Instant};
 
 use agent_worker::transport::livekit::room::Room;
 use agent_worker::transport::{Inbound, Transport};
+use std::sync::Arc;
+
 use livekit_api::access_token::{AccessToken, VideoGrants};
+use livekit_api::services::room::{RoomClient, UpdateParticipantOptions};
 
 use crate::audio::mulaw;
 use crate::speech_code::{self, DecodeEvent, Decoder};
@@ -99,13 +106,17 @@ pub struct CalleeReport {
     pub error: Option<String>,
 }
 
-/// A client token for the callee: kind `sip`, answered, as livekit-sip's participants.
+/// The callee's identity in its room.
+const IDENTITY: &str = "callee";
+const CALL_STATUS: &str = "sip.callStatus";
+
+/// A client token for the callee: kind `sip`, ringing, as livekit-sip's participants.
 pub fn callee_token(api_key: &str, api_secret: &str, room: &str) -> anyhow::Result<String> {
     Ok(AccessToken::with_api_key(api_key, api_secret)
-        .with_identity("callee")
+        .with_identity(IDENTITY)
         .with_name("bench callee")
         .with_kind("sip")
-        .with_attributes([("sip.callStatus", "active")])
+        .with_attributes([(CALL_STATUS, "ringing")])
         .with_grants(VideoGrants {
             room_join: true,
             room: room.to_string(),
@@ -116,9 +127,36 @@ pub fn callee_token(api_key: &str, api_secret: &str, room: &str) -> anyhow::Resu
         .to_jwt()?)
 }
 
-/// Joins `room` with `token` and runs `script` until the agent ends the call or
-/// `deadline` passes.
-pub async fn run(url: &str, token: &str, script: CalleeScript, deadline: Duration) -> CalleeReport {
+/// How a callee answers: `sip.callStatus` = `active` on its participant, through the
+/// server's API, as livekit-sip does.
+pub struct Answer {
+    pub rooms: Arc<RoomClient>,
+    pub room: String,
+}
+
+impl Answer {
+    async fn answer(self) -> Result<(), String> {
+        let options = UpdateParticipantOptions {
+            attributes: [(CALL_STATUS.to_string(), "active".to_string())].into(),
+            ..UpdateParticipantOptions::default()
+        };
+        self.rooms
+            .update_participant(&self.room, IDENTITY, options)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("answering: {e}"))
+    }
+}
+
+/// Joins `room` with `token`, answers once the agent's track reaches it, and runs
+/// `script` until the agent ends the call or `deadline` passes.
+pub async fn run(
+    url: &str,
+    token: &str,
+    script: CalleeScript,
+    deadline: Duration,
+    answer: Answer,
+) -> CalleeReport {
     let mut report = CalleeReport::default();
     let mut room = match Room::join(url, token).await {
         Ok(room) => room,
@@ -134,13 +172,21 @@ pub async fn run(url: &str, token: &str, script: CalleeScript, deadline: Duratio
         return report;
     };
     let mut callee = Callee::new(script);
+    let mut answer = Some(answer);
+    let mut answering: Option<tokio::task::JoinHandle<Result<(), String>>> = None;
     let until = tokio::time::Instant::now() + deadline;
     let mut tick = tokio::time::interval(FRAME);
     let mut mouth: std::collections::VecDeque<Vec<u8>> = std::collections::VecDeque::new();
     loop {
         tokio::select! {
             inbound = transport.recv() => match inbound {
-                Some(Inbound::Audio(frame)) => callee.on_frame(&frame, Instant::now()),
+                Some(Inbound::Audio(frame)) => {
+                    // The agent's track reaches us: the phone is answered.
+                    if let Some(answer) = answer.take() {
+                        answering = Some(tokio::spawn(answer.answer()));
+                    }
+                    callee.on_frame(&frame, Instant::now());
+                }
                 Some(Inbound::Mark(name)) => callee.on_mark(&name, Instant::now()),
                 // Keys and a supervisor's controls are not part of the bench's calls.
                 Some(Inbound::Dtmf(_) | Inbound::Supervisor(_)) => {}
@@ -165,6 +211,12 @@ pub async fn run(url: &str, token: &str, script: CalleeScript, deadline: Duratio
     }
     drop(transport);
     room.leave().await;
+    if let Some(Ok(Err(error))) = match answering {
+        Some(task) => Some(task.await),
+        None => None,
+    } {
+        report.error = Some(error);
+    }
     callee.finish(report)
 }
 
