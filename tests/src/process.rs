@@ -127,6 +127,17 @@ pub struct AgentWorker {
     pub base_url: String,
 }
 
+/// `taskset`'s arguments that run `binary args...` on `cpu` alone.
+fn taskset_args(binary: &Path, cpu: usize, args: &[String]) -> Vec<String> {
+    let mut pinned = vec![
+        "-c".to_string(),
+        cpu.to_string(),
+        binary.display().to_string(),
+    ];
+    pinned.extend(args.iter().cloned());
+    pinned
+}
+
 impl AgentWorker {
     /// Starts `binary` listening on a free port with `settings` (`AW__...` pairs) and
     /// `args`; output goes to `log`. Waits until `/health` answers.
@@ -190,13 +201,13 @@ impl AgentWorker {
         args: &[String],
         log: &Path,
     ) -> anyhow::Result<Self> {
-        let mut pinned = vec![
-            "-c".to_string(),
-            cpu.to_string(),
-            binary.display().to_string(),
-        ];
-        pinned.extend(args.iter().cloned());
-        Self::start(Path::new("taskset"), settings, &pinned, log).await
+        Self::start(
+            Path::new("taskset"),
+            settings,
+            &taskset_args(binary, cpu, args),
+            log,
+        )
+        .await
     }
 
     /// [`Self::start_pinned`] at niceness `nice` (negative: ahead of everything else on
@@ -210,15 +221,8 @@ impl AgentWorker {
         args: &[String],
         log: &Path,
     ) -> anyhow::Result<Self> {
-        let mut command = vec![
-            "-n".to_string(),
-            nice.to_string(),
-            "taskset".to_string(),
-            "-c".to_string(),
-            cpu.to_string(),
-            binary.display().to_string(),
-        ];
-        command.extend(args.iter().cloned());
+        let mut command = vec!["-n".to_string(), nice.to_string(), "taskset".to_string()];
+        command.extend(taskset_args(binary, cpu, args));
         Self::start(Path::new("nice"), settings, &command, log).await
     }
 
