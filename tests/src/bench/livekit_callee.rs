@@ -211,11 +211,10 @@ pub async fn run(
     }
     drop(transport);
     room.leave().await;
-    if let Some(Ok(Err(error))) = match answering {
-        Some(task) => Some(task.await),
-        None => None,
-    } {
-        report.error = Some(error);
+    if let Some(task) = answering {
+        if let Ok(Err(error)) = task.await {
+            report.error = Some(error);
+        }
     }
     callee.finish(report)
 }

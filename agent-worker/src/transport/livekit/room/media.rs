@@ -23,6 +23,8 @@ use crate::audio::mulaw;
 
 /// The rate the codec and the pipeline run at.
 const CODEC_HZ: u32 = 8_000;
+/// Opus's RTP clock (RFC 7587).
+pub(super) const RTP_HZ: u32 = 48_000;
 /// One 20 ms frame on Opus's 48 kHz RTP clock.
 pub(super) const OPUS_FRAME: usize = 960;
 /// One 20 ms frame of the pipeline (8 kHz mu-law, one byte a sample) and of the codec.
@@ -50,6 +52,8 @@ pub enum MediaError {
 /// Room audio to pipeline frames.
 pub(super) struct InboundAudio {
     decoder: opus::Decoder,
+    /// RTP time (48 kHz) where the last packet ended.
+    rtp_end: Option<u64>,
     /// Decoded 8 kHz samples (one packet's worth at most).
     decoded: Vec<i16>,
     /// 8 kHz samples not yet making up a whole frame (a packet need not be 20 ms).
@@ -60,9 +64,35 @@ impl InboundAudio {
     pub(super) fn new() -> Result<Self, MediaError> {
         Ok(Self {
             decoder: opus::Decoder::new(CODEC_HZ, opus::Channels::Mono)?,
+            rtp_end: None,
             decoded: vec![0; MAX_DECODED],
             pending: Vec::with_capacity(MAX_DECODED + PIPELINE_FRAME),
         })
+    }
+
+    /// Decodes the packet str0m delivered at `rtp_time` (48 kHz); `contiguous` false means
+    /// an earlier one was lost and str0m moved past it, and the RTP time says how much
+    /// audio is missing. Returns the whole 20 ms mu-law frames now ready, and whether the
+    /// packet came after a loss.
+    pub(super) fn receive(
+        &mut self,
+        packet: &[u8],
+        rtp_time: u64,
+        contiguous: bool,
+    ) -> (Result<Vec<Bytes>, MediaError>, bool) {
+        let lost = match self.rtp_end {
+            Some(end) if !contiguous && rtp_time > end => {
+                Some(usize::try_from((rtp_time - end) / OPUS_FRAME as u64).unwrap_or(usize::MAX))
+            }
+            _ => None,
+        };
+        // livekit-sip may send 40 ms packets: the packet says its length.
+        let length = opus::packet::get_nb_samples(packet, RTP_HZ).unwrap_or(OPUS_FRAME);
+        self.rtp_end = Some(rtp_time + length as u64);
+        (
+            self.push_after_loss(packet, lost.unwrap_or(0)),
+            lost.is_some(),
+        )
     }
 
     /// Decodes one Opus packet; returns the whole 20 ms mu-law frames now ready.
@@ -76,11 +106,7 @@ impl InboundAudio {
     /// decoder's loss concealment), at most [`MAX_CONCEALED`] of them. Skipping them would
     /// pull the rest of the callee's speech 20 ms earlier per packet, which a recogniser
     /// hears as a cut inside a word.
-    pub(super) fn push_after_loss(
-        &mut self,
-        packet: &[u8],
-        lost: usize,
-    ) -> Result<Vec<Bytes>, MediaError> {
+    fn push_after_loss(&mut self, packet: &[u8], lost: usize) -> Result<Vec<Bytes>, MediaError> {
         let lost = lost.min(MAX_CONCEALED);
         for n in 0..lost {
             let frame = &mut self.decoded[..PIPELINE_FRAME];
@@ -234,6 +260,25 @@ mod tests {
         let mut inbound = InboundAudio::new().unwrap();
         let frames = inbound.push_after_loss(&packets[0], 50).unwrap();
         assert_eq!(frames.len(), 1 + MAX_CONCEALED);
+    }
+
+    #[test]
+    fn a_packet_after_a_loss_is_told_by_its_rtp_time() {
+        let mut out = OutboundAudio::new().unwrap();
+        let mut inbound = InboundAudio::new().unwrap();
+        let packets: Vec<Vec<u8>> = tone_frames(6)
+            .iter()
+            .filter_map(|frame| out.push(frame).unwrap())
+            .collect();
+        let at = |n: usize| (n * OPUS_FRAME) as u64;
+        let (frames, after_loss) = inbound.receive(&packets[0], at(0), true);
+        assert_eq!((frames.unwrap().len(), after_loss), (1, false));
+        // Packets 1 and 2 are lost: 3 fills them in.
+        let (frames, after_loss) = inbound.receive(&packets[3], at(3), false);
+        assert_eq!((frames.unwrap().len(), after_loss), (3, true));
+        // A jump in RTP time with no loss (the sender paused) is not filled.
+        let (frames, after_loss) = inbound.receive(&packets[4], at(40), true);
+        assert_eq!((frames.unwrap().len(), after_loss), (1, false));
     }
 
     /// livekit-sip encodes at 48 kHz, full band, and may send 40 ms packets: the 8 kHz

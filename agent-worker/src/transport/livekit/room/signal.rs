@@ -14,12 +14,12 @@ use livekit_protocol::{self as proto, signal_request, signal_response};
 use prost::Message as _;
 use serde::{Deserialize, Serialize};
 use str0m::Candidate;
-
-use crate::app::READ_BUFFER;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::app::READ_BUFFER;
 
 /// The client protocol we speak (see the module doc).
 const PROTOCOL: u32 = 16;

@@ -100,8 +100,6 @@ pub(super) struct RoomTask {
     skipped: u64,
     /// Callee packets that came after a lost one.
     after_loss: u64,
-    /// RTP time (48 kHz) where the callee's last packet ended.
-    callee_rtp_end: Option<u64>,
 }
 
 impl RoomTask {
@@ -138,7 +136,6 @@ impl RoomTask {
             caught_up: 0,
             skipped: 0,
             after_loss: 0,
-            callee_rtp_end: None,
         };
         for participant in &join.other_participants {
             task.on_participant(participant);
@@ -540,31 +537,7 @@ impl RoomTask {
         for event in events {
             match event {
                 Event::Connected => self.subscriber_up = true,
-                Event::MediaData(data) => {
-                    // Not contiguous: an earlier packet was lost and str0m moved past it;
-                    // the RTP time says how much audio is missing.
-                    let time = data.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer();
-                    let lost = match (data.contiguous, self.callee_rtp_end) {
-                        (false, Some(end)) if time > end => {
-                            self.after_loss += 1;
-                            usize::try_from((time - end) / OPUS_FRAME as u64).unwrap_or(usize::MAX)
-                        }
-                        _ => 0,
-                    };
-                    // livekit-sip may send 40 ms packets: the packet says its length.
-                    let length =
-                        opus::packet::get_nb_samples(&data.data, 48_000).unwrap_or(OPUS_FRAME);
-                    self.callee_rtp_end = Some(time + length as u64);
-                    match self.inbound.push_after_loss(&data.data, lost) {
-                        Ok(frames) => {
-                            for frame in frames {
-                                self.note_callee_voice(&frame);
-                                self.forward(Inbound::Audio(frame));
-                            }
-                        }
-                        Err(error) => tracing::debug!(%error, "an undecodable Opus packet"),
-                    }
-                }
+                Event::MediaData(data) => self.on_callee_packet(&data),
                 Event::ChannelData(data) => {
                     if let Some(digit) = dtmf_digit(&data.data) {
                         self.forward(Inbound::Dtmf(digit));
@@ -578,6 +551,23 @@ impl RoomTask {
             }
         }
         None
+    }
+
+    /// One packet of the callee's track: decoded (a loss before it concealed) and sent
+    /// on to the pipeline.
+    fn on_callee_packet(&mut self, data: &str0m::media::MediaData) {
+        let time = data.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer();
+        let (frames, after_loss) = self.inbound.receive(&data.data, time, data.contiguous);
+        self.after_loss += u64::from(after_loss);
+        match frames {
+            Ok(frames) => {
+                for frame in frames {
+                    self.note_callee_voice(&frame);
+                    self.forward(Inbound::Audio(frame));
+                }
+            }
+            Err(error) => tracing::debug!(%error, "an undecodable Opus packet"),
+        }
     }
 
     /// Logs when the callee's voice starts arriving: the far end of a barge-in's first hop.
