@@ -50,13 +50,22 @@ async fn a_callee_who_asks_not_to_be_called_is_on_the_dnc_list_at_once_and_never
         .unwrap();
     let call_id = calls["data"][0]["id"].as_str().unwrap().to_string();
 
-    // The real worker measured when the callee first heard it.
-    let first_audio: Option<i64> =
-        sqlx::query_scalar("select first_agent_audio_ms from calls where id = $1::uuid")
-            .bind(&call_id)
-            .fetch_one(&rig.db)
-            .await
-            .unwrap();
+    // The real worker measured when the callee first heard it. Its metrics event is
+    // delivered on its own, so it may land just after the status callback that ended the
+    // campaign (a CI run read it before it came): wait for it a little.
+    let mut first_audio: Option<i64> = None;
+    for _ in 0..50 {
+        first_audio =
+            sqlx::query_scalar("select first_agent_audio_ms from calls where id = $1::uuid")
+                .bind(&call_id)
+                .fetch_one(&rig.db)
+                .await
+                .unwrap();
+        if first_audio.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert!(
         first_audio.is_some_and(|ms| (0..2_000).contains(&ms)),
         "first audio {first_audio:?}"
