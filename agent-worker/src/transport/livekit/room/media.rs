@@ -194,6 +194,15 @@ mod tests {
             .collect()
     }
 
+    /// The tone of [`tone_frames`], encoded as the agent's packets.
+    fn tone_packets(frames: usize) -> Vec<Vec<u8>> {
+        let mut out = OutboundAudio::new().unwrap();
+        tone_frames(frames)
+            .iter()
+            .filter_map(|frame| out.push(frame).unwrap())
+            .collect()
+    }
+
     fn energy(frame: &[u8]) -> f64 {
         let pcm = mulaw::decode(frame);
         (pcm.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / pcm.len() as f64).sqrt()
@@ -237,12 +246,8 @@ mod tests {
 
     #[test]
     fn lost_packets_are_concealed_frame_for_frame() {
-        let mut out = OutboundAudio::new().unwrap();
         let mut inbound = InboundAudio::new().unwrap();
-        let packets: Vec<Vec<u8>> = tone_frames(30)
-            .iter()
-            .filter_map(|frame| out.push(frame).unwrap())
-            .collect();
+        let packets = tone_packets(30);
         let mut received = Vec::new();
         for (n, packet) in packets.iter().enumerate() {
             match n {
@@ -264,12 +269,8 @@ mod tests {
 
     #[test]
     fn a_packet_after_a_loss_is_told_by_its_rtp_time() {
-        let mut out = OutboundAudio::new().unwrap();
         let mut inbound = InboundAudio::new().unwrap();
-        let packets: Vec<Vec<u8>> = tone_frames(6)
-            .iter()
-            .filter_map(|frame| out.push(frame).unwrap())
-            .collect();
+        let packets = tone_packets(6);
         let at = |n: usize| (n * OPUS_FRAME) as u64;
         let (frames, after_loss) = inbound.receive(&packets[0], at(0), true);
         assert_eq!((frames.unwrap().len(), after_loss), (1, false));
