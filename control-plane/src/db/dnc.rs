@@ -134,9 +134,13 @@ impl DncBatch {
         self.rows.is_empty()
     }
 
-    /// Inserts the batch in one statement; returns the rows not inserted (see
-    /// [`super::contacts::ContactBatch::insert`], which works the same way, `created_at`
-    /// too).
+    /// Inserts the batch in one statement and returns the rows not inserted, by row: later
+    /// copies of a number in the batch (the lowest row wins) and numbers the list already
+    /// held, with when they were stored. Unlike [`super::contacts::ContactBatch::insert`],
+    /// which finds its batch's repeated numbers in Rust as the batch fills and asks the
+    /// database only when its plain insert skipped rows, this statement finds both in SQL
+    /// (`distinct on` over the batch, then a join back to it). `created_at` is given for
+    /// the same reason as there: a batch is written by several transactions at once.
     pub async fn insert(
         &self,
         tx: &mut Tx<'_>,

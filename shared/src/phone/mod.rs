@@ -4,8 +4,12 @@ use std::cell::RefCell;
 use std::fmt;
 use std::str::FromStr;
 
-use phonenumber::metadata::{loader, Database, Descriptor, Format, Metadata};
 use serde::{Deserialize, Serialize};
+
+use validity::Validator;
+
+mod database;
+mod validity;
 
 /// Why a string is not a dialable phone number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,7 +46,7 @@ impl PhoneNumber {
         // `SG` and invalid on its own, so the stored E.164 failed to parse again at dial
         // time (found by `./dev fuzz`'s million-case run).
         let country = if raw.starts_with('+') { None } else { country };
-        THREAD_DATABASE.with(|database| parse_with(database, country, raw))
+        THREAD_VALIDATOR.with(|validator| parse_with(validator, country, raw))
     }
 
     /// The E.164 text, `+` and digits only.
@@ -52,7 +56,8 @@ impl PhoneNumber {
 
     /// The ISO 3166-1 alpha-2 region of the number, when its metadata names one.
     pub fn region(&self) -> Option<String> {
-        THREAD_DATABASE.with(|database| {
+        THREAD_VALIDATOR.with(|validator| {
+            let database = validator.database();
             let parsed = phonenumber::parse_with(database, None, &self.0).ok()?;
             let id: phonenumber::country::Id = parsed.metadata(database)?.id().parse().ok()?;
             Some(id.as_ref().to_string())
@@ -112,16 +117,17 @@ pub fn mask_numbers_in(text: &str) -> String {
     out
 }
 
-/// Parses and validates `raw` against `database`, giving the E.164 form: the library's
-/// `parse` and `is_valid`, each with the database passed in.
+/// Parses and validates `raw` against the validator's database, giving the E.164 form:
+/// the library's `parse` with the database passed in, then its `is_valid` (see
+/// [`validity`]).
 fn parse_with(
-    database: &Database,
+    validator: &Validator,
     country: Option<phonenumber::country::Id>,
     raw: &str,
 ) -> Result<PhoneNumber, PhoneError> {
-    let parsed = phonenumber::parse_with(database, country, raw)
+    let parsed = phonenumber::parse_with(validator.database(), country, raw)
         .map_err(|err| PhoneError::Unparseable(err.to_string()))?;
-    if !phonenumber::is_valid_with(database, &parsed) {
+    if !validator.is_valid(&parsed) {
         return Err(PhoneError::Invalid);
     }
     // What the library's E.164 `format()` writes, `+`, the calling code and the national
@@ -136,136 +142,9 @@ fn parse_with(
 }
 
 thread_local! {
-    /// This thread's own copy of the library's metadata. The library's default database
-    /// keeps its compiled regexes in one cache behind one mutex, held while each regex
-    /// runs, so threads validating numbers (the CSV import's, one per core) took turns;
-    /// a copy per thread has its own cache and never waits.
-    static THREAD_DATABASE: Database = private_database();
-}
-
-/// A database equal to the library's default one but with its own regex cache, or the
-/// default itself (shared cache: slower, same answers) if the copy came out different.
-///
-/// Built from the default database's own entries (every pattern by its source text), in
-/// the order the default one holds them: `by_code` lists a calling code's regions in
-/// file order (the main region first), and where two entries share an id (the
-/// non-geographic `001`), `by_id` holds the one loaded last.
-fn private_database() -> Database {
-    let default = &*phonenumber::metadata::DATABASE;
-    // Every calling code (they have at most three digits). Not from `iter()`: it walks
-    // `by_id`, which holds one of the non-geographic `001` entries only.
-    let codes: Vec<u16> = (1..1000)
-        .filter(|code| default.by_code(code).is_some())
-        .collect();
-    let in_code_order: Vec<&Metadata> = codes
-        .iter()
-        .flat_map(|code| default.by_code(code).unwrap_or_default())
-        .collect();
-    let is_winner = |meta: &Metadata| {
-        default
-            .by_id(meta.id())
-            .is_some_and(|kept| std::ptr::eq(kept, meta))
-    };
-    // The entries `by_id` keeps go last, so they are the ones kept again.
-    let (winners, others): (Vec<&Metadata>, Vec<&Metadata>) =
-        in_code_order.into_iter().partition(|meta| is_winner(meta));
-    let entries = others.into_iter().chain(winners).map(loader_metadata);
-    match Database::from(entries.collect()) {
-        Ok(copy) if same_layout(default, &copy, &codes) => copy,
-        _ => {
-            tracing::warn!(
-                "the phone metadata copy differs from the library's: using the shared one"
-            );
-            default.clone()
-        }
-    }
-}
-
-/// Whether `copy` finds the same entries as `default` by id and by calling code.
-fn same_layout(default: &Database, copy: &Database, codes: &[u16]) -> bool {
-    let by_code_ids = |db: &Database, code: &u16| -> Option<Vec<String>> {
-        db.by_code(code)
-            .map(|metas| metas.iter().map(|m| m.id().to_string()).collect())
-    };
-    let same_codes = codes.iter().all(|code| {
-        by_code_ids(default, code) == by_code_ids(copy, code)
-            && default.region(code) == copy.region(code)
-    });
-    let same_ids = default.iter().all(|meta| {
-        let kept = |db: &Database| db.by_id(meta.id()).map(Metadata::country_code);
-        kept(default) == kept(copy)
-    });
-    same_codes && same_ids && default.iter().count() == copy.iter().count()
-}
-
-/// The loader's form of one metadata entry: the inverse of what `Database::from` does
-/// with it (regexes back to their source text).
-fn loader_metadata(meta: &Metadata) -> loader::Metadata {
-    let text = |text: &str| text.to_string();
-    let descriptors = meta.descriptors();
-    loader::Metadata {
-        general: Some(loader_descriptor(descriptors.general())),
-        fixed_line: descriptors.fixed_line().map(loader_descriptor),
-        mobile: descriptors.mobile().map(loader_descriptor),
-        toll_free: descriptors.toll_free().map(loader_descriptor),
-        premium_rate: descriptors.premium_rate().map(loader_descriptor),
-        shared_cost: descriptors.shared_cost().map(loader_descriptor),
-        personal_number: descriptors.personal_number().map(loader_descriptor),
-        voip: descriptors.voip().map(loader_descriptor),
-        pager: descriptors.pager().map(loader_descriptor),
-        uan: descriptors.uan().map(loader_descriptor),
-        emergency: descriptors.emergency().map(loader_descriptor),
-        voicemail: descriptors.voicemail().map(loader_descriptor),
-        short_code: descriptors.short_code().map(loader_descriptor),
-        standard_rate: descriptors.standard_rate().map(loader_descriptor),
-        carrier: descriptors.carrier().map(loader_descriptor),
-        no_international: descriptors.no_international().map(loader_descriptor),
-        id: Some(meta.id().to_string()),
-        country_code: Some(meta.country_code()),
-        international_prefix: meta.international_prefix().map(|r| r.as_str().to_string()),
-        preferred_international_prefix: meta.preferred_international_prefix().map(text),
-        national_prefix: meta.national_prefix().map(text),
-        preferred_extension_prefix: meta.preferred_extension_prefix().map(text),
-        national_prefix_for_parsing: meta
-            .national_prefix_for_parsing()
-            .map(|r| r.as_str().to_string()),
-        national_prefix_transform_rule: meta.national_prefix_transform_rule().map(text),
-        formats: meta.formats().iter().map(loader_format).collect(),
-        international_formats: meta
-            .international_formats()
-            .iter()
-            .map(loader_format)
-            .collect(),
-        main_country_for_code: meta.is_main_country_for_code(),
-        leading_digits: meta.leading_digits().map(|r| r.as_str().to_string()),
-        mobile_number_portable: meta.is_mobile_number_portable(),
-        // Only the XML loader reads these; `Database::from` does not.
-        defaults: loader::Defaults::default(),
-    }
-}
-
-fn loader_descriptor(descriptor: &Descriptor) -> loader::Descriptor {
-    loader::Descriptor {
-        national_number: Some(descriptor.national_number().as_str().to_string()),
-        possible_length: descriptor.possible_length().to_vec(),
-        possible_local_length: descriptor.possible_local_length().to_vec(),
-        example: descriptor.example().map(str::to_string),
-    }
-}
-
-fn loader_format(format: &Format) -> loader::Format {
-    loader::Format {
-        pattern: Some(format.pattern().as_str().to_string()),
-        format: Some(format.format().to_string()),
-        leading_digits: format
-            .leading_digits()
-            .iter()
-            .map(|regex| regex.as_str().to_string())
-            .collect(),
-        national_prefix_formatting_rule: format.national_prefix().map(str::to_string),
-        national_prefix_optional_when_formatting: format.is_national_prefix_optional(),
-        domestic_carrier: format.domestic_carrier().map(str::to_string),
-    }
+    /// This thread's own copy of the library's metadata (see [`database`]) and its
+    /// validity patterns, compiled as this thread first needs them.
+    static THREAD_VALIDATOR: Validator = Validator::new(database::private_database());
 }
 
 fn parse_country(code: &str) -> Result<phonenumber::country::Id, PhoneError> {
@@ -322,6 +201,8 @@ impl From<PhoneNumber> for String {
 
 #[cfg(test)]
 mod tests {
+    use phonenumber::metadata::{Descriptor, Metadata};
+
     use super::*;
 
     #[test]
@@ -388,17 +269,18 @@ mod tests {
         ))
     }
 
-    /// The per-thread copy of the metadata must answer exactly as the library's default
-    /// database: DNC matching and dialing depend on every number's E.164 form. Every
+    /// The per-thread copy of the metadata and its compiled validity patterns must answer
+    /// exactly as the library's default database: DNC matching and dialing depend on every
+    /// number's E.164 form. Every
     /// example number of every region and type, written several ways (national, with
     /// `+` and its code, a digit short, a digit long, with a leading 0 or `00`), with no
     /// default country and with its own, a neighbour's and `US`.
     #[test]
     fn the_thread_copy_of_the_metadata_answers_as_the_library_does() {
         let default = &*phonenumber::metadata::DATABASE;
-        let copy = private_database();
+        let copy = Validator::new(database::private_database());
         assert!(
-            !std::sync::Arc::ptr_eq(&default.cache(), &copy.cache()),
+            !std::sync::Arc::ptr_eq(&default.cache(), &copy.database().cache()),
             "the copy fell back to the shared database"
         );
         // Every entry, the non-geographic ones (all `001`) too.
