@@ -115,6 +115,10 @@ pub struct LiveKitConfig {
     pub agent_name: String,
     /// LiveKit jobs held at once (on top of `server.max_calls`, which bounds all calls).
     pub max_jobs: u32,
+    /// The LiveKit server's `agents.target_load` (its default 0.7; LiveKit Cloud's too):
+    /// the server offers jobs only to workers whose reported load is under it, so the load
+    /// is reported on that scale (see `transport::livekit::slots`).
+    pub target_load: f32,
     /// How often load is reported and the connection pinged.
     pub status_interval_ms: u64,
     /// How often a live job checks that its room still exists (until the room participant
@@ -133,6 +137,7 @@ impl Default for LiveKitConfig {
             api_secret: None,
             agent_name: "outbound-agent".into(),
             max_jobs: 100,
+            target_load: 0.7,
             status_interval_ms: 2_500,
             room_check_ms: 2_000,
             reconnect_initial_ms: 250,

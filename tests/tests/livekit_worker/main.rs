@@ -143,6 +143,31 @@ async fn two_workers_limited_to_one_job_take_two_dispatches_one_each(db: PgPool)
 }
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_worker_takes_jobs_up_to_its_limit_not_only_up_to_the_servers_target_load(db: PgPool) {
+    let livekit = LiveKitServer::start().await.unwrap();
+    let base = control_plane(&db).await;
+    let org = organization(&base).await;
+    // livekit-server gives jobs only to workers whose load is under its `target_load`
+    // (0.7 by default): three jobs of four must still leave the fourth slot wanted.
+    let w = worker(&base, &livekit, &livekit.url, 4, |_| {});
+    w.registered(1).await;
+    let lk = Dispatcher::new(&livekit);
+    for room in ["full-1", "full-2", "full-3", "full-4"] {
+        let (call, metadata) = call(&db, &base, org).await;
+        lk.dispatch(room, &metadata).await;
+        event(&db, call, "connected").await;
+    }
+    assert_eq!(w.livekit.live_jobs(), 4);
+
+    // Full now: a fifth dispatch finds no worker.
+    let (fifth, fifth_metadata) = call(&db, &base, org).await;
+    lk.dispatch("full-5", &fifth_metadata).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(events(&db, fifth).await.is_empty());
+    assert_eq!(w.livekit.live_jobs(), 4);
+}
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
 async fn a_worker_whose_call_slots_are_taken_answers_not_available(db: PgPool) {
     let livekit = LiveKitServer::start().await.unwrap();
     let base = control_plane(&db).await;

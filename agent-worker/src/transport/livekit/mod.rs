@@ -69,6 +69,12 @@ impl LiveKitAgent {
             .api_secret
             .clone()
             .context("livekit.url is set: livekit.api_secret is needed too")?;
+        anyhow::ensure!(
+            config.target_load > 0.0 && config.target_load <= 1.0,
+            "livekit.target_load must be above 0 and at most 1 (the LiveKit server's \
+             agents.target_load), not {}",
+            config.target_load
+        );
         let (updates, queue) = mpsc::channel(UPDATE_QUEUE);
         let agent = Arc::new(Agent {
             worker: worker.clone(),
@@ -81,7 +87,7 @@ impl LiveKitAgent {
             room_check: Duration::from_millis(config.room_check_ms.max(50)),
             reconnect_initial: Duration::from_millis(config.reconnect_initial_ms.max(10)),
             reconnect_max: Duration::from_millis(config.reconnect_max_ms.max(10)),
-            slots: Slots::new(config.max_jobs, worker.capacity.clone()),
+            slots: Slots::new(config.max_jobs, config.target_load, worker.capacity.clone()),
             offered: Mutex::default(),
             jobs: Mutex::default(),
             updates,
