@@ -55,6 +55,10 @@ pub enum Action {
         /// Take turns: wait for the agent to speak and stop first.
         #[serde(default)]
         wait_for_agent: bool,
+        /// Speech the STT cannot make out (a cough, a word lost on the line): the audio of
+        /// `text` with its middle corrupted, so the VAD hears speech and no words come of it.
+        #[serde(default)]
+        garbled: bool,
     },
     /// Press `digits` (sent as Media Streams `dtmf` events, 200 ms apart).
     Press {
@@ -180,6 +184,7 @@ impl CalleeScript {
             text: text.to_string(),
             after_ms,
             wait_for_agent: false,
+            garbled: false,
         });
         self
     }
@@ -190,6 +195,19 @@ impl CalleeScript {
             text: text.to_string(),
             after_ms: pause_ms,
             wait_for_agent: true,
+            garbled: false,
+        });
+        self
+    }
+
+    /// Like [`CalleeScript::reply`], but the words do not come through (see
+    /// [`Action::Say::garbled`]).
+    pub fn mumble(mut self, pause_ms: u64) -> Self {
+        self.actions.push(Action::Say {
+            text: "mumble mumble".to_string(),
+            after_ms: pause_ms,
+            wait_for_agent: true,
+            garbled: true,
         });
         self
     }

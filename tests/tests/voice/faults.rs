@@ -128,3 +128,29 @@ async fn with_no_working_tts_the_call_ends_at_once_instead_of_staying_silent(db:
         "the callee waited in silence"
     );
 }
+
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn speech_the_stt_makes_no_words_of_still_ends_in_a_reprompt_not_silence(db: PgPool) {
+    let _slot = crate::slot(1).await;
+    let options = VoiceOptions {
+        worker: Box::new(|config| {
+            config.pipeline.silence_timeout_ms = 2_000;
+        }),
+        ..VoiceOptions::default()
+    };
+    let rig = VoiceRig::start(db, options).await.unwrap();
+    let phone = number(34);
+    // After the first message the callee makes a sound the STT finals as empty, then says
+    // nothing: the silence counts from the sound's end, as if it had not been there.
+    let script = CalleeScript::answer_after(200)
+        .mumble(1_500)
+        .hang_up_after(30_000);
+    let (call, report) = run_one(&rig, &phone, script, assistant()).await;
+    let heard = report.heard_texts();
+    assert!(
+        heard.iter().any(|t| t == "Are you still there?"),
+        "no reprompt after the mumble: {heard:?}"
+    );
+    assert_eq!(call["endReason"], "silence", "{call}");
+    assert_eq!(report.ended_by.as_deref(), Some("twiml"));
+}

@@ -133,6 +133,18 @@ impl Session {
         if let Some(pause) = self.pause.as_mut() {
             pause.decide_at = Some(now + Duration::from_millis(self.config.resume_after_ms));
         }
+        // The speech's start stopped the silence count. If no words come of it (a cough, a
+        // word lost on the line: the STT finals it empty), no turn starts to take over, so
+        // the count starts again from here; a turn that does start clears it. Not while a
+        // supervisor has taken the call over: the person talking then keeps the time.
+        if self.speaking.is_none()
+            && self.ending.is_none()
+            && !self.voicemail_pending
+            && !self.taken_over
+        {
+            self.silence_deadline =
+                Some(now + Duration::from_millis(self.config.silence_timeout_ms));
+        }
         if !self.callee.has_text() {
             // Ask the provider for its final now rather than after its own endpointing.
             self.flush_stt_audio();

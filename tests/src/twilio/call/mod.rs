@@ -50,7 +50,11 @@ impl CallCtx {
                 .actions
                 .iter()
                 .filter_map(|a| match a {
-                    crate::twilio::script::Action::Say { text, .. } => Some(text.clone()),
+                    crate::twilio::script::Action::Say {
+                        text,
+                        garbled: false,
+                        ..
+                    } => Some(text.clone()),
                     _ => None,
                 })
                 .collect(),

@@ -82,13 +82,18 @@ impl Voice {
                     text,
                     after_ms,
                     wait_for_agent,
+                    garbled,
                 } => {
                     steps.push_back(if *wait_for_agent {
                         Step::WaitForAgent(ticks(*after_ms))
                     } else {
                         Step::Pause(ticks(*after_ms))
                     });
-                    steps.push_back(speak(text));
+                    let mut step = speak(text);
+                    if *garbled {
+                        garble(&mut step);
+                    }
+                    steps.push_back(step);
                 }
                 Action::Press { digits, after_ms } => {
                     steps.push_back(Step::Pause(ticks(*after_ms)));
@@ -200,6 +205,16 @@ fn speak(text: &str) -> Step {
     Step::Speak {
         text: text.to_string(),
         audio: mulaw::encode(&pcm),
+    }
+}
+
+/// Scrambles a spoken step's audio past its first eighth: as loud as speech to a VAD, no
+/// word of it decodable (Deepgram's emulator answers an empty final). Corrupting a part
+/// in the middle is not enough: the words around it still decode.
+fn garble(step: &mut Step) {
+    if let Step::Speak { audio, .. } = step {
+        let from = audio.len() / 8;
+        audio[from..].iter_mut().for_each(|b| *b ^= 0x5A);
     }
 }
 
