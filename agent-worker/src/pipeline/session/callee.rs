@@ -332,6 +332,8 @@ impl Session {
         }
         self.interrupt(llm, tts);
         self.callee.take();
+        // The greeting's end started the silence count; the beep and the message follow.
+        self.silence_deadline = None;
         self.report(EventKind::Outcome {
             outcome: shared::CallOutcome::Voicemail,
             notes: Some(format!(

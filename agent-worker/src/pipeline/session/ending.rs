@@ -110,7 +110,11 @@ impl Session {
         }
         if self.silence_deadline.is_some_and(|at| at <= now) {
             self.silence_deadline = None;
-            if self.speaking.is_some() || self.callee_speaking || self.callee.has_text() {
+            if self.speaking.is_some()
+                || self.callee_speaking
+                || self.callee.has_text()
+                || self.voicemail_pending
+            {
                 return;
             }
             if self.reprompts < self.config.silence_reprompts {
