@@ -119,6 +119,9 @@ pub struct LiveKitConfig {
     /// the server offers jobs only to workers whose reported load is under it, so the load
     /// is reported on that scale (see `transport::livekit::slots`).
     pub target_load: f32,
+    /// The agent's track sends nothing while the agent is silent (after 100 ms of silence),
+    /// as WebRTC's DTX does: about half a call's packets, their encoding and forwarding.
+    pub pause_in_silence: bool,
     /// How often load is reported and the connection pinged.
     pub status_interval_ms: u64,
     /// How often a live job checks that its room still exists (until the room participant
@@ -138,6 +141,7 @@ impl Default for LiveKitConfig {
             agent_name: "outbound-agent".into(),
             max_jobs: 100,
             target_load: 0.7,
+            pause_in_silence: true,
             status_interval_ms: 2_500,
             room_check_ms: 2_000,
             reconnect_initial_ms: 250,

@@ -6,8 +6,8 @@
 //! It joins as livekit-sip's participants do: a token of kind `sip` whose attributes say
 //! `sip.callStatus` = `ringing` (livekit-sip mints its participants' tokens the same way,
 //! with the server's API key), and answers as livekit-sip does, by setting the attribute
-//! to `active` through the server's API, once the agent's track reaches it (a phone
-//! behind livekit-sip is subscribed long before the answer). So the worker sees a SIP
+//! to `active` through the server's API, once it is subscribed to the agent's track (a
+//! phone behind livekit-sip is subscribed long before the answer). So the worker sees a SIP
 //! callee answer and nothing in the product changes for the benchmark. (Joining already
 //! `active` raced the agent's first message against the callee's subscription, and most
 //! callees never heard it.)
@@ -17,6 +17,12 @@
 //! (an audible underrun), after which the buffer re-anchors, as a jitter buffer does.
 //! The frames also go through the speech-code decoder, so what the agent said is read
 //! from the room's audio itself.
+//!
+//! The worker pauses its track while the agent is silent (after five frames of silence,
+//! `AW__LIVEKIT__PAUSE_IN_SILENCE`), as WebRTC's DTX does. So a frame that comes late
+//! after [`QUIET_BEFORE_PAUSE`] quiet frames starts a new talkspurt (the buffer re-anchors;
+//! no gap: what was late was silence), and while the track is paused the ear is fed
+//! silence on the callee's own 20 ms clock, as livekit-sip's mixer plays silence for it.
 
 use std::time::{Duration, Instant};
 
@@ -40,6 +46,10 @@ const VOICE_RMS: f64 = 300.0;
 /// Quiet frames in a row that mean the agent stopped (the speech code's syllable dips
 /// are 40 ms, two frames).
 const STOPPED_FRAMES: usize = 5;
+/// Quiet frames in a row after which the worker's track may pause (it sends five frames
+/// of silence before a pause, the first ones with the codec's decay of the last word; the
+/// speech code's dips are two).
+const QUIET_BEFORE_PAUSE: usize = 3;
 /// The callee's pause after the agent went quiet before it replies.
 const REPLY_PAUSE: Duration = Duration::from_millis(300);
 /// A barge-in starts this long after the agent's first audible frame (inside the first
@@ -148,7 +158,7 @@ impl Answer {
     }
 }
 
-/// Joins `room` with `token`, answers once the agent's track reaches it, and runs
+/// Joins `room` with `token`, answers once it is subscribed to the agent's track, and runs
 /// `script` until the agent ends the call or `deadline` passes.
 pub async fn run(
     url: &str,
@@ -173,6 +183,9 @@ pub async fn run(
     };
     let mut callee = Callee::new(script);
     let mut answer = Some(answer);
+    // The agent's track offered to us: the phone is answered. (Not its first packet: a
+    // track paused in silence sends none until the agent speaks, after the answer.)
+    let mut subscribed = room.remote_audio();
     let mut answering: Option<tokio::task::JoinHandle<Result<(), String>>> = None;
     let until = tokio::time::Instant::now() + deadline;
     let mut tick = tokio::time::interval(FRAME);
@@ -180,13 +193,7 @@ pub async fn run(
     loop {
         tokio::select! {
             inbound = transport.recv() => match inbound {
-                Some(Inbound::Audio(frame)) => {
-                    // The agent's track reaches us: the phone is answered.
-                    if let Some(answer) = answer.take() {
-                        answering = Some(tokio::spawn(answer.answer()));
-                    }
-                    callee.on_frame(&frame, Instant::now());
-                }
+                Some(Inbound::Audio(frame)) => callee.on_frame(&frame, Instant::now()),
                 Some(Inbound::Mark(name)) => callee.on_mark(&name, Instant::now()),
                 // Keys and a supervisor's controls are not part of the bench's calls.
                 Some(Inbound::Dtmf(_) | Inbound::Supervisor(_)) => {}
@@ -195,7 +202,15 @@ pub async fn run(
                     break;
                 }
             },
+            offered = async { subscribed.wait_for(|on| *on).await.is_ok() }, if answer.is_some() => {
+                // Not offered: the room is gone, nothing to answer.
+                let answer = answer.take();
+                if let (true, Some(answer)) = (offered, answer) {
+                    answering = Some(tokio::spawn(answer.answer()));
+                }
+            }
             _ = tick.tick() => {
+                callee.fill_pause(Instant::now());
                 if let Some((mark, audio)) = callee.due(Instant::now()) {
                     let _ = transport.send_mark(&mark).await;
                     mouth.extend(audio.chunks(FRAME_BYTES).map(<[u8]>::to_vec));
@@ -227,6 +242,10 @@ struct Callee {
     undecodable: usize,
     /// Playout clock: when frame `frames_since_anchor` is due is `anchor + 20 ms * n`.
     anchor: Option<Instant>,
+    /// When the ear was last fed a frame, received or filled in a pause.
+    last_fed: Option<Instant>,
+    /// The track is paused and the ear is being fed silence.
+    filling: bool,
     frames_since_anchor: u32,
     gaps: usize,
     gap_late_ms: Vec<f64>,
@@ -262,6 +281,8 @@ impl Callee {
             heard: Vec::new(),
             undecodable: 0,
             anchor: None,
+            last_fed: None,
+            filling: false,
             frames_since_anchor: 0,
             gaps: 0,
             gap_late_ms: Vec::new(),
@@ -295,7 +316,11 @@ impl Callee {
             Some(anchor) => {
                 self.frames_since_anchor += 1;
                 let due = anchor + JITTER + FRAME * self.frames_since_anchor;
-                if now > due {
+                if now > due && self.quiet_run >= QUIET_BEFORE_PAUSE {
+                    // The track paused in silence: a new talkspurt, not a gap.
+                    self.anchor = Some(now);
+                    self.frames_since_anchor = 0;
+                } else if now > due {
                     self.gaps += 1;
                     self.gap_late_ms.push((now - due).as_secs_f64() * 1000.0);
                     self.gap_at_ms.push(self.frames_in as f64 * 20.0);
@@ -306,6 +331,28 @@ impl Callee {
                 }
             }
         }
+        self.filling = false;
+        self.hear(frame, now);
+    }
+
+    /// While the agent's track is paused, the ear hears silence on this 20 ms clock.
+    fn fill_pause(&mut self, now: Instant) {
+        // Paused once no frame came for the jitter buffer's length, then a frame a tick
+        // (a quarter frame early at most: the tick itself is a few microseconds late).
+        let wait = if self.filling { FRAME } else { JITTER };
+        let paused = self.quiet_run >= QUIET_BEFORE_PAUSE
+            && self
+                .last_fed
+                .is_some_and(|last| now + FRAME / 4 >= last + wait);
+        if paused {
+            self.filling = true;
+            self.hear(&[mulaw::encode_sample(0); FRAME_BYTES], now);
+        }
+    }
+
+    /// A frame's sound: the agent's voice starting and stopping, and the decoder.
+    fn hear(&mut self, frame: &[u8], now: Instant) {
+        self.last_fed = Some(now);
         let pcm = mulaw::decode(frame);
         let rms = (pcm.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>()
             / pcm.len().max(1) as f64)
@@ -437,22 +484,47 @@ mod tests {
     fn a_frame_later_than_the_jitter_buffer_is_one_gap() {
         let mut callee = Callee::new(CalleeScript::for_call(0, false));
         let start = Instant::now();
-        let silence = vec![mulaw::encode_sample(0); FRAME_BYTES];
+        let voice = voice();
         for n in 0..10 {
-            callee.on_frame(&silence, start + FRAME * n);
+            callee.on_frame(&voice, start + FRAME * n);
         }
         // 40 ms late is inside the buffer; 100 ms late is not.
-        callee.on_frame(&silence, start + FRAME * 10 + Duration::from_millis(40));
+        callee.on_frame(&voice, start + FRAME * 10 + Duration::from_millis(40));
         assert_eq!(callee.gaps, 0);
         callee.on_frame(
-            &silence,
+            &voice,
             start + FRAME * 11 + JITTER + Duration::from_millis(40),
         );
         assert_eq!(callee.gaps, 1);
         // Re-anchored: on time from the late frame on.
         let late = start + FRAME * 11 + JITTER + Duration::from_millis(40);
-        callee.on_frame(&silence, late + FRAME);
+        callee.on_frame(&voice, late + FRAME);
         assert_eq!(callee.gaps, 1);
+    }
+
+    #[test]
+    fn a_track_paused_in_silence_is_heard_as_silence_and_its_next_talkspurt_is_no_gap() {
+        let mut callee = Callee::new(CalleeScript::for_call(0, false));
+        let start = Instant::now();
+        let silence = vec![mulaw::encode_sample(0); FRAME_BYTES];
+        callee.on_frame(&voice(), start);
+        for n in 1..=QUIET_BEFORE_PAUSE as u32 {
+            callee.on_frame(&silence, start + FRAME * n);
+        }
+        let paused_at = start + FRAME * QUIET_BEFORE_PAUSE as u32;
+        // Nothing comes: after the jitter buffer's length, silence a tick.
+        callee.fill_pause(paused_at + FRAME);
+        assert_eq!(callee.quiet_run, QUIET_BEFORE_PAUSE);
+        for n in 3..13 {
+            callee.fill_pause(paused_at + FRAME * n);
+        }
+        assert_eq!(callee.quiet_run, QUIET_BEFORE_PAUSE + 10);
+        assert!(!callee.voiced, "the agent stopped");
+        // The agent speaks again, a second after its slot: a talkspurt, not a gap.
+        callee.on_frame(&voice(), paused_at + Duration::from_secs(1));
+        assert_eq!(callee.gaps, 0);
+        assert!(callee.voiced);
+        assert_eq!(callee.frames_in, 1 + QUIET_BEFORE_PAUSE as u64 + 1);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::room::{CalleeState, Room, RoomError};
+use super::room::{CalleeState, JoinOptions, Room, RoomError};
 use super::slots::JobSlot;
 use super::{lock, wire, Agent};
 use crate::calls;
@@ -167,7 +167,10 @@ async fn hold(
     // Joined, subscribed and publishing before `connected` lets the control plane dial.
     let url = access.url.as_deref().unwrap_or(&agent.http_url);
     let joining = Instant::now();
-    let mut room = Room::join(url, &access.token).await?;
+    let options = JoinOptions {
+        pause_in_silence: worker.config.livekit.pause_in_silence,
+    };
+    let mut room = Room::join_with(url, &access.token, options).await?;
     tracing::info!(took = ?joining.elapsed(), "joined the LiveKit room");
     let started = Instant::now();
     let reporter = EventReporter::for_job(

@@ -17,6 +17,7 @@
 
 mod callee;
 mod media;
+mod pause;
 mod peer;
 mod playout;
 mod signal;
@@ -67,6 +68,7 @@ pub enum RoomError {
 /// A joined room.
 pub struct Room {
     callee: watch::Receiver<CalleeState>,
+    remote_audio: watch::Receiver<bool>,
     transport: Option<LiveKitTransport>,
     leave: Option<oneshot::Sender<()>>,
     /// Cancelled when the room task has ended (left, removed, or the connection died).
@@ -82,11 +84,29 @@ impl std::fmt::Debug for Room {
     }
 }
 
+/// How a room participant behaves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JoinOptions {
+    /// Send no packets while nothing is queued (after a few frames of silence), as
+    /// WebRTC's DTX does (see `pause`); otherwise every 20 ms carries a packet, silence
+    /// included, as livekit-sip's own participants do.
+    pub pause_in_silence: bool,
+}
+
 impl Room {
     /// Joins with `token` at `livekit_url` (http(s) or ws(s)), subscribes to whatever the
     /// room publishes, publishes the agent's audio track and waits until both peer
     /// connections are up.
     pub async fn join(livekit_url: &str, token: &str) -> Result<Room, RoomError> {
+        Self::join_with(livekit_url, token, JoinOptions::default()).await
+    }
+
+    /// [`Room::join`] with options (the track pausing in silence).
+    pub async fn join_with(
+        livekit_url: &str,
+        token: &str,
+        options: JoinOptions,
+    ) -> Result<Room, RoomError> {
         let ip = local_ip(livekit_url).await?;
         let (signal, join) = signal::Signal::join(livekit_url, token, JOIN_TIMEOUT).await?;
         let subscriber = peer::Peer::bind(ip).await?;
@@ -94,6 +114,7 @@ impl Room {
         let (to_pipeline, inbound) = mpsc::channel(INBOUND_QUEUE);
         let (commands, from_pipeline) = mpsc::channel(COMMAND_QUEUE);
         let (callee_tx, callee) = watch::channel(CalleeState::Absent);
+        let (remote_audio_tx, remote_audio) = watch::channel(false);
         let (ready_tx, ready) = oneshot::channel();
         let (leave, leave_rx) = oneshot::channel();
         let gone = CancellationToken::new();
@@ -105,6 +126,8 @@ impl Room {
                 to_pipeline,
                 from_pipeline,
                 callee: callee_tx,
+                remote_audio: remote_audio_tx,
+                pause_in_silence: options.pause_in_silence,
             },
             &join,
         )?;
@@ -115,6 +138,7 @@ impl Room {
         });
         let mut room = Room {
             callee,
+            remote_audio,
             transport: Some(LiveKitTransport {
                 inbound,
                 commands,
@@ -140,6 +164,14 @@ impl Room {
     /// The callee's state, as it changes.
     pub fn callee(&self) -> watch::Receiver<CalleeState> {
         self.callee.clone()
+    }
+
+    /// Becomes true once the server offers us another participant's audio track, i.e.
+    /// once we are subscribed to it: a phone behind livekit-sip is subscribed to the
+    /// agent's track this way long before it answers, whether or not packets flow yet (a
+    /// track paused in silence sends none).
+    pub fn remote_audio(&self) -> watch::Receiver<bool> {
+        self.remote_audio.clone()
     }
 
     /// The room as the pipeline's transport (once).

@@ -18,6 +18,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::callee::{CalleeState, Participants};
 use super::media::{self, InboundAudio, OutboundAudio, OPUS_FRAME};
+use super::pause::{SilencePause, TickSend};
 use super::peer::{Peer, PeerError};
 use super::playout::{Playout, SendClock};
 use super::signal::{self, Signal};
@@ -59,6 +60,9 @@ pub(super) struct Parts {
     pub(super) to_pipeline: mpsc::Sender<Inbound>,
     pub(super) from_pipeline: mpsc::Receiver<Command>,
     pub(super) callee: watch::Sender<CalleeState>,
+    /// Set once the server offers us a remote audio track (we are subscribed to it).
+    pub(super) remote_audio: watch::Sender<bool>,
+    pub(super) pause_in_silence: bool,
 }
 
 pub(super) struct RoomTask {
@@ -69,10 +73,13 @@ pub(super) struct RoomTask {
     to_pipeline: Option<mpsc::Sender<Inbound>>,
     from_pipeline: mpsc::Receiver<Command>,
     callee: watch::Sender<CalleeState>,
+    remote_audio: watch::Sender<bool>,
     participants: Participants,
     inbound: InboundAudio,
     outbound: OutboundAudio,
     playout: Playout,
+    /// Whether a tick sends a packet or the track is paused in silence.
+    pause: SilencePause,
     /// Our publisher offer, waiting for the server's answer.
     pending_offer: Option<SdpPendingOffer>,
     /// Offers we made, for their `id`.
@@ -111,10 +118,12 @@ impl RoomTask {
             to_pipeline: Some(parts.to_pipeline),
             from_pipeline: parts.from_pipeline,
             callee: parts.callee,
+            remote_audio: parts.remote_audio,
             participants: Participants::default(),
             inbound: InboundAudio::new()?,
             outbound: OutboundAudio::new()?,
             playout: Playout::default(),
+            pause: SilencePause::new(parts.pause_in_silence),
             pending_offer: None,
             offers: 0,
             publish_mid: None,
@@ -399,6 +408,16 @@ impl RoomTask {
                 tracing::debug!("the agent's voice started going out");
             }
         }
+        let talkspurt = match self.pause.tick(tick.frame.is_some()) {
+            TickSend::Packet { talkspurt } => talkspurt,
+            TickSend::Pause => {
+                // The RTP clock runs on: the receiver sees the pause's length.
+                if self.publish_mid.is_some() && self.publisher_up {
+                    self.rtp_time += OPUS_FRAME as u64;
+                }
+                return Ok(());
+            }
+        };
         let silence = media::silence();
         let frame = tick.frame.as_deref().unwrap_or(&silence);
         let packet = match self.outbound.push(frame) {
@@ -417,7 +436,11 @@ impl RoomTask {
         let rtc = self.publisher.rtc();
         let written = rtc.writer(mid).and_then(|writer| {
             let pt = writer.payload_params().next().map(|p| p.pt())?;
-            Some(writer.write(pt, Instant::now(), rtp_time, packet))
+            Some(
+                writer
+                    .start_of_talkspurt(talkspurt)
+                    .write(pt, Instant::now(), rtp_time, packet),
+            )
         });
         // Poll after every write, a failed one included: str0m refuses the next write
         // until it has been polled, so returning early here turned one bad frame into a
@@ -537,6 +560,9 @@ impl RoomTask {
         for event in events {
             match event {
                 Event::Connected => self.subscriber_up = true,
+                Event::MediaAdded(added) if added.kind == MediaKind::Audio => {
+                    self.remote_audio.send_replace(true);
+                }
                 Event::MediaData(data) => self.on_callee_packet(&data),
                 Event::ChannelData(data) => {
                     if let Some(digit) = dtmf_digit(&data.data) {
