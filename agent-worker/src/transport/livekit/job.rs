@@ -31,6 +31,9 @@ use crate::control::{ControlError, EventReporter, ReporterConfig};
 
 /// How long the last events may take to reach the control plane.
 const FINISH_WAIT: Duration = Duration::from_secs(10);
+/// How long the first message waits after the answer for a subscriber to the agent's
+/// track (livekit-sip subscribes after it reports the answer; typically tens of ms).
+const SUBSCRIBE_WAIT: Duration = Duration::from_secs(1);
 
 /// What the control plane puts in the dispatch's metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -222,7 +225,20 @@ async fn hold(
         room.leave().await;
         return Ok(end);
     }
-    tracing::info!("the callee answered; the conversation starts");
+    // livekit-sip sets `active` and only then connects the call's media and subscribes
+    // to the room's tracks: a first message started at `active` lost its first words
+    // whenever that subscription took longer than the words (the LiveKit room tests
+    // failed about one run in three, the phone decoding nothing of it). So it waits until
+    // the server says a subscriber is bound to the agent's track, at most SUBSCRIBE_WAIT
+    // (a server without the event, or a subscriber that never comes).
+    let mut subscribed = room.track_subscribed();
+    let waiting = Instant::now();
+    let bound = tokio::time::timeout(SUBSCRIBE_WAIT, async {
+        subscribed.wait_for(|on| *on).await.is_ok()
+    })
+    .await
+    .unwrap_or(false);
+    tracing::info!(bound, waited = ?waiting.elapsed(), "the callee answered; the conversation starts");
     let Some(mut transport) = room.take_transport() else {
         room.leave().await;
         return Ok(End::Conversation);

@@ -69,6 +69,7 @@ pub enum RoomError {
 pub struct Room {
     callee: watch::Receiver<CalleeState>,
     remote_audio: watch::Receiver<bool>,
+    track_subscribed: watch::Receiver<bool>,
     transport: Option<LiveKitTransport>,
     leave: Option<oneshot::Sender<()>>,
     /// Cancelled when the room task has ended (left, removed, or the connection died).
@@ -115,6 +116,7 @@ impl Room {
         let (commands, from_pipeline) = mpsc::channel(COMMAND_QUEUE);
         let (callee_tx, callee) = watch::channel(CalleeState::Absent);
         let (remote_audio_tx, remote_audio) = watch::channel(false);
+        let (track_subscribed_tx, track_subscribed) = watch::channel(false);
         let (ready_tx, ready) = oneshot::channel();
         let (leave, leave_rx) = oneshot::channel();
         let gone = CancellationToken::new();
@@ -127,6 +129,7 @@ impl Room {
                 from_pipeline,
                 callee: callee_tx,
                 remote_audio: remote_audio_tx,
+                track_subscribed: track_subscribed_tx,
                 pause_in_silence: options.pause_in_silence,
             },
             &join,
@@ -139,6 +142,7 @@ impl Room {
         let mut room = Room {
             callee,
             remote_audio,
+            track_subscribed,
             transport: Some(LiveKitTransport {
                 inbound,
                 commands,
@@ -172,6 +176,13 @@ impl Room {
     /// track paused in silence sends none).
     pub fn remote_audio(&self) -> watch::Receiver<bool> {
         self.remote_audio.clone()
+    }
+
+    /// Becomes true once livekit-server says another participant is subscribed to our
+    /// track (`TrackSubscribed`: its down track is bound and connected), i.e. once what
+    /// we send reaches someone.
+    pub fn track_subscribed(&self) -> watch::Receiver<bool> {
+        self.track_subscribed.clone()
     }
 
     /// The room as the pipeline's transport (once).

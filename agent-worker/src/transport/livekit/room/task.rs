@@ -62,6 +62,8 @@ pub(super) struct Parts {
     pub(super) callee: watch::Sender<CalleeState>,
     /// Set once the server offers us a remote audio track (we are subscribed to it).
     pub(super) remote_audio: watch::Sender<bool>,
+    /// Set once the server says another participant is subscribed to our track.
+    pub(super) track_subscribed: watch::Sender<bool>,
     pub(super) pause_in_silence: bool,
 }
 
@@ -74,6 +76,7 @@ pub(super) struct RoomTask {
     from_pipeline: mpsc::Receiver<Command>,
     callee: watch::Sender<CalleeState>,
     remote_audio: watch::Sender<bool>,
+    track_subscribed: watch::Sender<bool>,
     participants: Participants,
     inbound: InboundAudio,
     outbound: OutboundAudio,
@@ -119,6 +122,7 @@ impl RoomTask {
             from_pipeline: parts.from_pipeline,
             callee: parts.callee,
             remote_audio: parts.remote_audio,
+            track_subscribed: parts.track_subscribed,
             participants: Participants::default(),
             inbound: InboundAudio::new()?,
             outbound: OutboundAudio::new()?,
@@ -503,6 +507,11 @@ impl RoomTask {
             }
             signal_response::Message::TrackPublished(published) if published.cid == TRACK_CID => {
                 return self.offer_publisher().await;
+            }
+            // The server's down track to a subscriber is bound and connected: what we
+            // send from now on reaches it (sent once, for the first subscriber).
+            signal_response::Message::TrackSubscribed(_) => {
+                self.track_subscribed.send_replace(true);
             }
             signal_response::Message::Update(update) => {
                 for participant in &update.participants {
