@@ -315,7 +315,7 @@ async fn upload_contacts(
     } else {
         let country = parse_default_country(query.default_country.as_deref())?;
         let limit = state.settings.server.upload_limit_bytes;
-        let kind = Contacts { list_id: id };
+        let kind = Contacts::new(id);
         upload::import_csv_request(
             &state.db,
             kind,

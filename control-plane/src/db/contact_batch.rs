@@ -5,12 +5,16 @@
 //! cheap: PostgreSQL no longer materializes, sorts and joins the batch to find them (the
 //! `distinct on` over the batch, the join back to it and the anti-join against what was
 //! inserted cost about as much as the insert's own index entries). What only the database
-//! knows, numbers the list already holds, is asked afterwards and only for a batch whose
-//! insert skipped rows, which an import of fresh numbers never has.
+//! knows, numbers the list already holds, costs nothing until it happens: a batch goes in
+//! without a conflict clause, and only a batch that meets a stored number is inserted
+//! again skipping conflicts and asks which rows were skipped (see
+//! [`ContactBatch::insert`]), which an import of fresh numbers never does.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
+use sqlx::Connection;
 use uuid::Uuid;
 
 use super::imports::Duplicate;
@@ -38,6 +42,47 @@ pub struct ContactBatch {
     first_rows: HashMap<String, i64>,
     /// Later rows of a number the batch already holds.
     repeated: Vec<Duplicate>,
+}
+
+/// The batch's insert statement followed by `$tail` (nothing, or a conflict clause), on
+/// `$executor`: one text and one list of arguments for both ways of inserting.
+macro_rules! insert_rows {
+    ($batch:expr, $executor:expr, $org_id:expr, $list_id:expr, $created_at:expr, $tail:literal) => {
+        sqlx::query!(
+            "insert into contacts (id, org_id, list_id, phone, name, email, timezone,
+                                   variables, consent_kind, consent_source, consent_at,
+                                   created_at)
+             select id, $1, $2, phone, name, email, timezone, variables::jsonb,
+                    consent_kind, consent_source, consent_at, $12
+             from unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+                 as t(id, phone, name, email, timezone, variables, consent_kind,
+                      consent_source, consent_at)"
+                + $tail,
+            $org_id,
+            $list_id,
+            &$batch.ids,
+            &$batch.phones,
+            &$batch.names as &[Option<String>],
+            &$batch.emails as &[Option<String>],
+            &$batch.timezones as &[Option<String>],
+            &$batch.variables,
+            &$batch.consent_kinds as &[Option<String>],
+            &$batch.consent_sources as &[Option<String>],
+            &$batch.consent_ats as &[Option<DateTime<Utc>>],
+            $created_at
+        )
+        .execute($executor)
+        .await
+    };
+}
+
+/// Whether an insert failed on a number the list already holds (`unique (list_id, phone)`).
+fn is_stored_number(err: &sqlx::Error) -> bool {
+    err.as_database_error().is_some_and(|db| {
+        db.code().as_deref() == Some("23505")
+            && db.constraint() == Some("contacts_list_id_phone_key")
+    })
 }
 
 impl ContactBatch {
@@ -118,44 +163,53 @@ impl ContactBatch {
     /// holds. `created_at` is given, not each transaction's `now()`: an import writes one
     /// batch in several transactions at once, and a list reads back in file order by
     /// (`created_at`, `id`).
+    ///
+    /// While `unseen` says no number of this import has met one the list holds, the rows
+    /// go in with a plain insert: `on conflict do nothing` makes PostgreSQL probe the
+    /// unique index before each row and confirm each speculative insertion with another
+    /// WAL record, which made the same million rows take 8.0-8.5 s instead of 4.9-5.9 s
+    /// (one backend, the contacts table's four indexes). A plain insert that meets a
+    /// stored number fails, is rolled back to its savepoint and is done again skipping
+    /// conflicts, and `unseen` is cleared so the rest of the import skips conflicts at
+    /// once (an upload into a list that already has its numbers pays one failed batch).
     pub async fn insert(
         &self,
         tx: &mut Tx<'_>,
         org_id: Uuid,
         list_id: Uuid,
         created_at: DateTime<Utc>,
+        unseen: &AtomicBool,
     ) -> sqlx::Result<Vec<Duplicate>> {
         let mut refused = self.repeated.clone();
         if !self.rows.is_empty() {
-            let inserted = sqlx::query!(
-                "insert into contacts (id, org_id, list_id, phone, name, email, timezone,
-                                       variables, consent_kind, consent_source, consent_at,
-                                       created_at)
-                 select id, $1, $2, phone, name, email, timezone, variables::jsonb,
-                        consent_kind, consent_source, consent_at, $12
-                 from unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
-                             $8::text[], $9::text[], $10::text[], $11::timestamptz[])
-                     as t(id, phone, name, email, timezone, variables, consent_kind,
-                          consent_source, consent_at)
-                 on conflict (list_id, phone) do nothing",
-                org_id,
-                list_id,
-                &self.ids,
-                &self.phones,
-                &self.names as &[Option<String>],
-                &self.emails as &[Option<String>],
-                &self.timezones as &[Option<String>],
-                &self.variables,
-                &self.consent_kinds as &[Option<String>],
-                &self.consent_sources as &[Option<String>],
-                &self.consent_ats as &[Option<DateTime<Utc>>],
-                created_at
-            )
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-            if inserted < self.rows.len() as u64 {
-                refused.extend(self.already_stored(tx, list_id).await?);
+            let mut plain = false;
+            if unseen.load(Ordering::Relaxed) {
+                let mut attempt = Connection::begin(&mut **tx).await?;
+                match insert_rows!(self, &mut *attempt, org_id, list_id, created_at, "") {
+                    Ok(_) => {
+                        attempt.commit().await?;
+                        plain = true;
+                    }
+                    Err(err) if is_stored_number(&err) => {
+                        attempt.rollback().await?;
+                        unseen.store(false, Ordering::Relaxed);
+                    }
+                    Err(err) => return Err(err),
+                }
+            }
+            if !plain {
+                let inserted = insert_rows!(
+                    self,
+                    &mut **tx,
+                    org_id,
+                    list_id,
+                    created_at,
+                    " on conflict (list_id, phone) do nothing"
+                )?
+                .rows_affected();
+                if inserted < self.rows.len() as u64 {
+                    refused.extend(self.already_stored(tx, list_id).await?);
+                }
             }
         }
         refused.sort_unstable_by_key(|duplicate| duplicate.row);

@@ -2,6 +2,8 @@
 //! CSV may have, what a valid row is, and which statement writes a batch.
 
 use std::future::Future;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use csv_async::ByteRecord;
@@ -70,9 +72,22 @@ fn phone_column(header: &Header) -> Result<usize, String> {
 }
 
 /// Contacts into one list.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Contacts {
-    pub list_id: Uuid,
+    list_id: Uuid,
+    /// Cleared once a row of this import meets a number the list already holds: from then
+    /// on every batch skips conflicts instead of trying a plain insert first
+    /// ([`ContactBatch::insert`]). Shared by the import's writers.
+    unseen: Arc<AtomicBool>,
+}
+
+impl Contacts {
+    pub fn new(list_id: Uuid) -> Self {
+        Self {
+            list_id,
+            unseen: Arc::new(AtomicBool::new(true)),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -191,7 +206,7 @@ impl Kind for Contacts {
         org_id: Uuid,
         created_at: DateTime<Utc>,
     ) -> impl Future<Output = sqlx::Result<Vec<Duplicate>>> + Send + 'a {
-        batch.insert(tx, org_id, self.list_id, created_at)
+        batch.insert(tx, org_id, self.list_id, created_at, &self.unseen)
     }
 }
 

@@ -84,7 +84,7 @@ pub async fn import_json_contacts(
     default_country: Option<String>,
     contacts: Vec<ContactInput>,
 ) -> Result<ImportReport, ImportError> {
-    let mut engine = Engine::start(db, Contacts { list_id }, org_id, default_country).await?;
+    let mut engine = Engine::start(db, Contacts::new(list_id), org_id, default_country).await?;
     for (index, contact) in contacts.into_iter().enumerate() {
         let fields = ContactFields {
             phone: Some(&contact.phone),

@@ -243,6 +243,53 @@ async fn a_duplicate_in_a_later_batch_is_reported_as_an_earlier_row(db: PgPool) 
     );
 }
 
+/// A batch goes in with a plain insert until one meets a number the list holds; that
+/// batch is rolled back to its savepoint and inserted again skipping conflicts, and so is
+/// every later batch. Nothing of the failed attempt may stay, and later batches must still
+/// find their repeats.
+#[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
+async fn a_stored_number_mid_batch_costs_nothing_of_the_batch_and_later_batches_still_find_repeats(
+    db: PgPool,
+) {
+    let app = TestApp::spawn(db).await;
+    let token = app.register("Acme").await;
+    let list = create_list(&app, &token).await;
+    let path = format!("/api/v1/contact-lists/{list}/contacts");
+    let stored = app
+        .post(
+            &path,
+            &token,
+            &json!({"contacts": [{"phone": "+12122004000"}]}),
+        )
+        .await;
+    assert_eq!(stored.status(), 201);
+    // Three batches of fresh numbers; the stored one late in the first, and the first
+    // row's number again in the third.
+    let rows = 2 * control_plane::imports::BATCH_ROWS + 10;
+    let mut csv = String::from("phone\n");
+    for i in 0..rows {
+        csv.push_str(&format!("+1212{}\n", 2_000_000 + i));
+    }
+    csv.push_str("+12122000000\n");
+    let report = upload_csv(&app, &token, &path, &csv).await;
+    assert_eq!(report["accepted"], rows - 1, "{}", report["errors"]);
+    assert_eq!(report["rejected"], 2, "{}", report["errors"]);
+    let stored_row = error_for(&report, 4000 + 2);
+    assert_eq!(stored_row["reason"], "duplicate phone: already in the list");
+    let repeat = error_for(&report, rows as i64 + 2);
+    assert_eq!(
+        repeat["reason"],
+        "duplicate phone: same number as an earlier row"
+    );
+    let list_view: Value = app
+        .get(&format!("/api/v1/contact-lists/{list}"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list_view["contactCount"], rows);
+}
+
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
 async fn contacts_can_be_added_as_json(db: PgPool) {
     let app = TestApp::spawn(db).await;

@@ -72,12 +72,6 @@ proptest! {
 #[test]
 fn the_kinds_used_here_are_the_importers() {
     // A contacts import into some list and a DNC import: the same `Kind`s the API uses.
-    assert_eq!(
-        Contacts {
-            list_id: Uuid::nil()
-        }
-        .list_id(),
-        Some(Uuid::nil())
-    );
+    assert_eq!(Contacts::new(Uuid::nil()).list_id(), Some(Uuid::nil()));
     assert_eq!(Dnc.list_id(), None);
 }
