@@ -22,6 +22,29 @@ pub async fn create_list(app: &TestApp, token: &str) -> String {
     id_of(response).await
 }
 
+/// A new list that already holds `phone` (added as JSON), and its contacts path with
+/// `query` appended.
+async fn list_holding(app: &TestApp, token: &str, phone: &str, query: &str) -> (String, String) {
+    let list = create_list(app, token).await;
+    let path = format!("/api/v1/contact-lists/{list}/contacts{query}");
+    let stored = app
+        .post(&path, token, &json!({"contacts": [{"phone": phone}]}))
+        .await;
+    assert_eq!(stored.status(), 201);
+    (list, path)
+}
+
+/// The list's `contactCount`, as its view reports it.
+async fn contact_count(app: &TestApp, token: &str, list: &str) -> Value {
+    let view: Value = app
+        .get(&format!("/api/v1/contact-lists/{list}"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    view["contactCount"].clone()
+}
+
 /// POSTs `body` with `content_type` to `path`.
 pub async fn send(
     app: &TestApp,
@@ -123,16 +146,7 @@ async fn contact_lists_can_be_created_read_renamed_and_deleted(db: PgPool) {
 async fn a_csv_with_mixed_rows_imports_exactly_the_good_ones_and_reports_each_bad_one(db: PgPool) {
     let app = TestApp::spawn(db).await;
     let token = app.register("Acme").await;
-    let list = create_list(&app, &token).await;
-    let path = format!("/api/v1/contact-lists/{list}/contacts?defaultCountry=us");
-    let already = app
-        .post(
-            &path,
-            &token,
-            &json!({"contacts": [{"phone": "+14155552673"}]}),
-        )
-        .await;
-    assert_eq!(already.status(), 201);
+    let (list, path) = list_holding(&app, &token, "+14155552673", "?defaultCountry=us").await;
 
     let csv = "\u{feff} Phone ,NAME,Email,TimeZone,Plan,Region\n\
                +1 415 555 2671,Ann,ann@example.com,America/Los_Angeles,gold,west\n\
@@ -183,13 +197,7 @@ async fn a_csv_with_mixed_rows_imports_exactly_the_good_ones_and_reports_each_ba
     assert_eq!(gus["name"], "Gus, Jr.");
     assert_eq!(gus["variables"], json!({"Plan": "", "Region": ""}));
 
-    let list_view: Value = app
-        .get(&format!("/api/v1/contact-lists/{list}"), &token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list_view["contactCount"], 3);
+    assert_eq!(contact_count(&app, &token, &list).await, 3);
 }
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
@@ -253,16 +261,7 @@ async fn a_stored_number_mid_batch_costs_nothing_of_the_batch_and_later_batches_
 ) {
     let app = TestApp::spawn(db).await;
     let token = app.register("Acme").await;
-    let list = create_list(&app, &token).await;
-    let path = format!("/api/v1/contact-lists/{list}/contacts");
-    let stored = app
-        .post(
-            &path,
-            &token,
-            &json!({"contacts": [{"phone": "+12122004000"}]}),
-        )
-        .await;
-    assert_eq!(stored.status(), 201);
+    let (list, path) = list_holding(&app, &token, "+12122004000", "").await;
     // Three batches of fresh numbers; the stored one late in the first, and the first
     // row's number again in the third.
     let rows = 2 * control_plane::imports::BATCH_ROWS + 10;
@@ -281,13 +280,7 @@ async fn a_stored_number_mid_batch_costs_nothing_of_the_batch_and_later_batches_
         repeat["reason"],
         "duplicate phone: same number as an earlier row"
     );
-    let list_view: Value = app
-        .get(&format!("/api/v1/contact-lists/{list}"), &token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list_view["contactCount"], rows);
+    assert_eq!(contact_count(&app, &token, &list).await, rows);
 }
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
