@@ -34,15 +34,16 @@ async fn list_holding(app: &TestApp, token: &str, phone: &str, query: &str) -> (
     (list, path)
 }
 
+/// GETs `path`, which must answer 200, as JSON.
+pub async fn get_json(app: &TestApp, token: &str, path: &str) -> Value {
+    let response = app.get(path, token).await;
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.json().await.unwrap()
+}
+
 /// The list's `contactCount`, as its view reports it.
 async fn contact_count(app: &TestApp, token: &str, list: &str) -> Value {
-    let view: Value = app
-        .get(&format!("/api/v1/contact-lists/{list}"), token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    view["contactCount"].clone()
+    get_json(app, token, &format!("/api/v1/contact-lists/{list}")).await["contactCount"].clone()
 }
 
 /// POSTs `body` with `content_type` to `path`.

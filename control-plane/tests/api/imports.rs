@@ -5,14 +5,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::contacts::{contacts_of, create_list, send, upload_csv};
+use crate::contacts::{contacts_of, create_list, get_json, send, upload_csv};
 use crate::helpers::{assert_error, TestApp, TEST_BODY_LIMIT, TEST_UPLOAD_LIMIT};
-
-async fn get_json(app: &TestApp, token: &str, path: &str) -> Value {
-    let response = app.get(path, token).await;
-    assert_eq!(response.status(), 200, "GET {path}");
-    response.json().await.unwrap()
-}
 
 #[sqlx::test(migrator = "control_plane::app::MIGRATOR")]
 async fn an_import_records_its_kind_list_country_counts_and_end(db: PgPool) {
